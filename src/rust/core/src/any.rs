@@ -1,0 +1,330 @@
+//! The network as the host language sees it: one type whatever the float
+//! type (`AnyNetwork`), taking and returning column-major `f64` matrices.
+//! Every method dispatches once to the generic code; nothing here knows R.
+
+use crate::error::{arg_err, Result};
+use crate::layer::{Layer, LayerSpec};
+use crate::loss::Loss;
+use crate::matrix::{to_col_major, ColMajor};
+use crate::network::Network;
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::scalar::Scalar;
+use crate::train::{fit, Control, Event, FitReport, TrainConfig};
+use ndarray::ArrayView2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    F32,
+    F64,
+}
+
+impl Dtype {
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "float32" => Ok(Dtype::F32),
+            "float64" => Ok(Dtype::F64),
+            other => Err(arg_err!(
+                "dtype must be \"float32\" or \"float64\", not \"{other}\""
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "float32",
+            Dtype::F64 => "float64",
+        }
+    }
+}
+
+/// An owned column-major `f64` matrix, ready to become an R matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColMajorOwned {
+    pub data: Vec<f64>,
+    pub nrow: usize,
+    pub ncol: usize,
+}
+
+impl ColMajorOwned {
+    fn from_view<T: Scalar>(a: ArrayView2<T>) -> Self {
+        ColMajorOwned {
+            data: to_col_major(a),
+            nrow: a.nrows(),
+            ncol: a.ncols(),
+        }
+    }
+}
+
+/// One parameter (or gradient) tensor of one layer, in R's layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamExport {
+    /// 0-based layer index.
+    pub layer: usize,
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// Optimizer state as exchanged with the host: step count and one buffer per
+/// parameter tensor.
+pub type ExportedState = (u64, Vec<Vec<f64>>);
+
+#[derive(Debug)]
+pub enum AnyNetwork {
+    F32(Network<f32>),
+    F64(Network<f64>),
+}
+
+macro_rules! each {
+    ($self:expr, $net:ident => $body:expr) => {
+        match $self {
+            AnyNetwork::F32($net) => $body,
+            AnyNetwork::F64($net) => $body,
+        }
+    };
+}
+
+fn export<T: Scalar>(net: &Network<T>, grads: bool) -> Vec<ParamExport> {
+    let mut out = Vec::new();
+    for (i, layer) in net.layers().iter().enumerate() {
+        for p in layer.params() {
+            let view = if grads {
+                crate::layer::ParamView { data: p.grad, ..p }
+            } else {
+                p
+            };
+            out.push(ParamExport {
+                layer: i,
+                name: view.name,
+                shape: view.shape.clone(),
+                data: Layer::param_col_major(&view),
+            });
+        }
+    }
+    out
+}
+
+fn fit_generic<T: Scalar>(
+    net: &mut Network<T>,
+    x: ColMajor<'_>,
+    y: ColMajor<'_>,
+    loss: Loss,
+    optimizer: OptimizerConfig,
+    state: ExportedState,
+    cfg: &TrainConfig,
+    observer: &mut dyn FnMut(Event) -> Control,
+) -> Result<(FitReport, ExportedState)> {
+    // The one working copy of the data, row-major in the network's type.
+    let xs = x.to_array::<T>();
+    let ys = y.to_array::<T>();
+    let mut opt = Optimizer::<T>::new(optimizer)?.with_state(state.0, state.1);
+    let report = fit(net, xs.view(), ys.view(), loss, &mut opt, cfg, observer)?;
+    Ok((report, opt.export_state()))
+}
+
+fn predict_generic<T: Scalar>(net: &mut Network<T>, x: ColMajor<'_>) -> Result<ColMajorOwned> {
+    // Convert chunk by chunk: no full copy of x in the network's type.
+    let out = net.predict_with(x.nrow, x.ncol, |start, end, buf| {
+        for (r, mut row) in (start..end).zip(buf.rows_mut()) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = T::of(x.data[r + j * x.nrow]);
+            }
+        }
+    })?;
+    Ok(ColMajorOwned::from_view(out.view()))
+}
+
+impl AnyNetwork {
+    pub fn new(dtype: Dtype, specs: &[LayerSpec]) -> Result<Self> {
+        Ok(match dtype {
+            Dtype::F32 => AnyNetwork::F32(Network::new(specs)?),
+            Dtype::F64 => AnyNetwork::F64(Network::new(specs)?),
+        })
+    }
+
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            AnyNetwork::F32(_) => Dtype::F32,
+            AnyNetwork::F64(_) => Dtype::F64,
+        }
+    }
+
+    pub fn specs(&self) -> Vec<LayerSpec> {
+        each!(self, net => net.layers().iter().map(Layer::spec).collect())
+    }
+
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        each!(self, net => net.parallel.set_threads(threads))
+    }
+
+    pub fn set_param(&mut self, layer: usize, name: &str, data: &[f64]) -> Result<()> {
+        each!(self, net => net.set_param(layer, name, data))
+    }
+
+    pub fn params(&self) -> Vec<ParamExport> {
+        each!(self, net => export(net, false))
+    }
+
+    pub fn grads(&self) -> Vec<ParamExport> {
+        each!(self, net => export(net, true))
+    }
+
+    /// Forward pass that keeps every layer's output for `backward`.
+    pub fn forward(&mut self, x: ColMajor<'_>) -> Result<ColMajorOwned> {
+        each!(self, net => {
+            let xs = x.to_array();
+            net.forward(xs.view()).map(ColMajorOwned::from_view)
+        })
+    }
+
+    /// Backward pass from dL/doutput; returns dL/dinput.
+    pub fn backward(&mut self, grad: ColMajor<'_>) -> Result<ColMajorOwned> {
+        each!(self, net => {
+            let g = grad.to_array();
+            net.backward(g.view(), true)?;
+            Ok(ColMajorOwned::from_view(net.input_grad()))
+        })
+    }
+
+    pub fn predict(&mut self, x: ColMajor<'_>) -> Result<ColMajorOwned> {
+        each!(self, net => predict_generic(net, x))
+    }
+
+    /// One optimizer step from the gradients of the last backward pass.
+    pub fn step(&mut self, optimizer: OptimizerConfig, state: ExportedState) -> Result<ExportedState> {
+        each!(self, net => {
+            let mut opt = Optimizer::new(optimizer)?.with_state(state.0, state.1);
+            opt.step(net.layers_mut())?;
+            Ok(opt.export_state())
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit(
+        &mut self,
+        x: ColMajor<'_>,
+        y: ColMajor<'_>,
+        loss: Loss,
+        optimizer: OptimizerConfig,
+        state: ExportedState,
+        cfg: &TrainConfig,
+        observer: &mut dyn FnMut(Event) -> Control,
+    ) -> Result<(FitReport, ExportedState)> {
+        each!(self, net => fit_generic(net, x, y, loss, optimizer, state, cfg, observer))
+    }
+}
+
+/// Loss value and gradient for matrices given by the host, in `f64`.
+pub fn loss_value_and_grad(
+    loss: Loss,
+    pred: ColMajor<'_>,
+    target: ColMajor<'_>,
+) -> Result<(f64, ColMajorOwned)> {
+    let p = pred.to_array::<f64>();
+    let y = target.to_array::<f64>();
+    let mut g = ndarray::Array2::zeros(p.dim());
+    let value = loss.value_and_grad(p.view(), y.view(), Some(g.view_mut()))?;
+    Ok((value, ColMajorOwned::from_view(g.view())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::OptimizerConfig;
+
+    fn specs() -> Vec<LayerSpec> {
+        vec![
+            LayerSpec::from_parts("linear", 2, 3).unwrap(),
+            LayerSpec::from_parts("sigmoid", 0, 0).unwrap(),
+            LayerSpec::from_parts("linear", 3, 1).unwrap(),
+        ]
+    }
+
+    fn xy() -> (Vec<f64>, Vec<f64>) {
+        // 6 x 2, column-major; target = (x1 > x2)
+        let x = vec![0.1, 0.9, 0.4, 0.7, 0.2, 0.8, 0.5, 0.3, 0.6, 0.1, 0.9, 0.2];
+        let y = (0..6).map(|i| if x[i] > x[i + 6] { 1.0 } else { 0.0 }).collect();
+        (x, y)
+    }
+
+    fn trained(dtype: Dtype, threads: usize) -> (Vec<f64>, Vec<ParamExport>) {
+        let mut net = AnyNetwork::new(dtype, &specs()).unwrap();
+        net.set_threads(threads).unwrap();
+        net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6]).unwrap();
+        net.set_param(2, "weight", &[0.3, -0.2, 0.5]).unwrap();
+        let (x, y) = xy();
+        let cfg = TrainConfig { epochs: 20, batch_size: 4, shuffle: true, seed: 7 };
+        let (report, state) = net
+            .fit(
+                ColMajor::new(&x, 6, 2).unwrap(),
+                ColMajor::new(&y, 6, 1).unwrap(),
+                Loss::Mse,
+                OptimizerConfig::Sgd { lr: 0.5, momentum: 0.9 },
+                (0, vec![]),
+                &cfg,
+                &mut |_| Control::Continue,
+            )
+            .unwrap();
+        assert_eq!(state.0, 40);
+        assert_eq!(state.1.len(), 4);
+        (report.losses, net.params())
+    }
+
+    #[test]
+    fn both_dtypes_train_and_threads_do_not_matter() {
+        for dtype in [Dtype::F32, Dtype::F64] {
+            let (l1, p1) = trained(dtype, 1);
+            let (l2, p2) = trained(dtype, 2);
+            assert_eq!(l1, l2);
+            assert_eq!(p1, p2);
+            assert!(l1[19] < l1[0]);
+        }
+        let (l32, _) = trained(Dtype::F32, 1);
+        let (l64, _) = trained(Dtype::F64, 1);
+        assert!((l32[19] - l64[19]).abs() < 1e-4);
+    }
+
+    #[test]
+    fn forward_backward_step_and_predict() {
+        let mut net = AnyNetwork::new(Dtype::F64, &specs()).unwrap();
+        net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6]).unwrap();
+        net.set_param(2, "weight", &[0.3, -0.2, 0.5]).unwrap();
+        let (x, _) = xy();
+        let xm = ColMajor::new(&x, 6, 2).unwrap();
+        let predicted = net.predict(xm).unwrap();
+        let out = net.forward(xm).unwrap();
+        assert_eq!((out.nrow, out.ncol), (6, 1));
+        assert_eq!(predicted, out);
+        let ones = vec![1.0; 6];
+        let gin = net.backward(ColMajor::new(&ones, 6, 1).unwrap()).unwrap();
+        assert_eq!((gin.nrow, gin.ncol), (6, 2));
+        let before = net.params();
+        let grads = net.grads();
+        let state = net
+            .step(OptimizerConfig::Sgd { lr: 0.1, momentum: 0.0 }, (0, vec![]))
+            .unwrap();
+        assert_eq!(state.0, 1);
+        for ((b, a), g) in before.iter().zip(net.params()).zip(&grads) {
+            for ((bv, av), gv) in b.data.iter().zip(&a.data).zip(&g.data) {
+                assert!((bv - 0.1 * gv - av).abs() < 1e-15);
+            }
+        }
+        assert_eq!(net.specs(), specs());
+        assert_eq!(Dtype::from_name(net.dtype().name()).unwrap(), Dtype::F64);
+        assert!(Dtype::from_name("float16").is_err());
+    }
+
+    #[test]
+    fn loss_helper() {
+        let p = [0.5, 0.25];
+        let y = [1.0, 0.0];
+        let (v, g) = loss_value_and_grad(
+            Loss::Sse,
+            ColMajor::new(&p, 2, 1).unwrap(),
+            ColMajor::new(&y, 2, 1).unwrap(),
+        )
+        .unwrap();
+        assert!((v - (0.25 + 0.0625)).abs() < 1e-15);
+        assert_eq!(g.data, vec![-1.0, 0.5]);
+    }
+}

@@ -1,0 +1,42 @@
+//! The one error type of the engine. Messages are full sentences meant for an
+//! R user ("input has 5 columns, but the network expects 2"), because the glue
+//! passes them through unchanged.
+
+use std::fmt;
+
+/// Every failure the engine can report. Nothing reachable from R panics on bad
+/// input: it returns one of these instead.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NnError {
+    /// Two matrices or a matrix and the network disagree on a dimension.
+    Shape(String),
+    /// A value (hyper-parameter, name, count) is outside what is accepted.
+    InvalidArgument(String),
+    /// An operation needs state that is not there yet (e.g. backward before forward).
+    State(String),
+}
+
+impl fmt::Display for NnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NnError::Shape(msg) | NnError::InvalidArgument(msg) | NnError::State(msg) => {
+                f.write_str(msg)
+            }
+        }
+    }
+}
+
+impl std::error::Error for NnError {}
+
+pub type Result<T> = std::result::Result<T, NnError>;
+
+/// Shorthand for building a shape error from a format string.
+macro_rules! shape_err {
+    ($($arg:tt)*) => { $crate::error::NnError::Shape(format!($($arg)*)) };
+}
+/// Shorthand for building an invalid-argument error from a format string.
+macro_rules! arg_err {
+    ($($arg:tt)*) => { $crate::error::NnError::InvalidArgument(format!($($arg)*)) };
+}
+pub(crate) use arg_err;
+pub(crate) use shape_err;

@@ -1,0 +1,34 @@
+//! rustnn-core: the numeric engine behind the rustnn R package.
+//!
+//! Nothing in this crate knows about R. Matrices cross the boundary as plain
+//! column-major `f64` slices (the way R stores them); inside, every batch is a
+//! row-major `ndarray::Array2` whose rows are samples, computed in `f32` or
+//! `f64` (`Scalar`). A [`Network`] is a stack of [`Layer`]s with reusable
+//! workspace buffers; [`train::fit`] runs the whole training loop (epochs,
+//! shuffling, mini-batches, forward, loss, backward, optimizer step) in one
+//! call, reporting to the caller through an observer closure so the host can
+//! check for interrupts and print progress between batches.
+
+pub mod activation;
+pub mod any;
+pub mod error;
+pub mod layer;
+pub mod linear;
+pub mod loss;
+pub mod matrix;
+pub mod network;
+pub mod optim;
+pub mod parallel;
+pub mod scalar;
+pub mod train;
+
+pub use activation::Activation;
+pub use any::{AnyNetwork, Dtype};
+pub use error::{NnError, Result};
+pub use layer::{Layer, LayerSpec};
+pub use loss::Loss;
+pub use matrix::ColMajor;
+pub use network::Network;
+pub use optim::{Optimizer, OptimizerConfig, OptimizerState};
+pub use scalar::Scalar;
+pub use train::{Control, Event, FitReport, FitStatus, TrainConfig};

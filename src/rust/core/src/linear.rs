@@ -1,0 +1,132 @@
+//! The fully connected layer: `output = input · weight + bias`.
+//!
+//! `weight` is `in_features x out_features` and rows of `input` are samples,
+//! as in tutorial 001 (`x %*% W + b`).
+
+use crate::parallel::Parallel;
+use crate::scalar::Scalar;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
+
+#[derive(Debug, Clone)]
+pub struct Linear<T: Scalar> {
+    pub weight: Array2<T>,
+    pub bias: Array1<T>,
+    pub grad_weight: Array2<T>,
+    pub grad_bias: Array1<T>,
+}
+
+impl<T: Scalar> Linear<T> {
+    /// A layer with all parameters zero; the R side fills them with its own
+    /// initializer so that `set.seed()` decides them.
+    pub fn zeros(in_features: usize, out_features: usize) -> Self {
+        Linear {
+            weight: Array2::zeros((in_features, out_features)),
+            bias: Array1::zeros(out_features),
+            grad_weight: Array2::zeros((in_features, out_features)),
+            grad_bias: Array1::zeros(out_features),
+        }
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    pub fn forward(&self, input: ArrayView2<T>, mut output: ArrayViewMut2<T>, par: &Parallel) {
+        par.matmul(input, self.weight.view(), T::zero(), output.view_mut());
+        for mut row in output.axis_iter_mut(Axis(0)) {
+            Zip::from(&mut row)
+                .and(&self.bias)
+                .for_each(|y, &b| *y = *y + b);
+        }
+    }
+
+    /// Fills the parameter gradients and, when asked, `dL/dinput`.
+    pub fn backward(
+        &mut self,
+        input: ArrayView2<T>,
+        grad_out: ArrayView2<T>,
+        grad_in: Option<ArrayViewMut2<T>>,
+        par: &Parallel,
+    ) {
+        par.matmul(input.t(), grad_out, T::zero(), self.grad_weight.view_mut());
+        // Column sums in a fixed row order, so the bits never depend on threads.
+        self.grad_bias.fill(T::zero());
+        for row in grad_out.axis_iter(Axis(0)) {
+            Zip::from(&mut self.grad_bias)
+                .and(&row)
+                .for_each(|b, &g| *b = *b + g);
+        }
+        if let Some(grad_in) = grad_in {
+            par.matmul(grad_out, self.weight.t(), T::zero(), grad_in);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn forward_is_x_w_plus_b() {
+        let mut layer = Linear::<f64>::zeros(2, 3);
+        layer.weight = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+        layer.bias = array![0.5, -0.5, 1.0];
+        let x = array![[1.0, 1.0], [2.0, -1.0]];
+        let mut y = Array2::zeros((2, 3));
+        layer.forward(x.view(), y.view_mut(), &Parallel::default());
+        assert_eq!(y, array![[5.5, 6.5, 10.0], [-1.5, -1.5, 1.0]]);
+    }
+
+    #[test]
+    fn backward_matches_numerical_gradient() {
+        let par = Parallel::default();
+        let mut layer = Linear::<f64>::zeros(3, 2);
+        layer.weight = array![[0.1, -0.3], [0.7, 0.2], [-0.5, 0.9]];
+        layer.bias = array![0.05, -0.1];
+        let x = array![[0.2, -1.0, 0.4], [1.3, 0.6, -0.2]];
+        // Loss = sum(w_out * output): its gradient wrt output is w_out.
+        let w_out = array![[1.0, -2.0], [0.5, 3.0]];
+        let loss = |l: &Linear<f64>, x: &Array2<f64>| {
+            let mut y = Array2::zeros((2, 2));
+            l.forward(x.view(), y.view_mut(), &par);
+            (&y * &w_out).sum()
+        };
+        let mut grad_x = Array2::zeros((2, 3));
+        layer.backward(x.view(), w_out.view(), Some(grad_x.view_mut()), &par);
+        let eps = 1e-6;
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-7 * (1.0 + a.abs());
+        for i in 0..3 {
+            for j in 0..2 {
+                let mut lp = layer.clone();
+                lp.weight[[i, j]] += eps;
+                let mut lm = layer.clone();
+                lm.weight[[i, j]] -= eps;
+                let numeric = (loss(&lp, &x) - loss(&lm, &x)) / (2.0 * eps);
+                assert!(close(numeric, layer.grad_weight[[i, j]]));
+            }
+        }
+        for j in 0..2 {
+            let mut lp = layer.clone();
+            lp.bias[j] += eps;
+            let mut lm = layer.clone();
+            lm.bias[j] -= eps;
+            let numeric = (loss(&lp, &x) - loss(&lm, &x)) / (2.0 * eps);
+            assert!(close(numeric, layer.grad_bias[j]));
+        }
+        for i in 0..2 {
+            for j in 0..3 {
+                let mut xp = x.clone();
+                xp[[i, j]] += eps;
+                let mut xm = x.clone();
+                xm[[i, j]] -= eps;
+                let numeric = (loss(&layer, &xp) - loss(&layer, &xm)) / (2.0 * eps);
+                assert!(close(numeric, grad_x[[i, j]]));
+            }
+        }
+    }
+}

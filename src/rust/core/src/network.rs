@@ -1,0 +1,401 @@
+//! A network: a stack of layers plus the workspace its passes reuse.
+//!
+//! The workspace holds every layer's output (`acts[i + 1]` is the output of
+//! layer `i`, `acts[0]` the input batch) and the gradient of the loss with
+//! respect to each of them (`deltas[i]`). A layer's backward pass reads its
+//! input and output from there, so no layer keeps a copy of its own, and the
+//! buffers are reallocated only when the batch size changes.
+
+use crate::error::{arg_err, shape_err, NnError, Result};
+use crate::layer::{Layer, LayerSpec};
+use crate::loss::Loss;
+use crate::matrix::ensure_shape;
+use crate::parallel::Parallel;
+use crate::scalar::Scalar;
+use ndarray::{s, Array2, ArrayView2, Axis};
+
+/// Rows pushed through the network at once by `predict`, to bound memory.
+const PREDICT_ROWS: usize = 4096;
+
+#[derive(Debug)]
+pub struct Network<T: Scalar> {
+    layers: Vec<Layer<T>>,
+    acts: Vec<Array2<T>>,
+    deltas: Vec<Array2<T>>,
+    /// Rows of the batch whose activations are in `acts`, once a forward pass ran.
+    forward_rows: Option<usize>,
+    pub parallel: Parallel,
+}
+
+impl<T: Scalar> Network<T> {
+    /// Builds the layers (parameters zero) after checking that each layer's
+    /// input width matches what the layers before it produce.
+    pub fn new(specs: &[LayerSpec]) -> Result<Self> {
+        if specs.is_empty() {
+            return Err(arg_err!("a network needs at least one layer"));
+        }
+        let mut width: Option<usize> = None;
+        for (i, spec) in specs.iter().enumerate() {
+            if let (Some(w), Some(need)) = (width, spec.input_dim()) {
+                if w != need {
+                    return Err(shape_err!(
+                        "layer {} ({}) expects {need} inputs, but the layers before it produce {w}",
+                        i + 1,
+                        spec.kind()
+                    ));
+                }
+            }
+            width = width.or(spec.input_dim()).map(|w| spec.output_dim(w));
+        }
+        let n = specs.len();
+        Ok(Network {
+            layers: specs.iter().map(|s| Layer::from_spec(*s)).collect(),
+            acts: vec![Array2::zeros((0, 0)); n + 1],
+            deltas: vec![Array2::zeros((0, 0)); n + 1],
+            forward_rows: None,
+            parallel: Parallel::default(),
+        })
+    }
+
+    pub fn layers(&self) -> &[Layer<T>] {
+        &self.layers
+    }
+
+    pub fn layers_mut(&mut self) -> &mut [Layer<T>] {
+        &mut self.layers
+    }
+
+    /// Input width, if some layer fixes it (a network of activations takes any).
+    pub fn input_dim(&self) -> Option<usize> {
+        self.layers.iter().find_map(|l| l.spec().input_dim())
+    }
+
+    /// Output width for inputs of width `input_dim`.
+    pub fn output_dim(&self, input_dim: usize) -> usize {
+        self.layers
+            .iter()
+            .fold(input_dim, |w, l| l.spec().output_dim(w))
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.layers.iter().map(Layer::param_count).sum()
+    }
+
+    pub fn set_param(&mut self, layer: usize, name: &str, data: &[f64]) -> Result<()> {
+        let count = self.layers.len();
+        self.layers
+            .get_mut(layer)
+            .ok_or_else(|| arg_err!("layer {} does not exist; the network has {count}", layer + 1))?
+            .set_param(name, data)
+    }
+
+    fn check_input_width(&self, ncols: usize) -> Result<()> {
+        match self.input_dim() {
+            Some(d) if d != ncols => Err(shape_err!(
+                "input has {ncols} columns, but the network expects {d}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Copies rows `rows` of `x` into the input buffer (a mini-batch).
+    pub(crate) fn load_rows(&mut self, x: ArrayView2<T>, rows: &[usize]) {
+        let input = &mut self.acts[0];
+        ensure_shape(input, rows.len(), x.ncols());
+        for (mut dst, &r) in input.axis_iter_mut(Axis(0)).zip(rows) {
+            dst.assign(&x.row(r));
+        }
+    }
+
+    /// Runs every layer on the batch in the input buffer.
+    pub(crate) fn forward_loaded(&mut self) {
+        let rows = self.acts[0].nrows();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let width = layer.spec().output_dim(self.acts[i].ncols());
+            let (done, rest) = self.acts.split_at_mut(i + 1);
+            ensure_shape(&mut rest[0], rows, width);
+            layer.forward(done[i].view(), rest[0].view_mut(), &self.parallel);
+        }
+        self.forward_rows = Some(rows);
+    }
+
+    /// Forward pass over `x`, keeping every layer's output for `backward`.
+    pub fn forward(&mut self, x: ArrayView2<T>) -> Result<ArrayView2<'_, T>> {
+        self.check_input_width(x.ncols())?;
+        let input = &mut self.acts[0];
+        ensure_shape(input, x.nrows(), x.ncols());
+        input.assign(&x);
+        self.forward_loaded();
+        Ok(self.output())
+    }
+
+    /// Output of the last forward pass.
+    pub fn output(&self) -> ArrayView2<'_, T> {
+        self.acts[self.layers.len()].view()
+    }
+
+    /// Output of layer `i` (0-based) in the last forward pass.
+    pub fn layer_output(&self, i: usize) -> Option<ArrayView2<'_, T>> {
+        self.acts.get(i + 1).map(|a| a.view())
+    }
+
+    /// Gradient of the loss with respect to the network's input, after a
+    /// `backward(.., true)`.
+    pub fn input_grad(&self) -> ArrayView2<'_, T> {
+        self.deltas[0].view()
+    }
+
+    fn require_forward(&self, rows: usize) -> Result<()> {
+        match self.forward_rows {
+            None => Err(NnError::State(
+                "backward needs the outputs of a forward pass: call forward() first (predict() and fit() replace them)".into(),
+            )),
+            Some(r) if r != rows => Err(shape_err!(
+                "the gradient has {rows} rows, but the last forward pass had {r}"
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Backpropagates `grad_output` (dL/doutput of the last forward pass),
+    /// filling every parameter gradient; with `input_grad`, also dL/dinput.
+    pub fn backward(&mut self, grad_output: ArrayView2<T>, input_grad: bool) -> Result<()> {
+        self.require_forward(grad_output.nrows())?;
+        let top = self.layers.len();
+        if grad_output.dim() != self.acts[top].dim() {
+            let (r, c) = self.acts[top].dim();
+            return Err(shape_err!(
+                "the gradient is {} x {}, but the network's output is {r} x {c}",
+                grad_output.nrows(),
+                grad_output.ncols()
+            ));
+        }
+        ensure_shape(&mut self.deltas[top], grad_output.nrows(), grad_output.ncols());
+        self.deltas[top].assign(&grad_output);
+        self.backward_from(top, input_grad);
+        Ok(())
+    }
+
+    /// Loss of the last forward pass against `target`, then the backward pass
+    /// (the input gradient is skipped: training never needs it). Uses the
+    /// fused loss when the last layer allows it.
+    pub fn loss_backward(&mut self, loss: Loss, target: ArrayView2<T>) -> Result<f64> {
+        self.require_forward(target.nrows())?;
+        let top = self.layers.len();
+        let fused = match &self.layers[top - 1] {
+            Layer::Activation(a) => loss.fuses_with(*a),
+            Layer::Linear(_) => false,
+        };
+        let start = if fused { top - 1 } else { top };
+        let (r, c) = self.acts[start].dim();
+        ensure_shape(&mut self.deltas[start], r, c);
+        let value = if fused {
+            loss.fused_value_and_grad(
+                self.acts[top - 1].view(),
+                self.acts[top].view(),
+                target,
+                Some(self.deltas[top - 1].view_mut()),
+            )?
+        } else {
+            loss.value_and_grad(self.acts[top].view(), target, Some(self.deltas[top].view_mut()))?
+        };
+        self.backward_from(start, false);
+        Ok(value)
+    }
+
+    /// Runs layers `top - 1` down to 0 from `deltas[top]`.
+    fn backward_from(&mut self, top: usize, input_grad: bool) {
+        for i in (0..top).rev() {
+            let want_grad_in = i > 0 || input_grad;
+            if want_grad_in {
+                let (r, c) = self.acts[i].dim();
+                ensure_shape(&mut self.deltas[i], r, c);
+            }
+            let (below, above) = self.deltas.split_at_mut(i + 1);
+            let grad_in = if want_grad_in {
+                Some(below[i].view_mut())
+            } else {
+                None
+            };
+            self.layers[i].backward(
+                self.acts[i].view(),
+                self.acts[i + 1].view(),
+                above[0].view(),
+                grad_in,
+                &self.parallel,
+            );
+        }
+    }
+
+    /// Outputs for every row of `x`, computed `PREDICT_ROWS` rows at a time;
+    /// `fill_input` writes rows `start..end` of the input into the buffer it is given.
+    pub fn predict_with(
+        &mut self,
+        nrow: usize,
+        ncol: usize,
+        mut fill_input: impl FnMut(usize, usize, &mut Array2<T>),
+    ) -> Result<Array2<T>> {
+        self.check_input_width(ncol)?;
+        let mut out = Array2::zeros((nrow, self.output_dim(ncol)));
+        let mut start = 0;
+        while start < nrow {
+            let end = (start + PREDICT_ROWS).min(nrow);
+            ensure_shape(&mut self.acts[0], end - start, ncol);
+            fill_input(start, end, &mut self.acts[0]);
+            self.forward_loaded();
+            out.slice_mut(s![start..end, ..]).assign(&self.output());
+            start = end;
+        }
+        // The workspace now holds the last predict chunk, not a batch that
+        // backward could use.
+        self.forward_rows = None;
+        Ok(out)
+    }
+
+    pub fn predict(&mut self, x: ArrayView2<T>) -> Result<Array2<T>> {
+        self.predict_with(x.nrows(), x.ncols(), |start, end, buf| {
+            buf.assign(&x.slice(s![start..end, ..]))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Activation;
+    use ndarray::array;
+
+    fn specs(parts: &[(&str, usize, usize)]) -> Vec<LayerSpec> {
+        parts
+            .iter()
+            .map(|&(k, i, o)| LayerSpec::from_parts(k, i, o).unwrap())
+            .collect()
+    }
+
+    fn small_net() -> Network<f64> {
+        let mut net = Network::new(&specs(&[
+            ("linear", 2, 3),
+            ("tanh", 0, 0),
+            ("linear", 3, 2),
+            ("softmax", 0, 0),
+        ]))
+        .unwrap();
+        net.set_param(0, "weight", &[0.1, -0.4, 0.3, 0.8, -0.6, 0.2]).unwrap();
+        net.set_param(0, "bias", &[0.01, -0.02, 0.03]).unwrap();
+        net.set_param(2, "weight", &[0.5, -0.3, 0.2, -0.1, 0.4, 0.7]).unwrap();
+        net.set_param(2, "bias", &[0.05, -0.05]).unwrap();
+        net
+    }
+
+    #[test]
+    fn mismatched_layers_are_rejected() {
+        let err = Network::<f32>::new(&specs(&[("linear", 2, 4), ("relu", 0, 0), ("linear", 5, 1)]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layer 3 (linear) expects 5 inputs, but the layers before it produce 4"
+        );
+        assert!(Network::<f32>::new(&[]).is_err());
+    }
+
+    #[test]
+    fn forward_checks_width_and_backward_needs_forward() {
+        let mut net = small_net();
+        assert_eq!(net.input_dim(), Some(2));
+        assert_eq!(net.param_count(), 9 + 8);
+        let bad = Array2::<f64>::zeros((4, 5));
+        assert_eq!(
+            net.forward(bad.view()).unwrap_err().to_string(),
+            "input has 5 columns, but the network expects 2"
+        );
+        let g = Array2::<f64>::zeros((4, 2));
+        assert!(matches!(net.backward(g.view(), false), Err(NnError::State(_))));
+    }
+
+    /// The fused training gradient equals backprop of the plain loss
+    /// gradient through the softmax, and both match central differences.
+    #[test]
+    fn loss_backward_matches_numerical_gradient() {
+        let x = array![[0.5, -1.0], [1.5, 0.25], [-0.3, 0.8]];
+        let y = array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]];
+        let mut net = small_net();
+        net.forward(x.view()).unwrap();
+        net.loss_backward(Loss::CrossEntropy, y.view()).unwrap();
+        let analytic: Vec<Vec<f64>> = net
+            .layers()
+            .iter()
+            .flat_map(|l| l.params().into_iter().map(|p| p.grad.to_vec()))
+            .collect();
+        // Unfused path: loss gradient wrt probabilities, then backward.
+        let mut net2 = small_net();
+        let p = net2.forward(x.view()).unwrap().to_owned();
+        let mut g = Array2::zeros(p.dim());
+        Loss::CrossEntropy
+            .value_and_grad(p.view(), y.view(), Some(g.view_mut()))
+            .unwrap();
+        net2.backward(g.view(), true).unwrap();
+        let unfused: Vec<Vec<f64>> = net2
+            .layers()
+            .iter()
+            .flat_map(|l| l.params().into_iter().map(|p| p.grad.to_vec()))
+            .collect();
+        let eps = 1e-6;
+        let loss_at = |net: &mut Network<f64>| {
+            let p = net.forward(x.view()).unwrap().to_owned();
+            Loss::CrossEntropy.value_and_grad(p.view(), y.view(), None).unwrap()
+        };
+        let mut k = 0;
+        for layer in [0usize, 2] {
+            for name in ["weight", "bias"] {
+                let reference = small_net();
+                let base: Vec<f64> = {
+                    let l = &reference.layers()[layer];
+                    let pv = l.params();
+                    let pv = pv.iter().find(|p| p.name == name).unwrap();
+                    Layer::param_col_major(pv)
+                };
+                // Gradients are row-major; compare element by element in that order.
+                let shape = reference.layers()[layer]
+                    .params()
+                    .iter()
+                    .find(|p| p.name == name)
+                    .unwrap()
+                    .shape
+                    .clone();
+                for (idx, (&a, &u)) in analytic[k].iter().zip(&unfused[k]).enumerate() {
+                    let col_major_idx = if shape.len() == 2 {
+                        let (r, c) = (idx / shape[1], idx % shape[1]);
+                        r + c * shape[0]
+                    } else {
+                        idx
+                    };
+                    let mut plus = base.clone();
+                    plus[col_major_idx] += eps;
+                    let mut minus = base.clone();
+                    minus[col_major_idx] -= eps;
+                    let mut np = small_net();
+                    np.set_param(layer, name, &plus).unwrap();
+                    let mut nm = small_net();
+                    nm.set_param(layer, name, &minus).unwrap();
+                    let numeric = (loss_at(&mut np) - loss_at(&mut nm)) / (2.0 * eps);
+                    let rel = (numeric - a).abs() / (1e-10 + numeric.abs().max(a.abs()));
+                    assert!(rel < 1e-6, "layer {layer} {name}[{idx}]: {numeric} vs {a}");
+                    assert!((a - u).abs() < 1e-12);
+                }
+                k += 1;
+            }
+        }
+        assert_eq!(net2.input_grad().dim(), (3, 2));
+    }
+
+    #[test]
+    fn predict_in_chunks_equals_forward() {
+        let mut net = Network::<f32>::new(&specs(&[("linear", 3, 2), ("sigmoid", 0, 0)])).unwrap();
+        net.set_param(0, "weight", &[0.3, -0.2, 0.1, 0.5, 0.4, -0.6]).unwrap();
+        let x = Array2::from_shape_fn((PREDICT_ROWS * 2 + 7, 3), |(i, j)| ((i + j) as f32).sin());
+        let all = net.predict(x.view()).unwrap();
+        let direct = net.forward(x.view()).unwrap().to_owned();
+        assert_eq!(all, direct);
+        assert_eq!(Activation::Sigmoid.name(), "sigmoid");
+    }
+}

@@ -1,0 +1,1 @@
+use extendr_api::prelude::*;
