@@ -54,7 +54,9 @@ impl Activation {
             Activation::Identity => output.assign(&input),
             Activation::Sigmoid => zip.for_each(|y, &x| *y = sigmoid(x)),
             Activation::Tanh => zip.for_each(|y, &x| *y = x.tanh()),
-            Activation::Relu => zip.for_each(|y, &x| *y = if x > T::zero() { x } else { T::zero() }),
+            Activation::Relu => {
+                zip.for_each(|y, &x| *y = if x > T::zero() { x } else { T::zero() })
+            }
             Activation::Softmax => {
                 output.assign(&input);
                 softmax_rows(output);
@@ -174,8 +176,13 @@ mod tests {
                     let fp = (&apply(act, &xp) * &w).sum();
                     let fm = (&apply(act, &xm) * &w).sum();
                     let numeric = (fp - fm) / (2.0 * eps);
-                    let err = (numeric - grad[[i, j]]).abs() / (1e-8 + numeric.abs().max(grad[[i, j]].abs()));
-                    assert!(err < 1e-6, "{act:?} at ({i},{j}): {numeric} vs {}", grad[[i, j]]);
+                    let err = (numeric - grad[[i, j]]).abs()
+                        / (1e-8 + numeric.abs().max(grad[[i, j]].abs()));
+                    assert!(
+                        err < 1e-6,
+                        "{act:?} at ({i},{j}): {numeric} vs {}",
+                        grad[[i, j]]
+                    );
                 }
             }
         }

@@ -104,21 +104,36 @@ fn export<T: Scalar>(net: &Network<T>, grads: bool) -> Vec<ParamExport> {
     out
 }
 
+/// Everything one `fit()` call needs besides the network and the observer.
+#[derive(Debug, Clone)]
+pub struct FitJob<'a> {
+    pub x: ColMajor<'a>,
+    pub y: ColMajor<'a>,
+    pub loss: Loss,
+    pub optimizer: OptimizerConfig,
+    pub state: ExportedState,
+    pub config: TrainConfig,
+}
+
 fn fit_generic<T: Scalar>(
     net: &mut Network<T>,
-    x: ColMajor<'_>,
-    y: ColMajor<'_>,
-    loss: Loss,
-    optimizer: OptimizerConfig,
-    state: ExportedState,
-    cfg: &TrainConfig,
+    job: FitJob<'_>,
     observer: &mut dyn FnMut(Event) -> Control,
 ) -> Result<(FitReport, ExportedState)> {
     // The one working copy of the data, row-major in the network's type.
-    let xs = x.to_array::<T>();
-    let ys = y.to_array::<T>();
-    let mut opt = Optimizer::<T>::new(optimizer)?.with_state(state.0, state.1);
-    let report = fit(net, xs.view(), ys.view(), loss, &mut opt, cfg, observer)?;
+    let xs = job.x.to_array::<T>();
+    let ys = job.y.to_array::<T>();
+    let (steps, slots) = job.state;
+    let mut opt = Optimizer::<T>::new(job.optimizer)?.with_state(steps, slots);
+    let report = fit(
+        net,
+        xs.view(),
+        ys.view(),
+        job.loss,
+        &mut opt,
+        &job.config,
+        observer,
+    )?;
     Ok((report, opt.export_state()))
 }
 
@@ -191,7 +206,11 @@ impl AnyNetwork {
     }
 
     /// One optimizer step from the gradients of the last backward pass.
-    pub fn step(&mut self, optimizer: OptimizerConfig, state: ExportedState) -> Result<ExportedState> {
+    pub fn step(
+        &mut self,
+        optimizer: OptimizerConfig,
+        state: ExportedState,
+    ) -> Result<ExportedState> {
         each!(self, net => {
             let mut opt = Optimizer::new(optimizer)?.with_state(state.0, state.1);
             opt.step(net.layers_mut())?;
@@ -199,18 +218,12 @@ impl AnyNetwork {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         &mut self,
-        x: ColMajor<'_>,
-        y: ColMajor<'_>,
-        loss: Loss,
-        optimizer: OptimizerConfig,
-        state: ExportedState,
-        cfg: &TrainConfig,
+        job: FitJob<'_>,
         observer: &mut dyn FnMut(Event) -> Control,
     ) -> Result<(FitReport, ExportedState)> {
-        each!(self, net => fit_generic(net, x, y, loss, optimizer, state, cfg, observer))
+        each!(self, net => fit_generic(net, job, observer))
     }
 }
 
@@ -243,28 +256,36 @@ mod tests {
     fn xy() -> (Vec<f64>, Vec<f64>) {
         // 6 x 2, column-major; target = (x1 > x2)
         let x = vec![0.1, 0.9, 0.4, 0.7, 0.2, 0.8, 0.5, 0.3, 0.6, 0.1, 0.9, 0.2];
-        let y = (0..6).map(|i| if x[i] > x[i + 6] { 1.0 } else { 0.0 }).collect();
+        let y = (0..6)
+            .map(|i| if x[i] > x[i + 6] { 1.0 } else { 0.0 })
+            .collect();
         (x, y)
     }
 
     fn trained(dtype: Dtype, threads: usize) -> (Vec<f64>, Vec<ParamExport>) {
         let mut net = AnyNetwork::new(dtype, &specs()).unwrap();
         net.set_threads(threads).unwrap();
-        net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6]).unwrap();
+        net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6])
+            .unwrap();
         net.set_param(2, "weight", &[0.3, -0.2, 0.5]).unwrap();
         let (x, y) = xy();
-        let cfg = TrainConfig { epochs: 20, batch_size: 4, shuffle: true, seed: 7 };
-        let (report, state) = net
-            .fit(
-                ColMajor::new(&x, 6, 2).unwrap(),
-                ColMajor::new(&y, 6, 1).unwrap(),
-                Loss::Mse,
-                OptimizerConfig::Sgd { lr: 0.5, momentum: 0.9 },
-                (0, vec![]),
-                &cfg,
-                &mut |_| Control::Continue,
-            )
-            .unwrap();
+        let job = FitJob {
+            x: ColMajor::new(&x, 6, 2).unwrap(),
+            y: ColMajor::new(&y, 6, 1).unwrap(),
+            loss: Loss::Mse,
+            optimizer: OptimizerConfig::Sgd {
+                lr: 0.5,
+                momentum: 0.9,
+            },
+            state: (0, vec![]),
+            config: TrainConfig {
+                epochs: 20,
+                batch_size: 4,
+                shuffle: true,
+                seed: 7,
+            },
+        };
+        let (report, state) = net.fit(job, &mut |_| Control::Continue).unwrap();
         assert_eq!(state.0, 40);
         assert_eq!(state.1.len(), 4);
         (report.losses, net.params())
@@ -287,7 +308,8 @@ mod tests {
     #[test]
     fn forward_backward_step_and_predict() {
         let mut net = AnyNetwork::new(Dtype::F64, &specs()).unwrap();
-        net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6]).unwrap();
+        net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6])
+            .unwrap();
         net.set_param(2, "weight", &[0.3, -0.2, 0.5]).unwrap();
         let (x, _) = xy();
         let xm = ColMajor::new(&x, 6, 2).unwrap();
@@ -301,7 +323,13 @@ mod tests {
         let before = net.params();
         let grads = net.grads();
         let state = net
-            .step(OptimizerConfig::Sgd { lr: 0.1, momentum: 0.0 }, (0, vec![]))
+            .step(
+                OptimizerConfig::Sgd {
+                    lr: 0.1,
+                    momentum: 0.0,
+                },
+                (0, vec![]),
+            )
             .unwrap();
         assert_eq!(state.0, 1);
         for ((b, a), g) in before.iter().zip(net.params()).zip(&grads) {

@@ -149,7 +149,11 @@ impl Loss {
                 let mut total = 0.0f64;
                 for (z, y) in logits.axis_iter(Axis(0)).zip(target.axis_iter(Axis(0))) {
                     let max = z.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b.as_f64()));
-                    let lse = max + z.iter().map(|&v| (v.as_f64() - max).exp()).sum::<f64>().ln();
+                    let lse = max
+                        + z.iter()
+                            .map(|&v| (v.as_f64() - max).exp())
+                            .sum::<f64>()
+                            .ln();
                     total -= z
                         .iter()
                         .zip(y.iter())
@@ -204,15 +208,13 @@ mod tests {
         assert!((mse - (0.04 + 0.04 + 0.16 + 0.16) / 4.0).abs() < 1e-15);
         let sse = Loss::Sse.value_and_grad(p.view(), y.view(), None).unwrap();
         assert!((sse - 0.4).abs() < 1e-15);
-        let ce = Loss::CrossEntropy.value_and_grad(p.view(), y.view(), None).unwrap();
+        let ce = Loss::CrossEntropy
+            .value_and_grad(p.view(), y.view(), None)
+            .unwrap();
         assert!((ce - -(0.8f64.ln() + 0.6f64.ln()) / 2.0).abs() < 1e-15);
     }
 
-    fn numeric_check(
-        f: &dyn Fn(&Array2<f64>) -> f64,
-        x: &Array2<f64>,
-        analytic: &Array2<f64>,
-    ) {
+    fn numeric_check(f: &dyn Fn(&Array2<f64>) -> f64, x: &Array2<f64>, analytic: &Array2<f64>) {
         let eps = 1e-6;
         for i in 0..x.nrows() {
             for j in 0..x.ncols() {
@@ -234,7 +236,8 @@ mod tests {
         let y = array![[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
         for loss in ALL {
             let mut g = Array2::zeros(p.dim());
-            loss.value_and_grad(p.view(), y.view(), Some(g.view_mut())).unwrap();
+            loss.value_and_grad(p.view(), y.view(), Some(g.view_mut()))
+                .unwrap();
             let f = |pp: &Array2<f64>| loss.value_and_grad(pp.view(), y.view(), None).unwrap();
             numeric_check(&f, &p, &g);
         }
@@ -244,7 +247,10 @@ mod tests {
     fn fused_gradients_match_numerical_and_unfused_values() {
         let z = array![[0.5, -1.5, 2.0], [-0.3, 0.8, 0.1]];
         let y = array![[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]];
-        for (loss, act) in [(Loss::Bce, Activation::Sigmoid), (Loss::CrossEntropy, Activation::Softmax)] {
+        for (loss, act) in [
+            (Loss::Bce, Activation::Sigmoid),
+            (Loss::CrossEntropy, Activation::Softmax),
+        ] {
             let probs_of = |zz: &Array2<f64>| {
                 let mut p = Array2::zeros(zz.dim());
                 act.forward(zz.view(), p.view_mut());

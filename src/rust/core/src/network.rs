@@ -85,7 +85,12 @@ impl<T: Scalar> Network<T> {
         let count = self.layers.len();
         self.layers
             .get_mut(layer)
-            .ok_or_else(|| arg_err!("layer {} does not exist; the network has {count}", layer + 1))?
+            .ok_or_else(|| {
+                arg_err!(
+                    "layer {} does not exist; the network has {count}",
+                    layer + 1
+                )
+            })?
             .set_param(name, data)
     }
 
@@ -170,7 +175,11 @@ impl<T: Scalar> Network<T> {
                 grad_output.ncols()
             ));
         }
-        ensure_shape(&mut self.deltas[top], grad_output.nrows(), grad_output.ncols());
+        ensure_shape(
+            &mut self.deltas[top],
+            grad_output.nrows(),
+            grad_output.ncols(),
+        );
         self.deltas[top].assign(&grad_output);
         self.backward_from(top, input_grad);
         Ok(())
@@ -197,7 +206,11 @@ impl<T: Scalar> Network<T> {
                 Some(self.deltas[top - 1].view_mut()),
             )?
         } else {
-            loss.value_and_grad(self.acts[top].view(), target, Some(self.deltas[top].view_mut()))?
+            loss.value_and_grad(
+                self.acts[top].view(),
+                target,
+                Some(self.deltas[top].view_mut()),
+            )?
         };
         self.backward_from(start, false);
         Ok(value)
@@ -280,17 +293,23 @@ mod tests {
             ("softmax", 0, 0),
         ]))
         .unwrap();
-        net.set_param(0, "weight", &[0.1, -0.4, 0.3, 0.8, -0.6, 0.2]).unwrap();
+        net.set_param(0, "weight", &[0.1, -0.4, 0.3, 0.8, -0.6, 0.2])
+            .unwrap();
         net.set_param(0, "bias", &[0.01, -0.02, 0.03]).unwrap();
-        net.set_param(2, "weight", &[0.5, -0.3, 0.2, -0.1, 0.4, 0.7]).unwrap();
+        net.set_param(2, "weight", &[0.5, -0.3, 0.2, -0.1, 0.4, 0.7])
+            .unwrap();
         net.set_param(2, "bias", &[0.05, -0.05]).unwrap();
         net
     }
 
     #[test]
     fn mismatched_layers_are_rejected() {
-        let err = Network::<f32>::new(&specs(&[("linear", 2, 4), ("relu", 0, 0), ("linear", 5, 1)]))
-            .unwrap_err();
+        let err = Network::<f32>::new(&specs(&[
+            ("linear", 2, 4),
+            ("relu", 0, 0),
+            ("linear", 5, 1),
+        ]))
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "layer 3 (linear) expects 5 inputs, but the layers before it produce 4"
@@ -309,7 +328,10 @@ mod tests {
             "input has 5 columns, but the network expects 2"
         );
         let g = Array2::<f64>::zeros((4, 2));
-        assert!(matches!(net.backward(g.view(), false), Err(NnError::State(_))));
+        assert!(matches!(
+            net.backward(g.view(), false),
+            Err(NnError::State(_))
+        ));
     }
 
     /// The fused training gradient equals backprop of the plain loss
@@ -342,7 +364,9 @@ mod tests {
         let eps = 1e-6;
         let loss_at = |net: &mut Network<f64>| {
             let p = net.forward(x.view()).unwrap().to_owned();
-            Loss::CrossEntropy.value_and_grad(p.view(), y.view(), None).unwrap()
+            Loss::CrossEntropy
+                .value_and_grad(p.view(), y.view(), None)
+                .unwrap()
         };
         let mut k = 0;
         for layer in [0usize, 2] {
@@ -391,7 +415,8 @@ mod tests {
     #[test]
     fn predict_in_chunks_equals_forward() {
         let mut net = Network::<f32>::new(&specs(&[("linear", 3, 2), ("sigmoid", 0, 0)])).unwrap();
-        net.set_param(0, "weight", &[0.3, -0.2, 0.1, 0.5, 0.4, -0.6]).unwrap();
+        net.set_param(0, "weight", &[0.3, -0.2, 0.1, 0.5, 0.4, -0.6])
+            .unwrap();
         let x = Array2::from_shape_fn((PREDICT_ROWS * 2 + 7, 3), |(i, j)| ((i + j) as f32).sin());
         let all = net.predict(x.view()).unwrap();
         let direct = net.forward(x.view()).unwrap().to_owned();

@@ -18,7 +18,9 @@ impl OptimizerConfig {
         match *self {
             OptimizerConfig::Sgd { lr, momentum } => {
                 if !(lr.is_finite() && lr > 0.0) {
-                    return Err(arg_err!("the learning rate must be a positive number, not {lr}"));
+                    return Err(arg_err!(
+                        "the learning rate must be a positive number, not {lr}"
+                    ));
                 }
                 if !(0.0..1.0).contains(&momentum) {
                     return Err(arg_err!("momentum must be in [0, 1), not {momentum}"));
@@ -119,7 +121,10 @@ impl<T: Scalar> Optimizer<T> {
     /// to a network of another shape.
     fn ensure_slots(&mut self, pairs: &[(&mut [T], &[T])]) -> Result<()> {
         if self.state.slots.is_empty() {
-            self.state.slots = pairs.iter().map(|(p, _)| vec![T::zero(); p.len()]).collect();
+            self.state.slots = pairs
+                .iter()
+                .map(|(p, _)| vec![T::zero(); p.len()])
+                .collect();
             return Ok(());
         }
         let expected: Vec<usize> = pairs.iter().map(|(p, _)| p.len()).collect();
@@ -158,7 +163,11 @@ mod tests {
     #[test]
     fn sgd_step() {
         let mut layers = layer_with(1.0, 0.5);
-        let mut opt = Optimizer::new(OptimizerConfig::Sgd { lr: 0.1, momentum: 0.0 }).unwrap();
+        let mut opt = Optimizer::new(OptimizerConfig::Sgd {
+            lr: 0.1,
+            momentum: 0.0,
+        })
+        .unwrap();
         opt.step(&mut layers).unwrap();
         assert!((weight(&layers) - 0.95).abs() < 1e-15);
     }
@@ -166,7 +175,11 @@ mod tests {
     #[test]
     fn sgd_momentum_three_steps_by_hand() {
         let mut layers = layer_with(1.0, 0.5);
-        let mut opt = Optimizer::new(OptimizerConfig::Sgd { lr: 0.1, momentum: 0.9 }).unwrap();
+        let mut opt = Optimizer::new(OptimizerConfig::Sgd {
+            lr: 0.1,
+            momentum: 0.9,
+        })
+        .unwrap();
         let (mut w, mut v) = (1.0f64, 0.0f64);
         for _ in 0..3 {
             opt.step(&mut layers).unwrap();
@@ -176,19 +189,36 @@ mod tests {
         assert!((weight(&layers) - w).abs() < 1e-15);
         assert_eq!(opt.state.steps, 3);
         let (steps, slots) = opt.export_state();
-        let again = Optimizer::<f64>::new(opt.config).unwrap().with_state(steps, slots);
+        let again = Optimizer::<f64>::new(opt.config)
+            .unwrap()
+            .with_state(steps, slots);
         assert_eq!(again.state, opt.state);
     }
 
     #[test]
     fn invalid_config_and_foreign_state_are_errors() {
-        assert!(Optimizer::<f32>::new(OptimizerConfig::Sgd { lr: 0.0, momentum: 0.0 }).is_err());
-        assert!(Optimizer::<f32>::new(OptimizerConfig::Sgd { lr: f64::NAN, momentum: 0.0 }).is_err());
-        assert!(Optimizer::<f32>::new(OptimizerConfig::Sgd { lr: 0.1, momentum: 1.0 }).is_err());
+        assert!(Optimizer::<f32>::new(OptimizerConfig::Sgd {
+            lr: 0.0,
+            momentum: 0.0
+        })
+        .is_err());
+        assert!(Optimizer::<f32>::new(OptimizerConfig::Sgd {
+            lr: f64::NAN,
+            momentum: 0.0
+        })
+        .is_err());
+        assert!(Optimizer::<f32>::new(OptimizerConfig::Sgd {
+            lr: 0.1,
+            momentum: 1.0
+        })
+        .is_err());
         let mut layers = layer_with(1.0, 0.5);
-        let mut opt = Optimizer::<f64>::new(OptimizerConfig::Sgd { lr: 0.1, momentum: 0.5 })
-            .unwrap()
-            .with_state(1, vec![vec![0.0; 7]]);
+        let mut opt = Optimizer::<f64>::new(OptimizerConfig::Sgd {
+            lr: 0.1,
+            momentum: 0.5,
+        })
+        .unwrap()
+        .with_state(1, vec![vec![0.0; 7]]);
         assert!(opt.step(&mut layers).is_err());
     }
 }

@@ -40,7 +40,10 @@ pub enum Control {
 pub enum FitStatus {
     Completed,
     /// The observer asked to stop after this batch; its weights are kept.
-    Stopped { epoch: usize, batch: usize },
+    Stopped {
+        epoch: usize,
+        batch: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -187,15 +190,36 @@ mod tests {
     fn xor_is_learned() {
         let (x, y) = xor_data();
         let mut net = xor_net();
-        let cfg = TrainConfig { epochs: 2000, batch_size: 4, shuffle: false, seed: 1 };
-        let report = fit(&mut net, x.view(), y.view(), Loss::Sse, &mut sgd(0.05), &cfg, &mut |_| Control::Continue)
-            .unwrap();
+        let cfg = TrainConfig {
+            epochs: 2000,
+            batch_size: 4,
+            shuffle: false,
+            seed: 1,
+        };
+        let report = fit(
+            &mut net,
+            x.view(),
+            y.view(),
+            Loss::Sse,
+            &mut sgd(0.05),
+            &cfg,
+            &mut |_| Control::Continue,
+        )
+        .unwrap();
         assert_eq!(report.status, FitStatus::Completed);
         assert_eq!(report.losses.len(), 2000);
-        assert!(report.losses[1999] < 0.01, "final loss {}", report.losses[1999]);
+        assert!(
+            report.losses[1999] < 0.01,
+            "final loss {}",
+            report.losses[1999]
+        );
         let pred = net.predict(x.view()).unwrap();
         for i in 0..4 {
-            let guess = if pred[[i, 1]] > pred[[i, 0]] { 1.0 } else { 0.0 };
+            let guess = if pred[[i, 1]] > pred[[i, 0]] {
+                1.0
+            } else {
+                0.0
+            };
             assert_eq!(guess, y[[i, 1]]);
         }
     }
@@ -203,19 +227,45 @@ mod tests {
     #[test]
     fn same_seed_same_result_and_observer_can_stop() {
         let (x, y) = xor_data();
-        let cfg = TrainConfig { epochs: 50, batch_size: 3, shuffle: true, seed: 42 };
+        let cfg = TrainConfig {
+            epochs: 50,
+            batch_size: 3,
+            shuffle: true,
+            seed: 42,
+        };
         let run = || {
             let mut net = xor_net();
-            let r = fit(&mut net, x.view(), y.view(), Loss::Mse, &mut sgd(0.1), &cfg, &mut |_| Control::Continue).unwrap();
+            let r = fit(
+                &mut net,
+                x.view(),
+                y.view(),
+                Loss::Mse,
+                &mut sgd(0.1),
+                &cfg,
+                &mut |_| Control::Continue,
+            )
+            .unwrap();
             (r.losses, net.predict(x.view()).unwrap())
         };
         assert_eq!(run(), run());
         let mut net = xor_net();
         let mut seen = 0;
-        let report = fit(&mut net, x.view(), y.view(), Loss::Mse, &mut sgd(0.1), &cfg, &mut |e| {
-            seen += 1;
-            if matches!(e, Event::BatchEnd { epoch: 3, batch: 1 }) { Control::Stop } else { Control::Continue }
-        })
+        let report = fit(
+            &mut net,
+            x.view(),
+            y.view(),
+            Loss::Mse,
+            &mut sgd(0.1),
+            &cfg,
+            &mut |e| {
+                seen += 1;
+                if matches!(e, Event::BatchEnd { epoch: 3, batch: 1 }) {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
+            },
+        )
         .unwrap();
         assert_eq!(report.status, FitStatus::Stopped { epoch: 3, batch: 1 });
         assert_eq!(report.losses.len(), 2);
@@ -231,8 +281,22 @@ mod tests {
         let mut net = xor_net();
         let p = net.predict(x.view()).unwrap();
         let full = Loss::Mse.value_and_grad(p.view(), y.view(), None).unwrap();
-        let cfg = TrainConfig { epochs: 1, batch_size: 3, shuffle: false, seed: 0 };
-        let r = fit(&mut net, x.view(), y.view(), Loss::Mse, &mut sgd(1e-12), &cfg, &mut |_| Control::Continue).unwrap();
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: 3,
+            shuffle: false,
+            seed: 0,
+        };
+        let r = fit(
+            &mut net,
+            x.view(),
+            y.view(),
+            Loss::Mse,
+            &mut sgd(1e-12),
+            &cfg,
+            &mut |_| Control::Continue,
+        )
+        .unwrap();
         assert!((r.losses[0] - full).abs() < 1e-9);
     }
 
@@ -240,14 +304,49 @@ mod tests {
     fn bad_data_is_an_error() {
         let (x, y) = xor_data();
         let mut net = xor_net();
-        let cfg = TrainConfig { epochs: 1, batch_size: 2, shuffle: false, seed: 0 };
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: 2,
+            shuffle: false,
+            seed: 0,
+        };
         let mut go = |_: Event| Control::Continue;
         let short = y.slice(ndarray::s![0..3, ..]);
-        let err = fit(&mut net, x.view(), short, Loss::Mse, &mut sgd(0.1), &cfg, &mut go).unwrap_err();
+        let err = fit(
+            &mut net,
+            x.view(),
+            short,
+            Loss::Mse,
+            &mut sgd(0.1),
+            &cfg,
+            &mut go,
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "x has 4 rows but y has 3");
         let wide = Array2::<f64>::zeros((4, 3));
-        assert!(fit(&mut net, x.view(), wide.view(), Loss::Mse, &mut sgd(0.1), &cfg, &mut go).is_err());
-        let zero = TrainConfig { batch_size: 0, ..cfg };
-        assert!(fit(&mut net, x.view(), y.view(), Loss::Mse, &mut sgd(0.1), &zero, &mut go).is_err());
+        assert!(fit(
+            &mut net,
+            x.view(),
+            wide.view(),
+            Loss::Mse,
+            &mut sgd(0.1),
+            &cfg,
+            &mut go
+        )
+        .is_err());
+        let zero = TrainConfig {
+            batch_size: 0,
+            ..cfg
+        };
+        assert!(fit(
+            &mut net,
+            x.view(),
+            y.view(),
+            Loss::Mse,
+            &mut sgd(0.1),
+            &zero,
+            &mut go
+        )
+        .is_err());
     }
 }

@@ -1,0 +1,67 @@
+# Argument checks and the package's error conditions.
+#
+# Every check names the argument and says what is wrong, through
+# cli::cli_abort() with a class under "rustnn_error", so callers can catch
+# them and tests can snapshot them.
+
+abort_arg <- function(message, arg, ..., class = "rustnn_error_argument",
+                      call = rlang::caller_env(), .envir = parent.frame()) {
+  cli::cli_abort(message, ..., arg = arg,
+                 class = c(class, "rustnn_error"), call = call, .envir = .envir)
+}
+
+check_flag <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!(is.logical(x) && length(x) == 1L && !is.na(x))) {
+    abort_arg("{.arg {arg}} must be TRUE or FALSE, not {.obj_type_friendly {x}}.",
+              arg, call = call)
+  }
+  x
+}
+
+#' Checks a single finite number, optionally a whole one, within bounds.
+#' @noRd
+check_number <- function(x, arg = rlang::caller_arg(x), min = -Inf, max = Inf,
+                         min_inclusive = TRUE, max_inclusive = TRUE,
+                         whole = FALSE, call = rlang::caller_env()) {
+  if (!(is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x))) {
+    abort_arg("{.arg {arg}} must be a single finite number, not {.obj_type_friendly {x}}.",
+              arg, call = call)
+  }
+  if (whole && x != round(x)) {
+    abort_arg("{.arg {arg}} must be a whole number, not {x}.", arg, call = call)
+  }
+  below <- if (min_inclusive) x < min else x <= min
+  above <- if (max_inclusive) x > max else x >= max
+  if (below || above) {
+    lo <- if (min_inclusive) "[" else "("
+    hi <- if (max_inclusive) "]" else ")"
+    range <- paste0(lo, format(min), ", ", format(max), hi)
+    abort_arg("{.arg {arg}} must be in {range}, not {x}.", arg, call = call)
+  }
+  x
+}
+
+check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  check_number(x, arg, min = 1, whole = TRUE, call = call)
+  as.integer(x)
+}
+
+check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!(is.character(x) && length(x) == 1L && !is.na(x) && x %in% choices)) {
+    shown <- if (is.character(x) && length(x) == 1L) paste0('"', x, '"') else
+      cli::format_inline("{.obj_type_friendly {x}}")
+    abort_arg(c("{.arg {arg}} must be one of {.val {choices}}, not {shown}."),
+              arg, call = call)
+  }
+  x
+}
+
+#' Runs a call into the Rust engine; its errors become classed R errors.
+#' @noRd
+rust_call <- function(expr, call = rlang::caller_env()) {
+  tryCatch(expr, error = function(e) {
+    msg <- conditionMessage(e)
+    cli::cli_abort("{msg}", class = c("rustnn_error_engine", "rustnn_error"),
+                   call = call)
+  })
+}

@@ -1,0 +1,282 @@
+# Layers: the R6 objects users build networks from.
+#
+# A layer is either standalone (it owns its parameters, and forward()/
+# backward() run a one-layer Rust network in float64) or part of a
+# Sequential model (its parameters live in the model, and reading or
+# assigning `layer$params` reads or writes the model's).
+
+#' Layer: the base class of all layers
+#'
+#' @description
+#' A layer maps a matrix whose rows are samples to another. It has a forward
+#' pass, a backward pass that fills `grads` and returns the gradient for the
+#' layer below, parameters (`params`) and their gradients (`grads`), as in
+#' the tutorials' R6 `Layer`. Use its subclasses: [Linear] and the
+#' activations ([Sigmoid], [Tanh], [ReLU], [Softmax], [Identity]).
+#'
+#' A layer given to [Sequential] belongs to that model from then on:
+#' `layer$params` shows the model's current (e.g. trained) values, and
+#' assigning it sets them. Call `model$forward()`/`model$backward()` for such
+#' layers; `layer$forward()` is for standalone layers.
+#'
+#' @section Shape:
+#' Input: `n x in_features`; output: `n x out_features` (activations keep
+#' the width).
+#' @export
+Layer <- R6::R6Class("Layer",
+  public = list(
+    # @description Create a layer (called by subclasses).
+    # @param type Engine type name (`"linear"`, `"sigmoid"`, ...).
+    # @param in_features,out_features Widths (`NA` for activations).
+    # @param params Named list of initial parameters.
+    initialize = function(type, in_features = NA_integer_, out_features = NA_integer_,
+                          params = list()) {
+      private$.type <- type
+      private$.in <- in_features
+      private$.out <- out_features
+      private$.params <- params
+    },
+
+    # @description Forward pass of a standalone layer (float64).
+    # @param x Numeric matrix, one sample per row.
+    # @return The layer's output as a matrix.
+    forward = function(x) {
+      private$require_standalone("forward")
+      x <- as_input_matrix(x, "x")
+      out <- rust_call(rn_forward(private$engine(), x))
+      private$.backward_done <- FALSE
+      out
+    },
+
+    # @description Backward pass of a standalone layer after `forward()`:
+    #   fills `grads`.
+    # @param grad Gradient of the loss with respect to this layer's output.
+    # @return Gradient with respect to the layer's input.
+    backward = function(grad) {
+      private$require_standalone("backward")
+      grad <- as_input_matrix(grad, "grad")
+      out <- rust_call(rn_backward(private$engine(), grad))
+      private$.backward_done <- TRUE
+      out
+    },
+
+    # @description Output width for a given input width.
+    # @param input_dim Input width.
+    output_dim = function(input_dim) {
+      if (is.na(private$.out)) input_dim else private$.out
+    },
+
+    # @description One line describing the layer.
+    # @param ... Unused.
+    format = function(...) {
+      dims <- if (is.na(private$.in)) "" else paste0("(", private$.in, " -> ", private$.out, ")")
+      where <- if (is.null(private$.model)) "" else paste0(" [layer ", private$.index, " of a model]")
+      paste0("<", class(self)[1], dims, ">", where)
+    },
+
+    # @description Print the layer.
+    # @param ... Unused.
+    print = function(...) {
+      writeLines(self$format())
+      invisible(self)
+    },
+
+    # @description Internal: the layer's description for the engine.
+    .spec = function() {
+      list(type = private$.type, in_features = private$.in, out_features = private$.out)
+    },
+
+    # @description Internal: make this layer a view of layer `index` of `model`.
+    # @param model A [Sequential] model.
+    # @param index Position in the model.
+    .attach = function(model, index) {
+      private$.model <- model
+      private$.index <- as.integer(index)
+      private$.params <- list()
+      private$.engine_ptr <- NULL
+      invisible(self)
+    },
+
+    # @description Internal: a standalone copy with the current parameters.
+    .detached_copy = function() {
+      params <- self$params
+      copy <- self$clone()
+      copy$.set_standalone(params)
+      copy
+    },
+
+    # @description Internal: make the layer standalone with `params`.
+    # @param params Named list of parameters.
+    .set_standalone = function(params) {
+      private$.model <- NULL
+      private$.index <- NA_integer_
+      private$.params <- params
+      private$.engine_ptr <- NULL
+      invisible(self)
+    }
+  ),
+
+  active = list(
+    # @field params Named list of parameter matrices (`weight`, `in x out`)
+    #   and vectors (`bias`); assign to set them (same shapes).
+    params = function(value) {
+      if (missing(value)) {
+        if (is.null(private$.model)) return(private$.params)
+        return(private$.model$.layer_params(private$.index))
+      }
+      value <- private$check_params(value)
+      if (is.null(private$.model)) {
+        private$.params <- value
+        private$.engine_ptr <- NULL
+      } else {
+        private$.model$.set_layer_params(private$.index, value)
+      }
+    },
+
+    # @field grads Named list of gradients from the last backward pass
+    #   (empty before one); read-only.
+    grads = function(value) {
+      if (!missing(value)) {
+        abort_arg("{.field grads} is read-only: it is filled by the backward pass.", "grads")
+      }
+      if (!is.null(private$.model)) return(private$.model$.layer_grads(private$.index))
+      if (!private$.backward_done || length(private$.params) == 0L) return(list())
+      rust_call(rn_params(private$engine(), TRUE))[[1]]
+    },
+
+    # @field model The [Sequential] model this layer belongs to, or `NULL`.
+    model = function(value) {
+      if (!missing(value)) {
+        abort_arg("{.field model} is read-only: give the layer to {.fn Sequential$new}.", "model")
+      }
+      private$.model
+    }
+  ),
+
+  private = list(
+    .type = NULL,
+    .in = NA_integer_,
+    .out = NA_integer_,
+    .params = list(),
+    .model = NULL,
+    .index = NA_integer_,
+    .engine_ptr = NULL,
+    .backward_done = FALSE,
+
+    require_standalone = function(what) {
+      if (!is.null(private$.model)) {
+        cli::cli_abort(
+          c("This layer is layer {private$.index} of a model.",
+            i = "Call {.code model${what}()} to run the model's {what} pass."),
+          class = c("rustnn_error_state", "rustnn_error"), call = rlang::caller_env(2))
+      }
+    },
+
+    # A one-layer float64 network mirroring this standalone layer.
+    engine = function() {
+      if (!rn_is_live(private$.engine_ptr)) {
+        private$.engine_ptr <- build_engine("float64", list(self$.spec()), list(private$.params))
+        private$.backward_done <- FALSE
+      }
+      private$.engine_ptr
+    },
+
+    check_params = function(value) {
+      expected <- names(private$.params_shape())
+      if (!is.list(value) || !setequal(names(value), expected) || length(value) != length(expected)) {
+        shown <- if (length(expected)) paste(expected, collapse = ", ") else "none"
+        abort_arg("{.arg params} must be a list with elements {shown}.", "params",
+                  call = rlang::caller_env(2))
+      }
+      shapes <- private$.params_shape()
+      out <- lapply(expected, function(nm) {
+        check_param(value[[nm]], shapes[[nm]], paste0("params$", nm), rlang::caller_env(4))
+      })
+      stats::setNames(out, expected)
+    },
+
+    .params_shape = function() list()
+  )
+)
+
+#' Checks one parameter value against its shape (matrix dims or vector length).
+#' @noRd
+check_param <- function(value, shape, arg, call) {
+  if (!is.numeric(value)) {
+    abort_arg("{.arg {arg}} must be numeric, not {.obj_type_friendly {value}}.", arg, call = call)
+  }
+  if (length(shape) == 2L) {
+    if (!identical(as.integer(dim(value)), as.integer(shape))) {
+      got <- if (is.null(dim(value))) paste("a vector of length", length(value)) else
+        paste(dim(value), collapse = " x ")
+      abort_arg("{.arg {arg}} must be a {shape[1]} x {shape[2]} matrix, not {got}.", arg, call = call)
+    }
+  } else if (length(value) != shape) {
+    abort_arg("{.arg {arg}} must have {shape} value{?s}, not {length(value)}.", arg, call = call)
+  }
+  check_finite(value, arg, call)
+  storage.mode(value) <- "double"
+  if (length(shape) == 1L) value <- as.vector(value)
+  value
+}
+
+#' Builds a Rust network from layer specs and parameters.
+#' @noRd
+build_engine <- function(dtype, specs, params) {
+  kinds <- vapply(specs, `[[`, character(1), "type")
+  ins <- vapply(specs, function(s) as.integer(s$in_features %|NA|% 0L), integer(1))
+  outs <- vapply(specs, function(s) as.integer(s$out_features %|NA|% 0L), integer(1))
+  ptr <- rust_call(rn_new(dtype, kinds, ins, outs))
+  for (i in seq_along(params)) {
+    for (nm in names(params[[i]])) {
+      rust_call(rn_set_param(ptr, i, nm, as.double(params[[i]][[nm]])))
+    }
+  }
+  ptr
+}
+
+`%|NA|%` <- function(x, y) if (is.na(x)) y else x
+
+#' Linear (fully connected) layer
+#'
+#' @description
+#' Computes `x %*% weight + bias` for a batch `x` whose rows are samples:
+#' `weight` is `in_features x out_features`, `bias` a vector of
+#' `out_features` values (added to every row), as in tutorial 001's
+#' `Linear`. Weights start from Glorot (Xavier) uniform values drawn with
+#' R's RNG, `runif(in * out, -a, a)` with `a = sqrt(6 / (in + out))`, so
+#' `set.seed()` decides them; biases start at zero.
+#'
+#' @section Shape:
+#' Input `n x in_features`, output `n x out_features`.
+#' @export
+#' @examples
+#' set.seed(1)
+#' layer <- Linear$new(3, 2)
+#' x <- matrix(rnorm(6), nrow = 2)
+#' out <- layer$forward(x)
+#' all.equal(out, x %*% layer$params$weight + rep(layer$params$bias, each = 2))
+#' grad_x <- layer$backward(matrix(1, 2, 2))
+#' layer$grads$weight   # t(x) %*% grad
+Linear <- R6::R6Class("Linear",
+  inherit = Layer,
+  public = list(
+    # @description Create a linear layer.
+    # @param in_features Number of inputs (columns of `x`).
+    # @param out_features Number of outputs.
+    initialize = function(in_features, out_features) {
+      in_features <- check_count(in_features)
+      out_features <- check_count(out_features)
+      limit <- sqrt(6 / (in_features + out_features))
+      weight <- matrix(stats::runif(in_features * out_features, -limit, limit),
+                       nrow = in_features, ncol = out_features)
+      super$initialize("linear", in_features, out_features,
+                       params = list(weight = weight, bias = rep(0, out_features)))
+    }
+  ),
+  private = list(
+    .params_shape = function() {
+      list(weight = c(private$.in, private$.out), bias = private$.out)
+    }
+  )
+)

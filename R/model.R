@@ -1,0 +1,331 @@
+# The Sequential model: a stack of layers and the one Rust network behind it.
+#
+# The model's plain-R state (`private$.state`: dtype, layer specs, parameters,
+# what it was last trained on) is the truth that saveRDS() keeps and clone()
+# copies. The Rust network is a cache of it, rebuilt from the state when it
+# is missing (after readRDS()), stale (after a parameter assignment) or
+# belongs to another object (a clone's copy of the pointer). After every
+# engine operation that changes weights, the state is refreshed from it.
+
+#' Sequential model
+#'
+#' @description
+#' A stack of layers applied in order. Train it with [fit()][fit.Sequential],
+#' use it with [predict()][predict.Sequential] and [evaluate()], or drive it
+#' by hand like tutorial 001: `out <- model$forward(x)`, `g <-
+#' loss$grad(out, y)`, `model$backward(g)`, `optimizer$step(model)`.
+#'
+#' Computation is in float32 by default, like Keras and PyTorch; use
+#' `dtype = "float64"` for exact comparisons with base R.
+#'
+#' Models survive `saveRDS()`/`readRDS()` and `model$clone()` (the clone
+#' trains independently of the original).
+#' @export
+#' @examples
+#' set.seed(42)
+#' model <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(4, 1), Sigmoid$new())
+#' model
+#' x <- matrix(rnorm(10), ncol = 2)
+#' model$forward(x)
+Sequential <- R6::R6Class("Sequential",
+  public = list(
+    # @description Create a model from layers.
+    # @param ... Layer objects (or one list of them), first to last. A layer
+    #   that already belongs to another model is copied.
+    # @param dtype `"float32"` (default) or `"float64"`.
+    initialize = function(..., dtype = "float32") {
+      layers <- list(...)
+      if (length(layers) == 1L && is.list(layers[[1]]) && !inherits(layers[[1]], "R6")) {
+        layers <- layers[[1]]
+      }
+      check_choice(dtype, c("float32", "float64"))
+      check_layers(layers)
+      layers <- lapply(layers, function(l) if (is.null(l$model)) l else l$.detached_copy())
+      private$.state <- list(
+        format = 1L,
+        dtype = dtype,
+        specs = lapply(layers, function(l) l$.spec()),
+        params = lapply(layers, function(l) l$params),
+        target = NULL,
+        loss = NULL
+      )
+      for (i in seq_along(layers)) layers[[i]]$.attach(self, i)
+      private$.layers <- layers
+    },
+
+    # @description Forward pass, keeping every layer's output for `backward()`.
+    # @param x Numeric matrix or data frame, one sample per row.
+    # @return The output as a matrix.
+    forward = function(x) {
+      x <- as_input_matrix(x, "x")
+      check_input_width(self, x, "x")
+      out <- rust_call(rn_forward(private$engine(), x))
+      private$.grads_ready <- FALSE
+      private$.forward_rows <- nrow(x)
+      out
+    },
+
+    # @description Backward pass from the gradient of the loss with respect
+    #   to the output of the last `forward()`; fills every layer's `grads`.
+    # @param grad Numeric matrix shaped like the output.
+    # @return The gradient with respect to the input, invisibly.
+    backward = function(grad) {
+      grad <- as_input_matrix(grad, "grad")
+      if (is.null(private$.forward_rows)) {
+        cli::cli_abort(c("{.code model$backward()} needs a forward pass first.",
+                         i = "Call {.code model$forward(x)} before it."),
+                       class = c("rustnn_error_state", "rustnn_error"))
+      }
+      out <- rust_call(rn_backward(private$engine(), grad))
+      private$.grads_ready <- TRUE
+      invisible(out)
+    },
+
+    # @description Text describing the model: layers, output shapes and
+    #   parameter counts.
+    # @param ... Unused.
+    format = function(...) {
+      format_model(self, private$.state)
+    },
+
+    # @description Print the model.
+    # @param ... Unused.
+    print = function(...) {
+      writeLines(self$format())
+      invisible(self)
+    },
+
+    # @description Internal: parameters of layer `i`.
+    # @param i Layer index.
+    .layer_params = function(i) private$.state$params[[i]],
+
+    # @description Internal: set the parameters of layer `i` (validated by the layer).
+    # @param i Layer index.
+    # @param value Named list of parameters.
+    .set_layer_params = function(i, value) {
+      private$.state$params[[i]] <- value
+      private$.stale <- TRUE
+      invisible(self)
+    },
+
+    # @description Internal: gradients of layer `i` after `backward()`.
+    # @param i Layer index.
+    .layer_grads = function(i) {
+      if (!private$.grads_ready || length(private$.state$params[[i]]) == 0L) return(list())
+      rust_call(rn_params(private$engine(), TRUE))[[i]]
+    },
+
+    # @description Internal: one optimizer step; returns the new optimizer state.
+    # @param description Optimizer description from `Optimizer$.description()`.
+    .optimizer_step = function(description) {
+      if (!private$.grads_ready) {
+        cli::cli_abort(c("There are no gradients to step with.",
+                         i = "Call {.code model$backward(grad)} before {.code optimizer$step(model)}."),
+                       class = c("rustnn_error_state", "rustnn_error"), call = rlang::caller_env(2))
+      }
+      state <- rust_call(rn_step(private$engine(), description))
+      private$refresh_params()
+      state
+    },
+
+    # @description Internal: the Rust network, rebuilt if needed.
+    .engine = function() private$engine(),
+
+    # @description Internal: copy the trained parameters from the engine
+    #   into the model's state and record what it was trained on.
+    # @param target,loss,optimizer Description of the last training.
+    .after_fit = function(target, loss, optimizer) {
+      private$refresh_params()
+      private$.state$target <- target
+      private$.state$loss <- loss
+      private$.state$optimizer <- optimizer
+      private$.forward_rows <- NULL
+      private$.grads_ready <- FALSE
+      invisible(self)
+    },
+
+    # @description Internal: the model's plain-R state.
+    .get_state = function() private$.state
+  ),
+
+  active = list(
+    # @field layers The layers, in order (read-only list; assign their
+    #   `params` to change weights).
+    layers = function(value) {
+      private$own_layers()
+      if (!missing(value)) {
+        same <- is.list(value) && length(value) == length(private$.layers) &&
+          all(mapply(identical, value, private$.layers))
+        if (!same) {
+          abort_arg("{.field layers} cannot be replaced; build a new {.cls Sequential} instead.", "layers")
+        }
+      }
+      private$.layers
+    },
+
+    # @field dtype `"float32"` or `"float64"` (read-only).
+    dtype = function(value) {
+      if (!missing(value)) abort_arg("{.field dtype} is read-only.", "dtype")
+      private$.state$dtype
+    },
+
+    # @field input_dim Number of input columns the model expects (`NA` if any).
+    input_dim = function(value) {
+      if (!missing(value)) abort_arg("{.field input_dim} is read-only.", "input_dim")
+      ins <- vapply(private$.state$specs, function(s) as.integer(s$in_features), integer(1))
+      ins <- ins[!is.na(ins)]
+      if (length(ins)) ins[1] else NA_integer_
+    }
+  ),
+
+  private = list(
+    .state = NULL,
+    .layers = list(),
+    .engine_ptr = NULL,
+    .engine_owner = NULL,
+    .stale = TRUE,
+    .grads_ready = FALSE,
+    .forward_rows = NULL,
+
+    engine = function() {
+      fresh <- identical(private$.engine_owner, self) && !private$.stale &&
+        rn_is_live(private$.engine_ptr)
+      if (!fresh) {
+        st <- private$.state
+        private$.engine_ptr <- build_engine(st$dtype, st$specs, st$params)
+        private$.engine_owner <- self
+        private$.stale <- FALSE
+        private$.grads_ready <- FALSE
+        private$.forward_rows <- NULL
+      }
+      private$.engine_ptr
+    },
+
+    refresh_params = function() {
+      params <- rust_call(rn_params(private$engine(), FALSE))
+      private$.state$params <- lapply(params, function(p) if (length(p)) p else list())
+    },
+
+    # A clone shares its original's layer objects until it makes its own.
+    own_layers = function() {
+      layers <- private$.layers
+      if (length(layers) && !identical(layers[[1]]$model, self)) {
+        private$.layers <- lapply(seq_along(layers), function(i) layers[[i]]$clone()$.attach(self, i))
+      }
+    },
+
+    deep_clone = function(name, value) {
+      if (name %in% c(".engine_ptr", ".engine_owner")) NULL else value
+    }
+  )
+)
+
+check_layers <- function(layers, call = rlang::caller_env()) {
+  if (length(layers) == 0L) {
+    abort_arg("A model needs at least one layer.", "...", call = call)
+  }
+  for (i in seq_along(layers)) {
+    if (!inherits(layers[[i]], "Layer")) {
+      abort_arg("Layer {i} must be a layer object such as {.code Linear$new(2, 4)}, not {.obj_type_friendly {layers[[i]]}}.",
+                "...", call = call)
+    }
+  }
+  width <- NA_integer_
+  for (i in seq_along(layers)) {
+    spec <- layers[[i]]$.spec()
+    if (!is.na(width) && !is.na(spec$in_features) && spec$in_features != width) {
+      abort_arg(c("Layer {i} ({class(layers[[i]])[1]}) expects {spec$in_features} input{?s}, but the layers before it produce {width}.",
+                  i = "Make each {.cls Linear} layer's {.arg in_features} equal the previous layer's output width."),
+                "...", call = call)
+    }
+    if (is.na(width)) width <- spec$in_features
+    if (!is.na(width)) width <- layers[[i]]$output_dim(width)
+  }
+  invisible(layers)
+}
+
+check_model <- function(model, arg, call = rlang::caller_env()) {
+  if (!inherits(model, "Sequential")) {
+    abort_arg("{.arg {arg}} must be a {.cls Sequential} model, not {.obj_type_friendly {model}}.",
+              arg, call = call)
+  }
+}
+
+check_input_width <- function(model, x, arg, call = rlang::caller_env()) {
+  want <- model$input_dim
+  if (!is.na(want) && ncol(x) != want) {
+    abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model expects {want}.", arg, call = call)
+  }
+}
+
+#' Output width of a model given its state (and an input width).
+#' @noRd
+model_output_dim <- function(state, input_dim) {
+  width <- input_dim
+  for (s in state$specs) if (!is.na(s$out_features)) width <- s$out_features
+  width
+}
+
+layer_table <- function(model, state) {
+  layers <- model$layers
+  width <- model$input_dim
+  rows <- lapply(seq_along(layers), function(i) {
+    spec <- state$specs[[i]]
+    width <<- if (is.na(spec$out_features)) width else spec$out_features
+    n_params <- sum(vapply(state$params[[i]], length, integer(1)))
+    data.frame(layer = class(layers[[i]])[1],
+               output_shape = paste0("(n, ", if (is.na(width)) "?" else width, ")"),
+               params = n_params, stringsAsFactors = FALSE)
+  })
+  do.call(rbind, rows)
+}
+
+format_model <- function(model, state) {
+  tab <- layer_table(model, state)
+  header <- sprintf("<Sequential> %s, %d layer%s, %s parameters", state$dtype, nrow(tab),
+                    if (nrow(tab) == 1L) "" else "s", format(sum(tab$params), big.mark = ","))
+  body <- format(data.frame(`#` = seq_len(nrow(tab)), Layer = tab$layer,
+                            `Output shape` = tab$output_shape,
+                            Params = format(tab$params, big.mark = ","),
+                            check.names = FALSE), justify = "left")
+  lines <- utils::capture.output(print(body, row.names = FALSE, right = FALSE))
+  c(header, paste0("  ", lines))
+}
+
+#' Summarise a model
+#'
+#' Lists layers, output shapes and parameter counts, with totals, like
+#' Keras's `summary()`.
+#'
+#' @param object A [Sequential] model.
+#' @param ... Unused.
+#' @return An object of class `summary.Sequential`: a list with `layers` (a
+#'   data frame), `total_params`, `trainable_params`, `dtype`, `input_dim`.
+#' @export
+#' @examples
+#' model <- Sequential$new(Linear$new(4, 40), Sigmoid$new(), Linear$new(40, 3), Softmax$new())
+#' summary(model)
+summary.Sequential <- function(object, ...) {
+  state <- object$.get_state()
+  tab <- layer_table(object, state)
+  structure(list(layers = tab, total_params = sum(tab$params),
+                 trainable_params = sum(tab$params), dtype = state$dtype,
+                 input_dim = object$input_dim, trained_with = state$loss),
+            class = "summary.Sequential")
+}
+
+#' @export
+format.summary.Sequential <- function(x, ...) {
+  body <- utils::capture.output(print(x$layers, row.names = FALSE))
+  c(sprintf("Sequential model (%s), input: (n, %s)", x$dtype, x$input_dim),
+    body,
+    sprintf("Total parameters: %s", format(x$total_params, big.mark = ",")),
+    sprintf("Trainable parameters: %s", format(x$trainable_params, big.mark = ",")),
+    if (!is.null(x$trained_with)) sprintf("Last trained with loss: %s", x$trained_with))
+}
+
+#' @export
+print.summary.Sequential <- function(x, ...) {
+  writeLines(format(x, ...))
+  invisible(x)
+}

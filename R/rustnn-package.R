@@ -1,0 +1,23 @@
+#' rustnn: neural networks from scratch, at native speed
+#'
+#' Layers, activations, losses and optimizers are R6 objects that read like
+#' the code of "neural network from scratch in R" tutorials. A [Sequential]
+#' model keeps one Rust network; [fit()][fit.Sequential] runs the whole
+#' training loop (epochs, shuffling, mini-batches, forward, loss, backward,
+#' optimizer step) inside it.
+#'
+#' @section Options:
+#' * `rustnn.threads`: threads used by `fit()` and `predict()` (default: the
+#'   machine's cores, at most 2 when `_R_CHECK_LIMIT_CORES_` is set).
+#' * `rustnn.verbose`: default of `fit()`'s `verbose` (default: `interactive()`).
+#'
+#' @keywords internal
+"_PACKAGE"
+
+#' @importFrom R6 R6Class
+#' @importFrom rlang %||%
+NULL
+
+#' @importFrom generics fit
+#' @export
+generics::fit
