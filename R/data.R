@@ -30,9 +30,12 @@ as_input_matrix <- function(x, arg = "x", call = rlang::caller_env()) {
 check_finite <- function(x, arg, call) {
   bad <- !is.finite(x)
   if (any(bad)) {
-    first <- which(bad, arr.ind = TRUE)[1, ]
-    where <- if (length(first) == 2L) paste0("row ", first[1], ", column ", first[2]) else
-      paste0("element ", first[1])
+    where <- if (is.matrix(x)) {
+      first <- which(bad, arr.ind = TRUE)[1, ]
+      paste0("row ", first[1], ", column ", first[2])
+    } else {
+      paste0("element ", which(bad)[1])
+    }
     abort_arg(c("{.arg {arg}} must not contain NA, NaN or infinite values.",
                 x = "Found {sum(bad)} such value{?s}; the first at {where}."),
               arg, call = call)

@@ -33,12 +33,18 @@ check_number <- function(x, arg = rlang::caller_arg(x), min = -Inf, max = Inf,
   below <- if (min_inclusive) x < min else x <= min
   above <- if (max_inclusive) x > max else x >= max
   if (below || above) {
-    lo <- if (min_inclusive) "[" else "("
-    hi <- if (max_inclusive) "]" else ")"
-    range <- paste0(lo, format(min), ", ", format(max), hi)
-    abort_arg("{.arg {arg}} must be in {range}, not {x}.", arg, call = call)
+    abort_arg("{.arg {arg}} must be {describe_range(min, max, min_inclusive, max_inclusive)}, not {x}.",
+              arg, call = call)
   }
   x
+}
+
+describe_range <- function(min, max, min_inclusive, max_inclusive) {
+  if (is.infinite(max)) {
+    return(paste(if (min_inclusive) "at least" else "greater than", format(min)))
+  }
+  paste0("in ", if (min_inclusive) "[" else "(", format(min), ", ", format(max),
+         if (max_inclusive) "]" else ")")
 }
 
 check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
@@ -50,7 +56,7 @@ check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::c
   if (!(is.character(x) && length(x) == 1L && !is.na(x) && x %in% choices)) {
     shown <- if (is.character(x) && length(x) == 1L) paste0('"', x, '"') else
       cli::format_inline("{.obj_type_friendly {x}}")
-    abort_arg(c("{.arg {arg}} must be one of {.val {choices}}, not {shown}."),
+    abort_arg(c("{.arg {arg}} must be one of {.or {.val {choices}}}, not {shown}."),
               arg, call = call)
   }
   x

@@ -93,12 +93,16 @@ last_optimizer <- function(state) {
 }
 
 #' Epoch-end callback that prints about ten evenly spaced progress lines.
+#'
+#' It runs inside the engine's call back into R, where condition handlers set
+#' outside fit() do not apply; so it writes plain lines to stdout, which
+#' sink(), capture.output() and knitr all see.
 #' @noRd
 progress_printer <- function(epochs) {
   every <- max(1L, epochs %/% 10L)
   function(epoch, loss) {
     if (epoch %% every == 0L || epoch == epochs || epoch == 1L) {
-      cli::cli_text("Epoch {epoch}/{epochs} - loss: {format(signif(loss, 6))}")
+      cat(sprintf("Epoch %d/%d - loss: %s\n", epoch, epochs, format(signif(loss, 6))))
     }
     FALSE
   }

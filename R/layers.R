@@ -237,18 +237,36 @@ build_engine <- function(dtype, specs, params) {
 
 `%|NA|%` <- function(x, y) if (is.na(x)) y else x
 
+# Initial weight values for an `fan_in x fan_out` matrix, from R's RNG.
+weight_initializers <- list(
+  glorot_uniform = function(fan_in, fan_out) {
+    limit <- sqrt(6 / (fan_in + fan_out))
+    stats::runif(fan_in * fan_out, -limit, limit)
+  },
+  normal = function(fan_in, fan_out) stats::rnorm(fan_in * fan_out),
+  uniform_small = function(fan_in, fan_out) stats::runif(fan_in * fan_out) * 0.01
+)
+
 #' Linear (fully connected) layer
 #'
 #' @description
 #' Computes `x %*% weight + bias` for a batch `x` whose rows are samples:
 #' `weight` is `in_features x out_features`, `bias` a vector of
 #' `out_features` values (added to every row), as in tutorial 001's
-#' `Linear`. Weights start from Glorot (Xavier) uniform values drawn with
-#' R's RNG, `runif(in * out, -a, a)` with `a = sqrt(6 / (in + out))`, so
-#' `set.seed()` decides them; biases start at zero.
+#' `Linear`. Initial weights are drawn with R's RNG, so `set.seed()`
+#' decides them; biases start at zero. `init` chooses the distribution:
+#'
+#' * `"glorot_uniform"` (default, as in Keras): `runif(in * out, -a, a)` with
+#'   `a = sqrt(6 / (in + out))`.
+#' * `"normal"`: `rnorm(in * out)`, tutorial 002's initialization.
+#' * `"uniform_small"`: `runif(in * out) * 0.01`, tutorial 003's.
 #'
 #' @section Shape:
 #' Input `n x in_features`, output `n x out_features`.
+#' @section Methods:
+#' `Linear$new(in_features, out_features, init = "glorot_uniform")` creates
+#' the layer; `$forward(x)`, `$backward(grad)`, `$params` and `$grads` are
+#' those of [Layer].
 #' @export
 #' @examples
 #' set.seed(1)
@@ -264,11 +282,12 @@ Linear <- R6::R6Class("Linear",
     # @description Create a linear layer.
     # @param in_features Number of inputs (columns of `x`).
     # @param out_features Number of outputs.
-    initialize = function(in_features, out_features) {
+    # @param init Initial weight distribution (see Description).
+    initialize = function(in_features, out_features, init = "glorot_uniform") {
       in_features <- check_count(in_features)
       out_features <- check_count(out_features)
-      limit <- sqrt(6 / (in_features + out_features))
-      weight <- matrix(stats::runif(in_features * out_features, -limit, limit),
+      check_choice(init, names(weight_initializers))
+      weight <- matrix(weight_initializers[[init]](in_features, out_features),
                        nrow = in_features, ncol = out_features)
       super$initialize("linear", in_features, out_features,
                        params = list(weight = weight, bias = rep(0, out_features)))

@@ -1,0 +1,4 @@
+library(testthat)
+library(rustnn)
+
+test_check("rustnn")

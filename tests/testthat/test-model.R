@@ -1,0 +1,50 @@
+test_that("printing a model lists layers, output shapes and parameter counts", {
+  set.seed(1)
+  model <- Sequential$new(Linear$new(4, 40), Sigmoid$new(), Linear$new(40, 3), Softmax$new())
+  expect_snapshot(print(model))
+  expect_snapshot(summary(model))
+  s <- summary(model)
+  expect_equal(s$total_params, 4 * 40 + 40 + 40 * 3 + 3)
+  expect_equal(s$layers$output_shape, c("(n, 40)", "(n, 40)", "(n, 3)", "(n, 3)"))
+})
+
+test_that("history prints, converts and plots", {
+  set.seed(1)
+  model <- Sequential$new(Linear$new(1, 1))
+  x <- matrix(1:10 / 10)
+  h <- fit(model, x, 2 * x[, 1], epochs = 5, verbose = FALSE)
+  expect_s3_class(h, "rustnn_history")
+  df <- as.data.frame(h)
+  expect_equal(names(df), c("epoch", "loss"))
+  expect_equal(nrow(df), 5)
+  expect_output(print(h), "5 epochs")
+  path <- withr::local_tempfile(fileext = ".pdf")
+  grDevices::pdf(path)
+  expect_invisible(plot(h))
+  grDevices::dev.off()
+  expect_gt(file.size(path), 0)
+})
+
+test_that("verbose fit prints progress lines", {
+  set.seed(1)
+  model <- Sequential$new(Linear$new(1, 1))
+  x <- matrix(1:10 / 10)
+  expect_output(fit(model, x, x[, 1], epochs = 20, verbose = TRUE), "Epoch 20/20 - loss")
+})
+
+test_that("default_threads honours the option and the check limit", {
+  withr::local_options(rustnn.threads = 3L)
+  expect_equal(default_threads(), 3L)
+  withr::local_options(rustnn.threads = NULL)
+  withr::local_envvar(`_R_CHECK_LIMIT_CORES_` = "TRUE")
+  expect_lte(default_threads(), 2L)
+})
+
+test_that("planar_flower follows the published construction", {
+  set.seed(1)
+  d <- planar_flower(400)
+  expect_equal(dim(d), c(400, 3))
+  expect_equal(as.vector(table(d$y)), c(200, 200))
+  r <- sqrt(d$x1^2 + d$x2^2)
+  expect_lt(max(r), 4 + 1)
+})

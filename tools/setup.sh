@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building and testing rustnn needs on Debian 12 with only the
+# Rust toolchain: R and the R packages (from Debian's r-cran-* packages; CRAN
+# is not needed), pandoc and qpdf for R CMD check, the Fashion-MNIST data
+# package, and the Rust crates (from the crate registry). Idempotent: it
+# installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  r-base-dev r-cran-r6 r-cran-cli r-cran-generics r-cran-rlang
+  r-cran-testthat r-cran-callr r-cran-withr r-cran-knitr r-cran-rmarkdown
+  r-cran-roxygen2 pandoc qpdf dataset-fashion-mnist
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }
+cargo fetch --quiet --manifest-path src/rust/Cargo.toml

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Set up, then run every test: the Rust core (fmt, clippy, cargo test), the
+# generated wrappers' freshness, testthat on the installed package, and
+# R CMD build + R CMD check --no-manual on the tarball. Ends with the line
+# "N passed, N failed" (Rust tests + testthat tests + the R CMD check run)
+# and exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh || exit 1
+export RUSTNN_TARGET_DIR="$PWD/.build/target"
+out=.build/test
+rm -rf "$out" && mkdir -p "$out/lib"
+passed=0
+failed=0
+step_failed() { echo "FAILED: $1"; failed=$((failed + 1)); }
+
+echo "== Rust: fmt, clippy, cargo test"
+(cd src/rust && cargo fmt --check) || step_failed "cargo fmt --check"
+(cd src/rust && cargo clippy --quiet --all-targets -- -D warnings) || step_failed "cargo clippy"
+(cd src/rust && cargo test -p rustnn-core 2>&1) | tee "$out/cargo.log"
+rust_passed=$(grep -Eo '[0-9]+ passed' "$out/cargo.log" | awk '{s+=$1} END {print s+0}')
+rust_failed=$(grep -Eo '[0-9]+ failed' "$out/cargo.log" | awk '{s+=$1} END {print s+0}')
+grep -q "test result" "$out/cargo.log" || rust_failed=$((rust_failed + 1))
+passed=$((passed + rust_passed))
+failed=$((failed + rust_failed))
+
+echo "== Generated wrappers are up to date"
+Rscript tools/document.R --check >"$out/document.log" 2>&1 || { tail -20 "$out/document.log"; step_failed "R/extendr-wrappers.R is stale"; }
+
+echo "== testthat"
+if R CMD INSTALL --no-multiarch --library="$out/lib" . >"$out/install.log" 2>&1; then
+  NOT_CRAN=true R_LIBS="$out/lib" Rscript -e '
+    res <- as.data.frame(testthat::test_dir("tests/testthat", package = "rustnn",
+      load_package = "installed", reporter = "progress", stop_on_failure = FALSE))
+    ok <- res$failed == 0 & !res$error & res$skipped == 0
+    writeLines(c(sum(ok), sum(!ok)), ".build/test/testthat.counts")
+    if (any(res$skipped > 0)) print(res[res$skipped > 0, c("file", "test")])
+  ' || step_failed "testthat run"
+  if [ -f "$out/testthat.counts" ]; then
+    passed=$((passed + $(sed -n 1p "$out/testthat.counts")))
+    failed=$((failed + $(sed -n 2p "$out/testthat.counts")))
+  fi
+else
+  tail -40 "$out/install.log"
+  step_failed "R CMD INSTALL"
+fi
+
+echo "== R CMD build + R CMD check --no-manual"
+(
+  cd "$out" &&
+  R CMD build ../.. >build.log 2>&1 &&
+  _R_CHECK_TESTS_NLINES_=0 R CMD check --no-manual rustnn_*.tar.gz >check.log 2>&1
+)
+check_status=$?
+cat "$out/check.log" | grep -E "^\* checking .*(NOTE|WARNING|ERROR)|^Status" || true
+if [ $check_status -eq 0 ] && ! grep -qE "^Status:.*(ERROR|WARNING)" "$out/check.log"; then
+  passed=$((passed + 1))
+  grep -A8 "NOTE" "$out/rustnn.Rcheck/00check.log" || true
+else
+  tail -60 "$out/check.log" "$out/build.log" 2>/dev/null
+  step_failed "R CMD check"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
