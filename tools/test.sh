@@ -33,7 +33,7 @@ if R CMD INSTALL --no-multiarch --library="$out/lib" . >"$out/install.log" 2>&1;
     res <- as.data.frame(testthat::test_dir("tests/testthat", package = "rustnn",
       load_package = "installed", reporter = "progress", stop_on_failure = FALSE))
     ok <- res$failed == 0 & !res$error & res$skipped == 0
-    writeLines(c(sum(ok), sum(!ok)), ".build/test/testthat.counts")
+    writeLines(as.character(c(sum(ok), sum(!ok))), ".build/test/testthat.counts")
     if (any(res$skipped > 0)) print(res[res$skipped > 0, c("file", "test")])
   ' || step_failed "testthat run"
   if [ -f "$out/testthat.counts" ]; then
