@@ -7,7 +7,7 @@
 //! for the *fused* form: value and gradient are computed from the logits,
 //! which is exact where `log(p)` would underflow.
 
-use crate::activation::{sigmoid, Activation};
+use crate::activation::Activation;
 use crate::error::{arg_err, shape_err, Result};
 use crate::scalar::Scalar;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
@@ -169,10 +169,11 @@ impl Loss {
         if let Some(mut grad) = grad {
             let inv = T::of(1.0 / n);
             match self {
+                // d/dz of the fused BCE is sigmoid(z) - y: the forward pass's probabilities.
                 Loss::Bce => Zip::from(&mut grad)
-                    .and(&logits)
+                    .and(&probs)
                     .and(&target)
-                    .for_each(|g, &z, &y| *g = inv * (sigmoid(z) - y)),
+                    .for_each(|g, &p, &y| *g = inv * (p - y)),
                 _ => {
                     // softmax(z) * sum(y) - y, which is p - y for one-hot rows.
                     for ((mut g, p), y) in grad
