@@ -1,7 +1,8 @@
 # rustnn's fit() against plain-R networks written like the tutorials:
 # tutorial 002's per-example backpropagation loop and tutorial 003's
 # vectorized matrices. Same data, same architecture, same hyper-parameters;
-# each timed as the median of 3 runs, in this one run, and reported as
+# no shuffling (the plain-R loops take batches in order); each timed as the
+# median of 3 runs, in this one run, and reported as
 # seconds per epoch with rustnn's speed-up.
 #
 # Run from the package root after installing rustnn:
@@ -98,7 +99,7 @@ for (w in workloads) {
                             if (w$out == "sigmoid") Sigmoid$new() else Softmax$new())
     fit(model, d$x, d$y, loss = if (w$out == "sigmoid") "bce" else "cross_entropy",
         optimizer = SGD$new(lr = w$lr), epochs = w$epochs[["rustnn"]],
-        batch_size = w$batch_size, verbose = FALSE, threads = 1)
+        batch_size = w$batch_size, shuffle = FALSE, verbose = FALSE, threads = 1)
   }
   per_epoch <- c(
     rustnn = median_seconds(rustnn_fit) / w$epochs[["rustnn"]],
