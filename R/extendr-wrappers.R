@@ -5,9 +5,9 @@
 #' @useDynLib rustnn, .registration = TRUE
 NULL
 
-#' Builds a network with zero parameters from parallel vectors describing its layers.
+#' Builds a network with zero parameters from a list of layer descriptions.
 #' @noRd
-rn_new <- function(dtype, kinds, ins, outs) .Call(wrap__rn_new, dtype, kinds, ins, outs)
+rn_new <- function(dtype, specs) .Call(wrap__rn_new, dtype, specs)
 
 #' TRUE when `ptr` is an engine that is still alive (not NULL after readRDS).
 #' @noRd

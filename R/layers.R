@@ -223,10 +223,15 @@ check_param <- function(value, shape, arg, call) {
 #' Builds a Rust network from layer specs and parameters.
 #' @noRd
 build_engine <- function(dtype, specs, params) {
-  kinds <- vapply(specs, `[[`, character(1), "type")
-  ins <- vapply(specs, function(s) as.integer(s$in_features %|NA|% 0L), integer(1))
-  outs <- vapply(specs, function(s) as.integer(s$out_features %|NA|% 0L), integer(1))
-  ptr <- rust_call(rn_new(dtype, kinds, ins, outs))
+  # The engine reads numbers as doubles; widths are 0 where a layer keeps its
+  # input's width.
+  engine_specs <- lapply(specs, function(s) {
+    s$in_features <- as.double(s$in_features %|NA|% 0)
+    s$out_features <- as.double(s$out_features %|NA|% 0)
+    s[vapply(s, is.numeric, logical(1))] <- lapply(s[vapply(s, is.numeric, logical(1))], as.double)
+    s
+  })
+  ptr <- rust_call(rn_new(dtype, engine_specs))
   for (i in seq_along(params)) {
     for (nm in names(params[[i]])) {
       rust_call(rn_set_param(ptr, i, nm, as.double(params[[i]][[nm]])))

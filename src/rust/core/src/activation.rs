@@ -8,7 +8,7 @@ use crate::error::{arg_err, Result};
 use crate::scalar::Scalar;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
     Identity,
     Sigmoid,
@@ -35,6 +35,18 @@ impl Activation {
                 ))
             }
         })
+    }
+
+    /// An activation from its name and optional parameter (`alpha`, which
+    /// only parameterized activations accept).
+    pub fn build(name: &str, alpha: Option<f64>) -> Result<Self> {
+        let act = Self::from_name(name)?;
+        if let Some(a) = alpha {
+            return Err(arg_err!(
+                "the {name} activation takes no parameter, but alpha = {a} was given"
+            ));
+        }
+        Ok(act)
     }
 
     pub fn name(self) -> &'static str {
@@ -65,9 +77,10 @@ impl Activation {
     }
 
     /// `grad_in = dL/dinput` from `grad_out = dL/doutput` and the forward
-    /// pass's `output`.
+    /// pass's `input` and `output` (most activations need only the output).
     pub fn backward<T: Scalar>(
         self,
+        _input: ArrayView2<T>,
         output: ArrayView2<T>,
         grad_out: ArrayView2<T>,
         mut grad_in: ArrayViewMut2<T>,
@@ -163,7 +176,7 @@ mod tests {
         for act in ALL {
             let y = apply(act, &x);
             let mut grad = Array2::zeros(x.dim());
-            act.backward(y.view(), w.view(), grad.view_mut());
+            act.backward(x.view(), y.view(), w.view(), grad.view_mut());
             for i in 0..2 {
                 for j in 0..3 {
                     if act == Activation::Relu && x[[i, j]].abs() < 1e-3 {

@@ -12,7 +12,18 @@ use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array1, ArrayView2, ArrayViewMut2};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Optional settings of a layer, as R passes them: only the ones a layer
+/// kind uses are read (`alpha` by parameterized activations, `rate` by
+/// dropout, `l1`/`l2` by linear layers).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LayerOptions {
+    pub alpha: Option<f64>,
+    pub rate: Option<f64>,
+    pub l1: f64,
+    pub l2: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LayerSpec {
     Linear {
         in_features: usize,
@@ -22,8 +33,19 @@ pub enum LayerSpec {
 }
 
 impl LayerSpec {
-    /// Builds a spec from the type name R uses ("linear", or an activation name).
+    /// Builds a spec with default options (see [`LayerSpec::new`]).
     pub fn from_parts(kind: &str, in_features: usize, out_features: usize) -> Result<Self> {
+        Self::new(kind, in_features, out_features, &LayerOptions::default())
+    }
+
+    /// Builds a spec from the type name R uses ("linear", or an activation
+    /// name), the widths (ignored by layers that keep the width) and options.
+    pub fn new(
+        kind: &str,
+        in_features: usize,
+        out_features: usize,
+        options: &LayerOptions,
+    ) -> Result<Self> {
         if kind == "linear" {
             if in_features == 0 || out_features == 0 {
                 return Err(arg_err!(
@@ -35,7 +57,7 @@ impl LayerSpec {
                 out_features,
             })
         } else {
-            Activation::from_name(kind).map(LayerSpec::Activation)
+            Activation::build(kind, options.alpha).map(LayerSpec::Activation)
         }
     }
 
@@ -121,7 +143,7 @@ impl<T: Scalar> Layer<T> {
             Layer::Linear(l) => l.backward(input, grad_out, grad_in, par),
             Layer::Activation(a) => {
                 if let Some(grad_in) = grad_in {
-                    a.backward(output, grad_out, grad_in)
+                    a.backward(input, output, grad_out, grad_in)
                 }
             }
         }

@@ -25,7 +25,7 @@ pub mod train;
 pub use activation::Activation;
 pub use any::{AnyNetwork, Dtype};
 pub use error::{NnError, Result};
-pub use layer::{Layer, LayerSpec};
+pub use layer::{Layer, LayerOptions, LayerSpec};
 pub use loss::Loss;
 pub use matrix::ColMajor;
 pub use network::Network;

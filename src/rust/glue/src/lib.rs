@@ -9,7 +9,7 @@ use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use rustnn_core::any::{loss_value_and_grad, ColMajorOwned, ExportedState, FitJob, ParamExport};
 use rustnn_core::{
-    AnyNetwork, ColMajor, Control, Dtype, Event, FitStatus, LayerSpec, Loss, NnError,
+    AnyNetwork, ColMajor, Control, Dtype, Event, FitStatus, LayerOptions, LayerSpec, Loss, NnError,
     OptimizerConfig, TrainConfig,
 };
 use std::collections::HashMap;
@@ -45,27 +45,41 @@ fn count(value: i32, what: &str) -> Result<usize> {
     usize::try_from(value).map_err(|_| Error::Other(format!("{what} must not be negative")))
 }
 
-/// Builds a network with zero parameters from parallel vectors describing its layers.
+/// Reads one layer description made by the R layer classes:
+/// `list(type, in_features, out_features, ...options)`; widths are 0 for
+/// layers that keep their input's width, absent options take defaults.
+fn layer_spec_from(spec: Robj) -> Result<LayerSpec> {
+    let map: HashMap<&str, Robj> = List::try_from(spec)?.try_into()?;
+    let kind = map.get("type").and_then(|v| v.as_str()).unwrap_or("");
+    let width = |name: &str| -> Result<usize> {
+        let v = map.get(name).and_then(|v| v.as_real()).unwrap_or(0.0);
+        count(v as i32, name)
+    };
+    let option = |name: &str| map.get(name).and_then(|v| v.as_real());
+    let options = LayerOptions {
+        alpha: option("alpha"),
+        rate: option("rate"),
+        l1: option("l1").unwrap_or(0.0),
+        l2: option("l2").unwrap_or(0.0),
+    };
+    LayerSpec::new(
+        kind,
+        width("in_features")?,
+        width("out_features")?,
+        &options,
+    )
+    .map_err(core_err)
+}
+
+/// Builds a network with zero parameters from a list of layer descriptions.
 /// @noRd
 #[extendr]
-fn rn_new(
-    dtype: &str,
-    kinds: Strings,
-    ins: &[i32],
-    outs: &[i32],
-) -> Result<ExternalPtr<AnyNetwork>> {
+fn rn_new(dtype: &str, specs: List) -> Result<ExternalPtr<AnyNetwork>> {
     let dtype = Dtype::from_name(dtype).map_err(core_err)?;
-    let mut specs = Vec::with_capacity(kinds.len());
-    for ((kind, &i), &o) in kinds.iter().zip(ins).zip(outs) {
-        specs.push(
-            LayerSpec::from_parts(
-                kind.as_ref(),
-                count(i, "in_features")?,
-                count(o, "out_features")?,
-            )
-            .map_err(core_err)?,
-        );
-    }
+    let specs = specs
+        .values()
+        .map(layer_spec_from)
+        .collect::<Result<Vec<_>>>()?;
     let net = AnyNetwork::new(dtype, &specs).map_err(core_err)?;
     Ok(ExternalPtr::new(net))
 }
