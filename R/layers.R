@@ -29,12 +29,15 @@ Layer <- R6::R6Class("Layer",
     # @param type Engine type name (`"linear"`, `"sigmoid"`, ...).
     # @param in_features,out_features Widths (`NA` for activations).
     # @param params Named list of initial parameters.
+    # @param options Named list of the layer's settings for the engine
+    #   (e.g. `alpha`, `rate`, `l1`, `l2`), numbers only.
     initialize = function(type, in_features = NA_integer_, out_features = NA_integer_,
-                          params = list()) {
+                          params = list(), options = list()) {
       private$.type <- type
       private$.in <- in_features
       private$.out <- out_features
       private$.params <- params
+      private$.options <- options
     },
 
     # @description Forward pass of a standalone layer (float64).
@@ -83,7 +86,8 @@ Layer <- R6::R6Class("Layer",
 
     # @description Internal: the layer's description for the engine.
     .spec = function() {
-      list(type = private$.type, in_features = private$.in, out_features = private$.out)
+      c(list(type = private$.type, in_features = private$.in, out_features = private$.out),
+        private$.options)
     },
 
     # @description Internal: make this layer a view of layer `index` of `model`.
@@ -158,6 +162,7 @@ Layer <- R6::R6Class("Layer",
     .in = NA_integer_,
     .out = NA_integer_,
     .params = list(),
+    .options = list(),
     .model = NULL,
     .index = NA_integer_,
     .engine_ptr = NULL,
