@@ -2,15 +2,19 @@
 //! type (`AnyNetwork`), taking and returning column-major `f64` matrices.
 //! Every method dispatches once to the generic code; nothing here knows R.
 
+use crate::dropout::Mode;
 use crate::error::{arg_err, Result};
 use crate::layer::{Layer, LayerSpec};
 use crate::loss::Loss;
 use crate::matrix::{to_col_major, ColMajor};
+use crate::metrics::{Metric, Tally};
 use crate::network::Network;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::scalar::Scalar;
-use crate::train::{fit, Control, Event, FitReport, TrainConfig};
-use ndarray::ArrayView2;
+use crate::train::{fit, Control, Event, FitReport, TrainConfig, TrainData};
+use ndarray::{Array1, ArrayView2};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dtype {
@@ -109,6 +113,9 @@ fn export<T: Scalar>(net: &Network<T>, grads: bool) -> Vec<ParamExport> {
 pub struct FitJob<'a> {
     pub x: ColMajor<'a>,
     pub y: ColMajor<'a>,
+    /// Per-row loss weights.
+    pub weights: Option<&'a [f64]>,
+    pub validation: Option<(ColMajor<'a>, ColMajor<'a>)>,
     pub loss: Loss,
     pub optimizer: OptimizerConfig,
     pub state: ExportedState,
@@ -123,17 +130,21 @@ fn fit_generic<T: Scalar>(
     // The one working copy of the data, row-major in the network's type.
     let xs = job.x.to_array::<T>();
     let ys = job.y.to_array::<T>();
+    let ws = job
+        .weights
+        .map(|w| w.iter().map(|&v| T::of(v)).collect::<Array1<T>>());
+    let val = job
+        .validation
+        .map(|(vx, vy)| (vx.to_array::<T>(), vy.to_array::<T>()));
+    let data = TrainData {
+        x: xs.view(),
+        y: ys.view(),
+        weights: ws.as_ref().map(|w| w.view()),
+        validation: val.as_ref().map(|(vx, vy)| (vx.view(), vy.view())),
+    };
     let (steps, slots) = job.state;
     let mut opt = Optimizer::<T>::new(job.optimizer)?.with_state(steps, slots);
-    let report = fit(
-        net,
-        xs.view(),
-        ys.view(),
-        job.loss,
-        &mut opt,
-        &job.config,
-        observer,
-    )?;
+    let report = fit(net, &data, job.loss, &mut opt, &job.config, observer)?;
     Ok((report, opt.export_state()))
 }
 
@@ -184,12 +195,24 @@ impl AnyNetwork {
         each!(self, net => export(net, true))
     }
 
-    /// Forward pass that keeps every layer's output for `backward`.
-    pub fn forward(&mut self, x: ColMajor<'_>) -> Result<ColMajorOwned> {
+    /// Forward pass that keeps every layer's output for `backward`; in
+    /// training mode, dropout masks are drawn from `seed`.
+    pub fn forward(&mut self, x: ColMajor<'_>, mode: Mode, seed: u64) -> Result<ColMajorOwned> {
         each!(self, net => {
             let xs = x.to_array();
-            net.forward(xs.view()).map(ColMajorOwned::from_view)
+            net.rng = StdRng::seed_from_u64(seed);
+            net.forward(xs.view(), mode).map(ColMajorOwned::from_view)
         })
+    }
+
+    /// Whether the network behaves differently in training (dropout).
+    pub fn has_training_mode(&self) -> bool {
+        each!(self, net => net.has_training_mode())
+    }
+
+    /// The L1/L2 penalty its layers add to the loss.
+    pub fn penalty(&self) -> f64 {
+        each!(self, net => net.penalty())
     }
 
     /// Backward pass from dL/doutput; returns dL/dinput.
@@ -240,6 +263,21 @@ pub fn loss_value_and_grad(
     Ok((value, ColMajorOwned::from_view(g.view())))
 }
 
+/// Metrics of predictions against targets given by the host (see
+/// [`crate::metrics`] for how targets are read).
+pub fn metric_values(
+    metrics: &[Metric],
+    pred: ColMajor<'_>,
+    target: ColMajor<'_>,
+) -> Result<Vec<f64>> {
+    let mut tally = Tally::new(metrics, pred.ncol)?;
+    tally.add(
+        pred.to_array::<f64>().view(),
+        target.to_array::<f64>().view(),
+    )?;
+    Ok(tally.values())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,23 +310,20 @@ mod tests {
         let job = FitJob {
             x: ColMajor::new(&x, 6, 2).unwrap(),
             y: ColMajor::new(&y, 6, 1).unwrap(),
+            weights: None,
+            validation: None,
             loss: Loss::Mse,
             optimizer: OptimizerConfig::Sgd {
                 lr: 0.5,
                 momentum: 0.9,
             },
             state: (0, vec![]),
-            config: TrainConfig {
-                epochs: 20,
-                batch_size: 4,
-                shuffle: true,
-                seed: 7,
-            },
+            config: TrainConfig::new(20, 4, true, 7),
         };
         let (report, state) = net.fit(job, &mut |_| Control::Continue).unwrap();
         assert_eq!(state.0, 40);
         assert_eq!(state.1.len(), 4);
-        (report.losses, net.params())
+        (report.column("loss").unwrap(), net.params())
     }
 
     #[test]
@@ -314,7 +349,7 @@ mod tests {
         let (x, _) = xy();
         let xm = ColMajor::new(&x, 6, 2).unwrap();
         let predicted = net.predict(xm).unwrap();
-        let out = net.forward(xm).unwrap();
+        let out = net.forward(xm, Mode::Train, 0).unwrap();
         assert_eq!((out.nrow, out.ncol), (6, 1));
         assert_eq!(predicted, out);
         let ones = vec![1.0; 6];

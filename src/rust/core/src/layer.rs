@@ -5,12 +5,14 @@
 //! data in column-major order, the layout of an R matrix.
 
 use crate::activation::Activation;
+use crate::dropout::{Dropout, Mode};
 use crate::error::{arg_err, shape_err, Result};
 use crate::linear::Linear;
 use crate::matrix::{to_col_major, ColMajor};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array1, ArrayView2, ArrayViewMut2};
+use rand::rngs::StdRng;
 
 /// Optional settings of a layer, as R passes them: only the ones a layer
 /// kind uses are read (`alpha` by parameterized activations, `rate` by
@@ -28,8 +30,13 @@ pub enum LayerSpec {
     Linear {
         in_features: usize,
         out_features: usize,
+        l1: f64,
+        l2: f64,
     },
     Activation(Activation),
+    Dropout {
+        rate: f64,
+    },
 }
 
 impl LayerSpec {
@@ -46,18 +53,35 @@ impl LayerSpec {
         out_features: usize,
         options: &LayerOptions,
     ) -> Result<Self> {
-        if kind == "linear" {
-            if in_features == 0 || out_features == 0 {
-                return Err(arg_err!(
-                    "a linear layer needs at least one input and one output, not {in_features} and {out_features}"
-                ));
+        match kind {
+            "linear" => {
+                if in_features == 0 || out_features == 0 {
+                    return Err(arg_err!(
+                        "a linear layer needs at least one input and one output, not {in_features} and {out_features}"
+                    ));
+                }
+                for (name, value) in [("l1", options.l1), ("l2", options.l2)] {
+                    if !(value.is_finite() && value >= 0.0) {
+                        return Err(arg_err!(
+                            "the {name} penalty must be a finite number of at least 0, not {value}"
+                        ));
+                    }
+                }
+                Ok(LayerSpec::Linear {
+                    in_features,
+                    out_features,
+                    l1: options.l1,
+                    l2: options.l2,
+                })
             }
-            Ok(LayerSpec::Linear {
-                in_features,
-                out_features,
-            })
-        } else {
-            Activation::build(kind, options.alpha).map(LayerSpec::Activation)
+            "dropout" => {
+                let rate = options.rate.unwrap_or(0.5);
+                if !(0.0..1.0).contains(&rate) {
+                    return Err(arg_err!("the dropout rate must be in [0, 1), not {rate}"));
+                }
+                Ok(LayerSpec::Dropout { rate })
+            }
+            _ => Activation::build(kind, options.alpha).map(LayerSpec::Activation),
         }
     }
 
@@ -65,6 +89,7 @@ impl LayerSpec {
         match self {
             LayerSpec::Linear { .. } => "linear",
             LayerSpec::Activation(a) => a.name(),
+            LayerSpec::Dropout { .. } => "dropout",
         }
     }
 
@@ -72,14 +97,14 @@ impl LayerSpec {
     pub fn input_dim(&self) -> Option<usize> {
         match self {
             LayerSpec::Linear { in_features, .. } => Some(*in_features),
-            LayerSpec::Activation(_) => None,
+            LayerSpec::Activation(_) | LayerSpec::Dropout { .. } => None,
         }
     }
 
     pub fn output_dim(&self, input_dim: usize) -> usize {
         match self {
             LayerSpec::Linear { out_features, .. } => *out_features,
-            LayerSpec::Activation(_) => input_dim,
+            LayerSpec::Activation(_) | LayerSpec::Dropout { .. } => input_dim,
         }
     }
 }
@@ -99,6 +124,7 @@ pub struct ParamView<'a, T> {
 pub enum Layer<T: Scalar> {
     Linear(Linear<T>),
     Activation(Activation),
+    Dropout(Dropout<T>),
 }
 
 impl<T: Scalar> Layer<T> {
@@ -107,8 +133,15 @@ impl<T: Scalar> Layer<T> {
             LayerSpec::Linear {
                 in_features,
                 out_features,
-            } => Layer::Linear(Linear::zeros(in_features, out_features)),
+                l1,
+                l2,
+            } => Layer::Linear(Linear {
+                l1,
+                l2,
+                ..Linear::zeros(in_features, out_features)
+            }),
             LayerSpec::Activation(a) => Layer::Activation(a),
+            LayerSpec::Dropout { rate } => Layer::Dropout(Dropout::new(rate)),
         }
     }
 
@@ -117,15 +150,35 @@ impl<T: Scalar> Layer<T> {
             Layer::Linear(l) => LayerSpec::Linear {
                 in_features: l.in_features(),
                 out_features: l.out_features(),
+                l1: l.l1,
+                l2: l.l2,
             },
             Layer::Activation(a) => LayerSpec::Activation(*a),
+            Layer::Dropout(d) => LayerSpec::Dropout { rate: d.rate },
         }
     }
 
-    pub fn forward(&self, input: ArrayView2<T>, output: ArrayViewMut2<T>, par: &Parallel) {
+    /// `output = layer(input)`; `mode` and `rng` matter to dropout only.
+    pub fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        par: &Parallel,
+        mode: Mode,
+        rng: &mut StdRng,
+    ) {
         match self {
             Layer::Linear(l) => l.forward(input, output, par),
             Layer::Activation(a) => a.forward(input, output),
+            Layer::Dropout(d) => d.forward(input, output, mode, rng),
+        }
+    }
+
+    /// The penalty (L1/L2) this layer adds to the loss.
+    pub fn penalty(&self) -> f64 {
+        match self {
+            Layer::Linear(l) => l.penalty(),
+            _ => 0.0,
         }
     }
 
@@ -144,6 +197,11 @@ impl<T: Scalar> Layer<T> {
             Layer::Activation(a) => {
                 if let Some(grad_in) = grad_in {
                     a.backward(input, output, grad_out, grad_in)
+                }
+            }
+            Layer::Dropout(d) => {
+                if let Some(grad_in) = grad_in {
+                    d.backward(grad_out, grad_in)
                 }
             }
         }
@@ -165,7 +223,7 @@ impl<T: Scalar> Layer<T> {
                     grad: slice(l.grad_bias.as_slice()),
                 },
             ],
-            Layer::Activation(_) => Vec::new(),
+            Layer::Activation(_) | Layer::Dropout(_) => Vec::new(),
         }
     }
 
@@ -182,7 +240,7 @@ impl<T: Scalar> Layer<T> {
                     slice(l.grad_bias.as_slice()),
                 ),
             ],
-            Layer::Activation(_) => Vec::new(),
+            Layer::Activation(_) | Layer::Dropout(_) => Vec::new(),
         }
     }
 

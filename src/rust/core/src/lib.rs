@@ -11,11 +11,14 @@
 
 pub mod activation;
 pub mod any;
+pub mod callbacks;
+pub mod dropout;
 pub mod error;
 pub mod layer;
 pub mod linear;
 pub mod loss;
 pub mod matrix;
+pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod parallel;
@@ -24,11 +27,14 @@ pub mod train;
 
 pub use activation::Activation;
 pub use any::{AnyNetwork, Dtype};
+pub use callbacks::{EarlyStopping, Schedule};
+pub use dropout::Mode;
 pub use error::{NnError, Result};
 pub use layer::{Layer, LayerOptions, LayerSpec};
 pub use loss::Loss;
 pub use matrix::ColMajor;
+pub use metrics::{Metric, Tally};
 pub use network::Network;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerState};
 pub use scalar::Scalar;
-pub use train::{Control, Event, FitReport, FitStatus, TrainConfig};
+pub use train::{Control, Event, FitReport, FitStatus, TrainConfig, TrainData};

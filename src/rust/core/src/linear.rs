@@ -1,7 +1,10 @@
 //! The fully connected layer: `output = input · weight + bias`.
 //!
 //! `weight` is `in_features x out_features` and rows of `input` are samples,
-//! as in tutorial 001 (`x %*% W + b`).
+//! as in tutorial 001 (`x %*% W + b`). Optional L1/L2 penalties on the
+//! weight (not the bias, as Keras's `kernel_regularizer`) add
+//! `l1 * sum(|W|) + l2 * sum(W^2)` to the loss; the backward pass adds their
+//! gradient, so every optimizer sees the penalized objective.
 
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -13,6 +16,8 @@ pub struct Linear<T: Scalar> {
     pub bias: Array1<T>,
     pub grad_weight: Array2<T>,
     pub grad_bias: Array1<T>,
+    pub l1: f64,
+    pub l2: f64,
 }
 
 impl<T: Scalar> Linear<T> {
@@ -24,7 +29,20 @@ impl<T: Scalar> Linear<T> {
             bias: Array1::zeros(out_features),
             grad_weight: Array2::zeros((in_features, out_features)),
             grad_bias: Array1::zeros(out_features),
+            l1: 0.0,
+            l2: 0.0,
         }
+    }
+
+    /// The penalty term this layer adds to the loss.
+    pub fn penalty(&self) -> f64 {
+        if self.l1 == 0.0 && self.l2 == 0.0 {
+            return 0.0;
+        }
+        self.weight.iter().fold(0.0, |acc, &w| {
+            let w = w.as_f64();
+            acc + self.l1 * w.abs() + self.l2 * w * w
+        })
     }
 
     pub fn in_features(&self) -> usize {
@@ -53,6 +71,12 @@ impl<T: Scalar> Linear<T> {
         par: &Parallel,
     ) {
         par.matmul(input.t(), grad_out, T::zero(), self.grad_weight.view_mut());
+        if self.l1 != 0.0 || self.l2 != 0.0 {
+            let (l1, two_l2) = (T::of(self.l1), T::of(2.0 * self.l2));
+            Zip::from(&mut self.grad_weight)
+                .and(&self.weight)
+                .for_each(|g, &w| *g = *g + l1 * sign(w) + two_l2 * w);
+        }
         // Column sums in a fixed row order, so the bits never depend on threads.
         self.grad_bias.fill(T::zero());
         for row in grad_out.axis_iter(Axis(0)) {
@@ -63,6 +87,17 @@ impl<T: Scalar> Linear<T> {
         if let Some(grad_in) = grad_in {
             par.matmul(grad_out, self.weight.t(), T::zero(), grad_in);
         }
+    }
+}
+
+/// The subgradient of |w| that is 0 at 0 (as PyTorch's `sign`).
+fn sign<T: Scalar>(w: T) -> T {
+    if w > T::zero() {
+        T::one()
+    } else if w < T::zero() {
+        -T::one()
+    } else {
+        T::zero()
     }
 }
 

@@ -6,13 +6,16 @@
 //! input and output from there, so no layer keeps a copy of its own, and the
 //! buffers are reallocated only when the batch size changes.
 
+use crate::dropout::Mode;
 use crate::error::{arg_err, shape_err, NnError, Result};
 use crate::layer::{Layer, LayerSpec};
 use crate::loss::Loss;
 use crate::matrix::ensure_shape;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 /// Rows pushed through the network at once by `predict`, to bound memory.
 const PREDICT_ROWS: usize = 4096;
@@ -25,6 +28,9 @@ pub struct Network<T: Scalar> {
     /// Rows of the batch whose activations are in `acts`, once a forward pass ran.
     forward_rows: Option<usize>,
     pub parallel: Parallel,
+    /// Draws dropout masks; reseeded by every `fit()` and manual forward pass
+    /// from a seed the host takes from its own RNG.
+    pub rng: StdRng,
 }
 
 impl<T: Scalar> Network<T> {
@@ -54,6 +60,7 @@ impl<T: Scalar> Network<T> {
             deltas: vec![Array2::zeros((0, 0)); n + 1],
             forward_rows: None,
             parallel: Parallel::default(),
+            rng: StdRng::seed_from_u64(0),
         })
     }
 
@@ -79,6 +86,40 @@ impl<T: Scalar> Network<T> {
 
     pub fn param_count(&self) -> usize {
         self.layers.iter().map(Layer::param_count).sum()
+    }
+
+    /// The L1/L2 penalty the layers add to the loss.
+    pub fn penalty(&self) -> f64 {
+        self.layers.iter().map(Layer::penalty).sum()
+    }
+
+    /// Whether any layer behaves differently in training (dropout).
+    pub fn has_training_mode(&self) -> bool {
+        self.layers.iter().any(|l| matches!(l, Layer::Dropout(_)))
+    }
+
+    /// Every parameter's values, in network order.
+    pub fn copy_params(&self, into: &mut Vec<Vec<T>>) {
+        into.resize(
+            self.layers.iter().map(|l| l.params().len()).sum(),
+            Vec::new(),
+        );
+        let views = self.layers.iter().flat_map(|l| l.params());
+        for (dst, p) in into.iter_mut().zip(views) {
+            dst.clear();
+            dst.extend_from_slice(p.data);
+        }
+    }
+
+    /// Puts back values taken by `copy_params` from this network.
+    pub fn restore_params(&mut self, from: &[Vec<T>]) {
+        let pairs = self
+            .layers
+            .iter_mut()
+            .flat_map(|l| l.params_and_grads_mut());
+        for ((param, _), src) in pairs.zip(from) {
+            param.copy_from_slice(src);
+        }
     }
 
     pub fn set_param(&mut self, layer: usize, name: &str, data: &[f64]) -> Result<()> {
@@ -113,24 +154,30 @@ impl<T: Scalar> Network<T> {
     }
 
     /// Runs every layer on the batch in the input buffer.
-    pub(crate) fn forward_loaded(&mut self) {
+    pub(crate) fn forward_loaded(&mut self, mode: Mode) {
         let rows = self.acts[0].nrows();
-        for (i, layer) in self.layers.iter().enumerate() {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
             let width = layer.spec().output_dim(self.acts[i].ncols());
             let (done, rest) = self.acts.split_at_mut(i + 1);
             ensure_shape(&mut rest[0], rows, width);
-            layer.forward(done[i].view(), rest[0].view_mut(), &self.parallel);
+            layer.forward(
+                done[i].view(),
+                rest[0].view_mut(),
+                &self.parallel,
+                mode,
+                &mut self.rng,
+            );
         }
         self.forward_rows = Some(rows);
     }
 
     /// Forward pass over `x`, keeping every layer's output for `backward`.
-    pub fn forward(&mut self, x: ArrayView2<T>) -> Result<ArrayView2<'_, T>> {
+    pub fn forward(&mut self, x: ArrayView2<T>, mode: Mode) -> Result<ArrayView2<'_, T>> {
         self.check_input_width(x.ncols())?;
         let input = &mut self.acts[0];
         ensure_shape(input, x.nrows(), x.ncols());
         input.assign(&x);
-        self.forward_loaded();
+        self.forward_loaded(mode);
         Ok(self.output())
     }
 
@@ -188,12 +235,20 @@ impl<T: Scalar> Network<T> {
     /// Loss of the last forward pass against `target`, then the backward pass
     /// (the input gradient is skipped: training never needs it). Uses the
     /// fused loss when the last layer allows it.
-    pub fn loss_backward(&mut self, loss: Loss, target: ArrayView2<T>) -> Result<f64> {
+    pub fn loss_backward(
+        &mut self,
+        loss: Loss,
+        target: ArrayView2<T>,
+        weights: Option<ArrayView1<T>>,
+    ) -> Result<f64> {
+        if weights.is_some() {
+            return Err(arg_err!("row weights are not supported yet"));
+        }
         self.require_forward(target.nrows())?;
         let top = self.layers.len();
         let fused = match &self.layers[top - 1] {
             Layer::Activation(a) => loss.fuses_with(*a),
-            Layer::Linear(_) => false,
+            _ => false,
         };
         let start = if fused { top - 1 } else { top };
         let (r, c) = self.acts[start].dim();
@@ -255,7 +310,7 @@ impl<T: Scalar> Network<T> {
             let end = (start + PREDICT_ROWS).min(nrow);
             ensure_shape(&mut self.acts[0], end - start, ncol);
             fill_input(start, end, &mut self.acts[0]);
-            self.forward_loaded();
+            self.forward_loaded(Mode::Infer);
             out.slice_mut(s![start..end, ..]).assign(&self.output());
             start = end;
         }
@@ -324,7 +379,9 @@ mod tests {
         assert_eq!(net.param_count(), 9 + 8);
         let bad = Array2::<f64>::zeros((4, 5));
         assert_eq!(
-            net.forward(bad.view()).unwrap_err().to_string(),
+            net.forward(bad.view(), Mode::Train)
+                .unwrap_err()
+                .to_string(),
             "input has 5 columns, but the network expects 2"
         );
         let g = Array2::<f64>::zeros((4, 2));
@@ -341,8 +398,9 @@ mod tests {
         let x = array![[0.5, -1.0], [1.5, 0.25], [-0.3, 0.8]];
         let y = array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]];
         let mut net = small_net();
-        net.forward(x.view()).unwrap();
-        net.loss_backward(Loss::CrossEntropy, y.view()).unwrap();
+        net.forward(x.view(), Mode::Train).unwrap();
+        net.loss_backward(Loss::CrossEntropy, y.view(), None)
+            .unwrap();
         let analytic: Vec<Vec<f64>> = net
             .layers()
             .iter()
@@ -350,7 +408,7 @@ mod tests {
             .collect();
         // Unfused path: loss gradient wrt probabilities, then backward.
         let mut net2 = small_net();
-        let p = net2.forward(x.view()).unwrap().to_owned();
+        let p = net2.forward(x.view(), Mode::Train).unwrap().to_owned();
         let mut g = Array2::zeros(p.dim());
         Loss::CrossEntropy
             .value_and_grad(p.view(), y.view(), Some(g.view_mut()))
@@ -363,7 +421,7 @@ mod tests {
             .collect();
         let eps = 1e-6;
         let loss_at = |net: &mut Network<f64>| {
-            let p = net.forward(x.view()).unwrap().to_owned();
+            let p = net.forward(x.view(), Mode::Train).unwrap().to_owned();
             Loss::CrossEntropy
                 .value_and_grad(p.view(), y.view(), None)
                 .unwrap()
@@ -419,7 +477,7 @@ mod tests {
             .unwrap();
         let x = Array2::from_shape_fn((PREDICT_ROWS * 2 + 7, 3), |(i, j)| ((i + j) as f32).sin());
         let all = net.predict(x.view()).unwrap();
-        let direct = net.forward(x.view()).unwrap().to_owned();
+        let direct = net.forward(x.view(), Mode::Train).unwrap().to_owned();
         assert_eq!(all, direct);
         assert_eq!(Activation::Sigmoid.name(), "sigmoid");
     }

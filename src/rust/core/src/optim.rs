@@ -30,6 +30,19 @@ impl OptimizerConfig {
         Ok(())
     }
 
+    pub fn lr(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Sgd { lr, .. } => lr,
+        }
+    }
+
+    /// The same optimizer with learning rate `lr` (for schedules).
+    pub fn with_lr(self, lr: f64) -> Self {
+        match self {
+            OptimizerConfig::Sgd { momentum, .. } => OptimizerConfig::Sgd { lr, momentum },
+        }
+    }
+
     fn needs_slots(&self) -> bool {
         match *self {
             OptimizerConfig::Sgd { momentum, .. } => momentum > 0.0,
@@ -156,7 +169,7 @@ mod tests {
     fn weight(layers: &[Layer<f64>]) -> f64 {
         match &layers[0] {
             Layer::Linear(l) => l.weight[[0, 0]],
-            Layer::Activation(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

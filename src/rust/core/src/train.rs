@@ -3,31 +3,83 @@
 //! observer (which may stop training: Ctrl-C, callbacks). Read it next to
 //! tutorial 002's `SGD()` and `update_mini_batch()`: same steps, vectorized.
 
+use crate::callbacks::{EarlyStopping, Schedule, Tracker};
+use crate::dropout::Mode;
 use crate::error::{arg_err, shape_err, Result};
 use crate::loss::Loss;
 use crate::matrix::ensure_shape;
+use crate::metrics::{Metric, Tally};
 use crate::network::Network;
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, OptimizerState};
 use crate::scalar::Scalar;
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub shuffle: bool,
-    /// Seeds the shuffling; the R side draws it from R's RNG.
+    /// Seeds the shuffling and the dropout masks; the R side draws it from
+    /// R's RNG.
     pub seed: u64,
+    /// Figures reported beside the loss, on the training batches as they
+    /// go (as Keras does) and on the validation data at each epoch's end.
+    pub metrics: Vec<Metric>,
+    pub early_stopping: Option<EarlyStopping>,
+    pub schedule: Option<Schedule>,
+}
+
+impl TrainConfig {
+    /// Plain training: no metrics, no early stopping, a constant rate.
+    pub fn new(epochs: usize, batch_size: usize, shuffle: bool, seed: u64) -> Self {
+        TrainConfig {
+            epochs,
+            batch_size,
+            shuffle,
+            seed,
+            metrics: Vec::new(),
+            early_stopping: None,
+            schedule: None,
+        }
+    }
+}
+
+/// The data of one `fit()`: rows of `x` against rows of `y`, optional
+/// per-row loss weights, optional validation data.
+#[derive(Debug, Clone)]
+pub struct TrainData<'a, T> {
+    pub x: ArrayView2<'a, T>,
+    pub y: ArrayView2<'a, T>,
+    pub weights: Option<ArrayView1<'a, T>>,
+    pub validation: Option<(ArrayView2<'a, T>, ArrayView2<'a, T>)>,
+}
+
+impl<'a, T> TrainData<'a, T> {
+    pub fn new(x: ArrayView2<'a, T>, y: ArrayView2<'a, T>) -> Self {
+        TrainData {
+            x,
+            y,
+            weights: None,
+            validation: None,
+        }
+    }
 }
 
 /// What the training loop reports; epochs and batches count from 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Event {
-    BatchEnd { epoch: usize, batch: usize },
-    EpochEnd { epoch: usize, loss: f64 },
+pub enum Event<'a> {
+    /// `loss` is the mean loss of the epoch's batches so far.
+    BatchEnd {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+    },
+    /// `figures` is the epoch's row of the history (see `FitReport::columns`).
+    EpochEnd { epoch: usize, figures: &'a [f64] },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,131 +96,369 @@ pub enum FitStatus {
         epoch: usize,
         batch: usize,
     },
+    /// Early stopping ended training after this epoch.
+    EarlyStopped {
+        epoch: usize,
+    },
+    /// The loss (or a weight) became NaN or infinite in this batch; the
+    /// network holds the weights of the end of the previous epoch.
+    NonFinite {
+        epoch: usize,
+        batch: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FitReport {
-    /// One loss per completed epoch.
-    pub losses: Vec<f64>,
+    /// Names of the per-epoch figures: "loss", the metrics, "val_loss" and
+    /// the validation metrics (with validation data), and "lr".
+    pub columns: Vec<String>,
+    /// One row of figures per completed epoch.
+    pub history: Vec<Vec<f64>>,
     pub status: FitStatus,
+    /// The epoch whose weights early stopping put back at the end, if any.
+    pub restored_epoch: Option<usize>,
+}
+
+impl FitReport {
+    /// One figure over all epochs, e.g. `column("loss")`.
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let j = self.columns.iter().position(|c| c == name)?;
+        Some(self.history.iter().map(|row| row[j]).collect())
+    }
 }
 
 fn check_data<T: Scalar>(
     net: &Network<T>,
-    x: &ArrayView2<T>,
-    y: &ArrayView2<T>,
+    data: &TrainData<'_, T>,
+    loss: Loss,
     cfg: &TrainConfig,
 ) -> Result<()> {
-    if x.nrows() == 0 {
-        return Err(shape_err!("x has no rows"));
-    }
-    if x.nrows() != y.nrows() {
-        return Err(shape_err!(
-            "x has {} rows but y has {}",
-            x.nrows(),
-            y.nrows()
-        ));
-    }
-    if let Some(d) = net.input_dim() {
-        if d != x.ncols() {
+    let check_pair = |x: &ArrayView2<T>, y: &ArrayView2<T>, what: &str| -> Result<()> {
+        if x.nrows() == 0 {
+            return Err(shape_err!("{what}x has no rows"));
+        }
+        if x.nrows() != y.nrows() {
             return Err(shape_err!(
-                "x has {} columns, but the network expects {d}",
-                x.ncols()
+                "{what}x has {} rows but {what}y has {}",
+                x.nrows(),
+                y.nrows()
             ));
         }
+        if let Some(d) = net.input_dim() {
+            if d != x.ncols() {
+                return Err(shape_err!(
+                    "{what}x has {} columns, but the network expects {d}",
+                    x.ncols()
+                ));
+            }
+        }
+        let want = loss_target_cols(loss, net.output_dim(x.ncols()));
+        if y.ncols() != want {
+            return Err(shape_err!(
+                "{what}y has {} columns, but the {} loss needs {want} for this network",
+                y.ncols(),
+                loss.name()
+            ));
+        }
+        Ok(())
+    };
+    check_pair(&data.x, &data.y, "")?;
+    if let Some((vx, vy)) = &data.validation {
+        check_pair(vx, vy, "validation ")?;
     }
-    let out = net.output_dim(x.ncols());
-    if y.ncols() != out {
-        return Err(shape_err!(
-            "y has {} columns, but the network produces {out}",
-            y.ncols()
-        ));
+    if let Some(w) = &data.weights {
+        if w.len() != data.x.nrows() {
+            return Err(shape_err!(
+                "there are {} row weights for {} rows",
+                w.len(),
+                data.x.nrows()
+            ));
+        }
     }
     if cfg.epochs == 0 || cfg.batch_size == 0 {
         return Err(arg_err!("epochs and batch_size must be at least 1"));
     }
+    if let Some(es) = &cfg.early_stopping {
+        es.validate()?;
+    }
+    if let Some(s) = &cfg.schedule {
+        s.validate()?;
+    }
     Ok(())
 }
 
-/// Trains `net` on rows of `x` against rows of `y`.
+/// Columns the targets of `loss` have for a network with `outputs` outputs.
+fn loss_target_cols(_loss: Loss, outputs: usize) -> usize {
+    outputs
+}
+
+/// The value of `loss` on predictions, without a gradient.
+fn loss_value<T: Scalar>(loss: Loss, pred: ArrayView2<T>, target: ArrayView2<T>) -> Result<f64> {
+    loss.value_and_grad(pred, target, None)
+}
+
+/// Names of the history's columns (and of the figures of `Event::EpochEnd`).
+pub fn history_columns(metrics: &[Metric], validation: bool) -> Vec<String> {
+    let mut cols = vec!["loss".to_string()];
+    cols.extend(metrics.iter().map(|m| m.name().to_string()));
+    if validation {
+        cols.push("val_loss".into());
+        cols.extend(metrics.iter().map(|m| format!("val_{}", m.name())));
+    }
+    cols.push("lr".into());
+    cols
+}
+
+/// Weights and optimizer state at one moment, kept to go back to.
+#[derive(Debug, Clone, Default)]
+struct Checkpoint<T> {
+    params: Vec<Vec<T>>,
+    state: OptimizerState<T>,
+}
+
+impl<T: Scalar> Checkpoint<T> {
+    /// Copies the network's weights (and the optimizer's state); false if
+    /// any weight is NaN or infinite.
+    fn take(&mut self, net: &Network<T>, opt: &Optimizer<T>) -> bool {
+        net.copy_params(&mut self.params);
+        self.state.clone_from(&opt.state);
+        self.params.iter().flatten().all(|v| v.is_finite())
+    }
+
+    fn restore(&self, net: &mut Network<T>, opt: Option<&mut Optimizer<T>>) {
+        net.restore_params(&self.params);
+        if let Some(opt) = opt {
+            opt.state.clone_from(&self.state);
+        }
+    }
+}
+
+/// Copies rows `rows` of `from` into `to`.
+fn gather<T: Scalar>(from: ArrayView2<T>, rows: &[usize], to: &mut Array2<T>) {
+    ensure_shape(to, rows.len(), from.ncols());
+    for (mut dst, &r) in to.axis_iter_mut(Axis(0)).zip(rows) {
+        dst.assign(&from.row(r));
+    }
+}
+
+/// Loss and metrics of the network on the validation data, in inference mode.
+fn validate<T: Scalar>(
+    net: &mut Network<T>,
+    (x, y): (ArrayView2<T>, ArrayView2<T>),
+    loss: Loss,
+    tally: &mut Tally,
+    figures: &mut Vec<f64>,
+) -> Result<()> {
+    let pred = net.predict(x)?;
+    figures.push(loss_value(loss, pred.view(), y)? + net.penalty());
+    tally.reset();
+    tally.add(pred.view(), y)?;
+    figures.extend(tally.values());
+    Ok(())
+}
+
+/// Trains `net` on `data`: the whole loop, epochs to batches to steps.
 pub fn fit<T: Scalar>(
     net: &mut Network<T>,
-    x: ArrayView2<T>,
-    y: ArrayView2<T>,
+    data: &TrainData<'_, T>,
     loss: Loss,
     optimizer: &mut Optimizer<T>,
     cfg: &TrainConfig,
     observer: &mut dyn FnMut(Event) -> Control,
 ) -> Result<FitReport> {
-    check_data(net, &x, &y, cfg)?;
-    let n = x.nrows();
-    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    check_data(net, data, loss, cfg)?;
+    let (x, y, n) = (data.x, data.y, data.x.nrows());
+    let outputs = net.output_dim(x.ncols());
+    let columns = history_columns(&cfg.metrics, data.validation.is_some());
+    let mut early = match &cfg.early_stopping {
+        Some(es) => Some((es, Tracker::new(&es.monitor, &columns, es.min_delta)?)),
+        None => None,
+    };
+    let mut plateau = match &cfg.schedule {
+        Some(
+            s @ Schedule::Plateau {
+                monitor, min_delta, ..
+            },
+        ) => Some((s, Tracker::new(monitor, &columns, *min_delta)?)),
+        _ => None,
+    };
+    let mut tally = Tally::new(&cfg.metrics, outputs)?;
+    let mut val_tally = tally.clone();
+
+    let mut shuffler = StdRng::seed_from_u64(cfg.seed);
+    // A stream of its own for dropout, so adding dropout does not change
+    // the order the rows are visited in.
+    net.rng = StdRng::seed_from_u64(cfg.seed ^ 0x9E37_79B9_7F4A_7C15);
     let mut order: Vec<usize> = (0..n).collect();
+    let batches = n.div_ceil(cfg.batch_size);
     let mut target = Array2::<T>::zeros((0, 0));
-    let mut losses = Vec::with_capacity(cfg.epochs);
-    for epoch in 1..=cfg.epochs {
-        if cfg.shuffle {
-            order.shuffle(&mut rng);
+    let mut batch_weights = Array1::<T>::zeros(0);
+    let base_lr = optimizer.config.lr();
+    let mut lr = base_lr;
+    let (mut last_good, mut scratch, mut best) = (
+        Checkpoint::default(),
+        Checkpoint::default(),
+        Checkpoint::default(),
+    );
+    last_good.take(net, optimizer);
+    let mut report = FitReport {
+        columns,
+        history: Vec::with_capacity(cfg.epochs),
+        status: FitStatus::Completed,
+        restored_epoch: None,
+    };
+
+    'epochs: for epoch in 1..=cfg.epochs {
+        if let Some(rate) = cfg
+            .schedule
+            .as_ref()
+            .and_then(|s| s.rate_at(base_lr, epoch))
+        {
+            lr = rate;
         }
+        optimizer.config = optimizer.config.with_lr(lr);
+        if cfg.shuffle {
+            order.shuffle(&mut shuffler);
+        }
+        tally.reset();
         let mut epoch_loss = 0.0;
+        let mut seen = 0;
         for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
+            let batch = b + 1;
             net.load_rows(x, rows);
-            ensure_shape(&mut target, rows.len(), y.ncols());
-            for (mut dst, &r) in target.axis_iter_mut(Axis(0)).zip(rows) {
-                dst.assign(&y.row(r));
+            gather(y, rows, &mut target);
+            let weights = data.weights.map(|w| {
+                batch_weights = rows.iter().map(|&r| w[r]).collect();
+                batch_weights.view()
+            });
+            net.forward_loaded(Mode::Train);
+            let batch_loss = net.loss_backward(loss, target.view(), weights)? + net.penalty();
+            if !batch_loss.is_finite() {
+                last_good.restore(net, Some(optimizer));
+                report.status = FitStatus::NonFinite { epoch, batch };
+                break 'epochs;
             }
-            net.forward_loaded();
-            let batch_loss = net.loss_backward(loss, target.view())?;
+            tally.add(net.output(), target.view())?;
             optimizer.step(net.layers_mut())?;
+            seen += rows.len();
             // Mean losses: weight each batch by its rows, so the epoch's loss
             // is the mean over all its samples. Sum losses just add up.
             epoch_loss += if loss.is_sum() {
                 batch_loss
             } else {
-                batch_loss * rows.len() as f64 / n as f64
+                batch_loss * rows.len() as f64
             };
-            let batch = b + 1;
-            if observer(Event::BatchEnd { epoch, batch }) == Control::Stop {
-                return Ok(FitReport {
-                    losses,
-                    status: FitStatus::Stopped { epoch, batch },
-                });
+            let so_far = if loss.is_sum() {
+                epoch_loss
+            } else {
+                epoch_loss / seen as f64
+            };
+            let event = Event::BatchEnd {
+                epoch,
+                batch,
+                batches,
+                loss: so_far,
+            };
+            if observer(event) == Control::Stop {
+                report.status = FitStatus::Stopped { epoch, batch };
+                break 'epochs;
             }
         }
-        losses.push(epoch_loss);
-        if observer(Event::EpochEnd {
-            epoch,
-            loss: epoch_loss,
-        }) == Control::Stop
+        if !scratch.take(net, optimizer) {
+            last_good.restore(net, Some(optimizer));
+            let batch = batches;
+            report.status = FitStatus::NonFinite { epoch, batch };
+            break;
+        }
+        std::mem::swap(&mut scratch, &mut last_good);
+
+        let mut figures = Vec::with_capacity(report.columns.len());
+        figures.push(if loss.is_sum() {
+            epoch_loss
+        } else {
+            epoch_loss / n as f64
+        });
+        figures.extend(tally.values());
+        if let Some(v) = data.validation {
+            validate(net, v, loss, &mut val_tally, &mut figures)?;
+        }
+        figures.push(lr);
+
+        let mut stop_early = false;
+        if let Some((es, tracker)) = &mut early {
+            if tracker.update(&figures, epoch) && es.restore_best {
+                best.take(net, optimizer);
+            }
+            stop_early = tracker.wait >= es.patience;
+        }
+        if let Some((
+            Schedule::Plateau {
+                factor,
+                patience,
+                lr_min,
+                ..
+            },
+            tracker,
+        )) = &mut plateau
         {
-            let batch = n.div_ceil(cfg.batch_size);
-            return Ok(FitReport {
-                losses,
-                status: FitStatus::Stopped { epoch, batch },
-            });
+            if !tracker.update(&figures, epoch) && tracker.wait >= *patience {
+                lr = (lr * *factor).max(*lr_min);
+                tracker.wait = 0;
+            }
+        }
+        let stop = observer(Event::EpochEnd {
+            epoch,
+            figures: &figures,
+        }) == Control::Stop;
+        report.history.push(figures);
+        if stop {
+            report.status = FitStatus::Stopped {
+                epoch,
+                batch: batches,
+            };
+            break;
+        }
+        if stop_early {
+            report.status = FitStatus::EarlyStopped { epoch };
+            break;
         }
     }
-    Ok(FitReport {
-        losses,
-        status: FitStatus::Completed,
-    })
+
+    if let Some((es, tracker)) = &early {
+        let last = report.history.len();
+        let interrupted = matches!(report.status, FitStatus::Stopped { .. });
+        if es.restore_best && tracker.best_epoch > 0 && tracker.best_epoch != last && !interrupted {
+            best.restore(net, None);
+            report.restored_epoch = Some(tracker.best_epoch);
+        }
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::LayerSpec;
+    use crate::layer::{LayerOptions, LayerSpec};
     use crate::optim::OptimizerConfig;
     use ndarray::array;
+
+    fn specs(parts: &[(&str, usize, usize)]) -> Vec<LayerSpec> {
+        parts
+            .iter()
+            .map(|&(k, i, o)| LayerSpec::from_parts(k, i, o).unwrap())
+            .collect()
+    }
 
     /// Tutorial 001's XOR network: Linear(2,2) - Tanh - Linear(2,2), SGD on
     /// total squared error, targets one-hot.
     fn xor_net() -> Network<f64> {
-        let specs: Vec<LayerSpec> = [("linear", 2, 2), ("tanh", 0, 0), ("linear", 2, 2)]
-            .iter()
-            .map(|&(k, i, o)| LayerSpec::from_parts(k, i, o).unwrap())
-            .collect();
-        let mut net = Network::new(&specs).unwrap();
+        let mut net = Network::new(&specs(&[
+            ("linear", 2, 2),
+            ("tanh", 0, 0),
+            ("linear", 2, 2),
+        ]))
+        .unwrap();
         net.set_param(0, "weight", &[0.5, -0.3, 0.8, 0.2]).unwrap();
         net.set_param(0, "bias", &[0.1, -0.1]).unwrap();
         net.set_param(2, "weight", &[-0.4, 0.6, 0.3, -0.7]).unwrap();
@@ -186,33 +476,37 @@ mod tests {
         Optimizer::new(OptimizerConfig::Sgd { lr, momentum: 0.0 }).unwrap()
     }
 
+    fn go(_: Event) -> Control {
+        Control::Continue
+    }
+
+    fn run(
+        net: &mut Network<f64>,
+        data: &TrainData<'_, f64>,
+        loss: Loss,
+        lr: f64,
+        cfg: &TrainConfig,
+    ) -> FitReport {
+        fit(net, data, loss, &mut sgd(lr), cfg, &mut go).unwrap()
+    }
+
     #[test]
     fn xor_is_learned() {
         let (x, y) = xor_data();
         let mut net = xor_net();
-        let cfg = TrainConfig {
-            epochs: 2000,
-            batch_size: 4,
-            shuffle: false,
-            seed: 1,
-        };
-        let report = fit(
+        let cfg = TrainConfig::new(2000, 4, false, 1);
+        let report = run(
             &mut net,
-            x.view(),
-            y.view(),
+            &TrainData::new(x.view(), y.view()),
             Loss::Sse,
-            &mut sgd(0.05),
+            0.05,
             &cfg,
-            &mut |_| Control::Continue,
-        )
-        .unwrap();
-        assert_eq!(report.status, FitStatus::Completed);
-        assert_eq!(report.losses.len(), 2000);
-        assert!(
-            report.losses[1999] < 0.01,
-            "final loss {}",
-            report.losses[1999]
         );
+        assert_eq!(report.status, FitStatus::Completed);
+        let losses = report.column("loss").unwrap();
+        assert_eq!(losses.len(), 2000);
+        assert!(losses[1999] < 0.01, "final loss {}", losses[1999]);
+        assert_eq!(report.column("lr").unwrap()[1999], 0.05);
         let pred = net.predict(x.view()).unwrap();
         for i in 0..4 {
             let guess = if pred[[i, 1]] > pred[[i, 0]] {
@@ -227,48 +521,28 @@ mod tests {
     #[test]
     fn same_seed_same_result_and_observer_can_stop() {
         let (x, y) = xor_data();
-        let cfg = TrainConfig {
-            epochs: 50,
-            batch_size: 3,
-            shuffle: true,
-            seed: 42,
-        };
-        let run = || {
+        let cfg = TrainConfig::new(50, 3, true, 42);
+        let data = TrainData::new(x.view(), y.view());
+        let once = || {
             let mut net = xor_net();
-            let r = fit(
-                &mut net,
-                x.view(),
-                y.view(),
-                Loss::Mse,
-                &mut sgd(0.1),
-                &cfg,
-                &mut |_| Control::Continue,
-            )
-            .unwrap();
-            (r.losses, net.predict(x.view()).unwrap())
+            let r = run(&mut net, &data, Loss::Mse, 0.1, &cfg);
+            (r.history, net.predict(x.view()).unwrap())
         };
-        assert_eq!(run(), run());
+        assert_eq!(once(), once());
         let mut net = xor_net();
         let mut seen = 0;
-        let report = fit(
-            &mut net,
-            x.view(),
-            y.view(),
-            Loss::Mse,
-            &mut sgd(0.1),
-            &cfg,
-            &mut |e| {
-                seen += 1;
-                if matches!(e, Event::BatchEnd { epoch: 3, batch: 1 }) {
-                    Control::Stop
-                } else {
-                    Control::Continue
-                }
-            },
-        )
+        let report = fit(&mut net, &data, Loss::Mse, &mut sgd(0.1), &cfg, &mut |e| {
+            seen += 1;
+            match e {
+                Event::BatchEnd {
+                    epoch: 3, batch: 1, ..
+                } => Control::Stop,
+                _ => Control::Continue,
+            }
+        })
         .unwrap();
         assert_eq!(report.status, FitStatus::Stopped { epoch: 3, batch: 1 });
-        assert_eq!(report.losses.len(), 2);
+        assert_eq!(report.history.len(), 2);
         // Epochs 1-2: two batches and an epoch end each; then one batch.
         assert_eq!(seen, 7);
     }
@@ -280,42 +554,240 @@ mod tests {
         let (x, y) = xor_data();
         let mut net = xor_net();
         let p = net.predict(x.view()).unwrap();
-        let full = Loss::Mse.value_and_grad(p.view(), y.view(), None).unwrap();
-        let cfg = TrainConfig {
-            epochs: 1,
-            batch_size: 3,
-            shuffle: false,
-            seed: 0,
-        };
-        let r = fit(
+        let full = loss_value(Loss::Mse, p.view(), y.view()).unwrap();
+        let cfg = TrainConfig::new(1, 3, false, 0);
+        let r = run(
             &mut net,
-            x.view(),
-            y.view(),
+            &TrainData::new(x.view(), y.view()),
             Loss::Mse,
-            &mut sgd(1e-12),
+            1e-12,
             &cfg,
-            &mut |_| Control::Continue,
-        )
-        .unwrap();
-        assert!((r.losses[0] - full).abs() < 1e-9);
+        );
+        assert!((r.history[0][0] - full).abs() < 1e-9);
+    }
+
+    /// Two well separated blobs, labelled by the sign of x1 + x2.
+    fn blobs(n: usize) -> (Array2<f64>, Array2<f64>) {
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+            let t = (i * 7 + j * 3) as f64;
+            let side = if i % 2 == 0 { 1.0 } else { -1.0 };
+            side + 0.3 * (t * 0.37).sin()
+        });
+        let y = Array2::from_shape_fn((n, 1), |(i, _)| if i % 2 == 0 { 1.0 } else { 0.0 });
+        (x, y)
+    }
+
+    fn logistic() -> Network<f64> {
+        Network::new(&specs(&[("linear", 2, 1), ("sigmoid", 0, 0)])).unwrap()
+    }
+
+    #[test]
+    fn metrics_and_validation_figures_are_reported() {
+        let (x, y) = blobs(40);
+        let mut data = TrainData::new(x.view(), y.view());
+        data.validation = Some((x.view(), y.view()));
+        let mut cfg = TrainConfig::new(30, 8, true, 5);
+        cfg.metrics = vec![Metric::Accuracy, Metric::Auc];
+        let mut net = logistic();
+        let r = run(&mut net, &data, Loss::Bce, 0.5, &cfg);
+        assert_eq!(
+            r.columns,
+            [
+                "loss",
+                "accuracy",
+                "auc",
+                "val_loss",
+                "val_accuracy",
+                "val_auc",
+                "lr"
+            ]
+        );
+        let last = r.history.last().unwrap();
+        assert_eq!(last[4], 1.0);
+        assert_eq!(last[5], 1.0);
+        // The validation loss is the loss of the final weights on that data.
+        let p = net.predict(x.view()).unwrap();
+        let direct = loss_value(Loss::Bce, p.view(), y.view()).unwrap();
+        assert!((last[3] - direct).abs() < 1e-12);
+    }
+
+    #[test]
+    fn early_stopping_restores_the_best_epoch() {
+        // A learning rate far too large makes the loss rise after the first
+        // epochs, so the best epoch is early and training stops.
+        let (x, y) = blobs(40);
+        let mut data = TrainData::new(x.view(), y.view());
+        data.validation = Some((x.view(), y.view()));
+        let mut cfg = TrainConfig::new(200, 40, false, 1);
+        cfg.early_stopping = Some(EarlyStopping {
+            monitor: "val_loss".into(),
+            patience: 3,
+            min_delta: 0.0,
+            restore_best: true,
+        });
+        let mut net = Network::new(&specs(&[("linear", 2, 1)])).unwrap();
+        net.set_param(0, "weight", &[0.1, 0.1]).unwrap();
+        let r = run(&mut net, &data, Loss::Mse, 0.9, &cfg);
+        let FitStatus::EarlyStopped { epoch } = r.status else {
+            panic!("expected an early stop, got {:?}", r.status)
+        };
+        let val = r.column("val_loss").unwrap();
+        assert_eq!(val.len(), epoch);
+        let best = (0..val.len())
+            .min_by(|&a, &b| val[a].total_cmp(&val[b]))
+            .unwrap();
+        assert_eq!(epoch, best + 1 + 3);
+        assert_eq!(r.restored_epoch, Some(best + 1));
+        let p = net.predict(x.view()).unwrap();
+        let now = loss_value(Loss::Mse, p.view(), y.view()).unwrap();
+        assert!((now - val[best]).abs() < 1e-12);
+        // Monitoring a figure that is not reported is an error.
+        cfg.early_stopping.as_mut().unwrap().monitor = "val_accuracy".into();
+        assert!(fit(&mut net, &data, Loss::Mse, &mut sgd(0.1), &cfg, &mut go).is_err());
+    }
+
+    #[test]
+    fn divergence_stops_with_the_last_finite_weights() {
+        let (x, y) = blobs(20);
+        let x = x.mapv(|v| v * 1e150);
+        let mut net = Network::new(&specs(&[("linear", 2, 1)])).unwrap();
+        net.set_param(0, "weight", &[1.0, 1.0]).unwrap();
+        let mut before = Vec::new();
+        net.copy_params(&mut before);
+        let cfg = TrainConfig::new(10, 5, false, 0);
+        let r = run(
+            &mut net,
+            &TrainData::new(x.view(), y.view()),
+            Loss::Mse,
+            1.0,
+            &cfg,
+        );
+        assert!(matches!(r.status, FitStatus::NonFinite { epoch: 1, .. }));
+        let mut after = Vec::new();
+        net.copy_params(&mut after);
+        assert_eq!(before, after);
+        assert!(r.history.is_empty());
+    }
+
+    #[test]
+    fn schedules_set_each_epochs_rate() {
+        let (x, y) = blobs(20);
+        let data = TrainData::new(x.view(), y.view());
+        let mut cfg = TrainConfig::new(5, 20, false, 0);
+        cfg.schedule = Some(Schedule::Step {
+            step_size: 2,
+            gamma: 0.1,
+        });
+        let r = run(&mut logistic(), &data, Loss::Bce, 1.0, &cfg);
+        let lr = r.column("lr").unwrap();
+        let expected = [1.0, 1.0, 0.1, 0.1, 0.01];
+        for (a, b) in lr.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-15);
+        }
+        // A plateau: "loss" of a model that cannot move (lr tiny) never
+        // improves by min_delta, so the rate halves every 2 epochs.
+        cfg.schedule = Some(Schedule::Plateau {
+            monitor: "loss".into(),
+            factor: 0.5,
+            patience: 2,
+            min_delta: 1.0,
+            lr_min: 0.0,
+        });
+        let r = run(&mut logistic(), &data, Loss::Bce, 1e-9, &cfg);
+        let lr: Vec<f64> = r.column("lr").unwrap().iter().map(|v| v / 1e-9).collect();
+        assert_eq!(lr.len(), 5);
+        for (a, b) in lr.iter().zip([1.0, 1.0, 1.0, 0.5, 0.5]) {
+            assert!((a - b).abs() < 1e-9, "{lr:?}");
+        }
+    }
+
+    #[test]
+    fn dropout_is_reproducible_and_off_for_prediction() {
+        let (x, y) = blobs(40);
+        let data = TrainData::new(x.view(), y.view());
+        let build = || {
+            let opts = LayerOptions {
+                rate: Some(0.5),
+                ..LayerOptions::default()
+            };
+            let mut net = Network::<f64>::new(&[
+                LayerSpec::from_parts("linear", 2, 8).unwrap(),
+                LayerSpec::new("dropout", 0, 0, &opts).unwrap(),
+                LayerSpec::from_parts("linear", 8, 1).unwrap(),
+            ])
+            .unwrap();
+            let w: Vec<f64> = (0..16).map(|i| ((i as f64) * 0.7).sin()).collect();
+            net.set_param(0, "weight", &w).unwrap();
+            net.set_param(2, "weight", &w[..8]).unwrap();
+            net
+        };
+        let cfg = TrainConfig::new(5, 10, true, 11);
+        let train = |seed| {
+            let mut net = build();
+            let cfg = TrainConfig {
+                seed,
+                ..cfg.clone()
+            };
+            let r = run(&mut net, &data, Loss::Mse, 0.05, &cfg);
+            (r.history, net.predict(x.view()).unwrap())
+        };
+        assert_eq!(train(11), train(11));
+        assert_ne!(train(11).0, train(12).0);
+        // Prediction does not drop anything: twice the same answer.
+        let mut net = build();
+        assert_eq!(
+            net.predict(x.view()).unwrap(),
+            net.predict(x.view()).unwrap()
+        );
+    }
+
+    #[test]
+    fn l2_penalty_is_in_the_loss_and_its_gradient() {
+        let (x, y) = blobs(10);
+        let opts = LayerOptions {
+            l1: 0.01,
+            l2: 0.1,
+            ..LayerOptions::default()
+        };
+        let mut net =
+            Network::<f64>::new(&[LayerSpec::new("linear", 2, 1, &opts).unwrap()]).unwrap();
+        net.set_param(0, "weight", &[0.5, -2.0]).unwrap();
+        let penalty = 0.01 * 2.5 + 0.1 * 4.25;
+        assert!((net.penalty() - penalty).abs() < 1e-15);
+        // The epoch's loss with a tiny rate is the data loss plus the penalty.
+        let p = net.predict(x.view()).unwrap();
+        let data_loss = loss_value(Loss::Mse, p.view(), y.view()).unwrap();
+        let cfg = TrainConfig::new(1, 10, false, 0);
+        let r = run(
+            &mut net,
+            &TrainData::new(x.view(), y.view()),
+            Loss::Mse,
+            1e-12,
+            &cfg,
+        );
+        assert!((r.history[0][0] - (data_loss + penalty)).abs() < 1e-9);
+        // Gradient of the penalty: l1 * sign(w) + 2 * l2 * w, beside the data's.
+        let mut plain = Network::<f64>::new(&specs(&[("linear", 2, 1)])).unwrap();
+        plain.set_param(0, "weight", &[0.5, -2.0]).unwrap();
+        for n in [&mut net, &mut plain] {
+            n.forward(x.view(), Mode::Train).unwrap();
+            n.loss_backward(Loss::Mse, y.view(), None).unwrap();
+        }
+        let g = |n: &Network<f64>| n.layers()[0].params()[0].grad.to_vec();
+        let (gn, gp) = (g(&net), g(&plain));
+        assert!((gn[0] - gp[0] - (0.01 + 0.2 * 0.5)).abs() < 1e-9);
+        assert!((gn[1] - gp[1] - (-0.01 - 0.2 * 2.0)).abs() < 1e-9);
     }
 
     #[test]
     fn bad_data_is_an_error() {
         let (x, y) = xor_data();
         let mut net = xor_net();
-        let cfg = TrainConfig {
-            epochs: 1,
-            batch_size: 2,
-            shuffle: false,
-            seed: 0,
-        };
-        let mut go = |_: Event| Control::Continue;
+        let cfg = TrainConfig::new(1, 2, false, 0);
         let short = y.slice(ndarray::s![0..3, ..]);
         let err = fit(
             &mut net,
-            x.view(),
-            short,
+            &TrainData::new(x.view(), short),
             Loss::Mse,
             &mut sgd(0.1),
             &cfg,
@@ -324,29 +796,17 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "x has 4 rows but y has 3");
         let wide = Array2::<f64>::zeros((4, 3));
-        assert!(fit(
-            &mut net,
-            x.view(),
-            wide.view(),
-            Loss::Mse,
-            &mut sgd(0.1),
-            &cfg,
-            &mut go
-        )
-        .is_err());
+        let data = TrainData::new(x.view(), wide.view());
+        assert!(fit(&mut net, &data, Loss::Mse, &mut sgd(0.1), &cfg, &mut go).is_err());
+        let mut data = TrainData::new(x.view(), y.view());
+        data.validation = Some((x.view(), wide.view()));
+        let err = fit(&mut net, &data, Loss::Mse, &mut sgd(0.1), &cfg, &mut go).unwrap_err();
+        assert!(err.to_string().starts_with("validation y has 3 columns"));
         let zero = TrainConfig {
             batch_size: 0,
             ..cfg
         };
-        assert!(fit(
-            &mut net,
-            x.view(),
-            y.view(),
-            Loss::Mse,
-            &mut sgd(0.1),
-            &zero,
-            &mut go
-        )
-        .is_err());
+        let data = TrainData::new(x.view(), y.view());
+        assert!(fit(&mut net, &data, Loss::Mse, &mut sgd(0.1), &zero, &mut go).is_err());
     }
 }

@@ -7,10 +7,13 @@
 
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
-use rustnn_core::any::{loss_value_and_grad, ColMajorOwned, ExportedState, FitJob, ParamExport};
+use rustnn_core::any::{
+    loss_value_and_grad, metric_values, ColMajorOwned, ExportedState, FitJob, ParamExport,
+};
+use rustnn_core::train::history_columns;
 use rustnn_core::{
-    AnyNetwork, ColMajor, Control, Dtype, Event, FitStatus, LayerOptions, LayerSpec, Loss, NnError,
-    OptimizerConfig, TrainConfig,
+    AnyNetwork, ColMajor, Control, Dtype, EarlyStopping, Event, FitStatus, LayerOptions, LayerSpec,
+    Loss, Metric, Mode, NnError, OptimizerConfig, Schedule, TrainConfig,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,6 +22,8 @@ mod interrupt;
 
 /// How often, at most, training asks R whether the user pressed Ctrl-C.
 const INTERRUPT_CHECK_EVERY: Duration = Duration::from_millis(20);
+/// How often, at most, training reports progress within an epoch.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 fn core_err(e: NnError) -> Error {
     Error::Other(e.to_string())
@@ -142,11 +147,51 @@ fn rn_params(ptr: ExternalPtr<AnyNetwork>, grads: bool) -> Result<List> {
 
 /// @noRd
 #[extendr]
-fn rn_forward(mut ptr: ExternalPtr<AnyNetwork>, x: RMatrix<f64>) -> Result<RMatrix<f64>> {
+fn rn_forward(
+    mut ptr: ExternalPtr<AnyNetwork>,
+    x: RMatrix<f64>,
+    training: bool,
+    seed: &[i32],
+) -> Result<RMatrix<f64>> {
+    let mode = if training { Mode::Train } else { Mode::Infer };
     let out = engine_mut(&mut ptr)?
-        .forward(col_major(&x)?)
+        .forward(col_major(&x)?, mode, seed_from(seed))
         .map_err(core_err)?;
     Ok(r_matrix(out))
+}
+
+/// TRUE when the network behaves differently in training (dropout), so
+/// that a manual forward pass needs a seed.
+/// @noRd
+#[extendr]
+fn rn_has_training_mode(ptr: ExternalPtr<AnyNetwork>) -> Result<bool> {
+    Ok(engine_ref(&ptr)?.has_training_mode())
+}
+
+/// The L1/L2 penalty the layers add to the loss.
+/// @noRd
+#[extendr]
+fn rn_penalty(ptr: ExternalPtr<AnyNetwork>) -> Result<f64> {
+    Ok(engine_ref(&ptr)?.penalty())
+}
+
+/// Metrics of predictions against targets: one value per name.
+/// @noRd
+#[extendr]
+fn rn_metrics(names: Strings, pred: RMatrix<f64>, target: RMatrix<f64>) -> Result<Doubles> {
+    let metrics = names
+        .iter()
+        .map(|n| Metric::from_name(n.as_ref()).map_err(core_err))
+        .collect::<Result<Vec<_>>>()?;
+    let values =
+        metric_values(&metrics, col_major(&pred)?, col_major(&target)?).map_err(core_err)?;
+    Ok(Doubles::from_values(values))
+}
+
+/// Two 32-bit draws from R's RNG as one 64-bit seed.
+fn seed_from(seed: &[i32]) -> u64 {
+    seed.iter()
+        .fold(0u64, |acc, &s| (acc << 32) | u64::from(s as u32))
 }
 
 /// @noRd
@@ -226,8 +271,126 @@ fn rn_step(mut ptr: ExternalPtr<AnyNetwork>, optimizer: List) -> Result<List> {
     Ok(state_list(state))
 }
 
-/// Runs the whole training loop. `on_epoch(epoch, loss)`, if given, is
-/// called after each epoch on this (R's) thread and returns TRUE to stop.
+/// Reads the early-stopping description `list(monitor, patience, min_delta,
+/// restore_best)` made by `early_stopping()`.
+fn early_stopping_from(robj: &Robj) -> Result<Option<EarlyStopping>> {
+    if robj.is_null() {
+        return Ok(None);
+    }
+    let map: HashMap<&str, Robj> = List::try_from(robj.clone())?.try_into()?;
+    Ok(Some(EarlyStopping {
+        monitor: text(&map, "monitor")?,
+        patience: whole(&map, "patience")?,
+        min_delta: real(&map, "min_delta")?,
+        restore_best: map
+            .get("restore_best")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+    }))
+}
+
+/// Reads a schedule description `list(type, ...)` made by the `schedule_*()`
+/// functions.
+fn schedule_from(robj: &Robj) -> Result<Option<Schedule>> {
+    if robj.is_null() {
+        return Ok(None);
+    }
+    let map: HashMap<&str, Robj> = List::try_from(robj.clone())?.try_into()?;
+    let schedule = match text(&map, "type")?.as_str() {
+        "step" => Schedule::Step {
+            step_size: whole(&map, "step_size")?,
+            gamma: real(&map, "gamma")?,
+        },
+        "exponential" => Schedule::Exponential {
+            gamma: real(&map, "gamma")?,
+        },
+        "cosine" => Schedule::Cosine {
+            t_max: whole(&map, "t_max")?,
+            lr_min: real(&map, "lr_min")?,
+        },
+        "plateau" => Schedule::Plateau {
+            monitor: text(&map, "monitor")?,
+            factor: real(&map, "factor")?,
+            patience: whole(&map, "patience")?,
+            min_delta: real(&map, "min_delta")?,
+            lr_min: real(&map, "lr_min")?,
+        },
+        other => return Err(Error::Other(format!("unknown schedule \"{other}\""))),
+    };
+    Ok(Some(schedule))
+}
+
+fn real(map: &HashMap<&str, Robj>, name: &str) -> Result<f64> {
+    map.get(name)
+        .and_then(|v| v.as_real())
+        .ok_or_else(|| Error::Other(format!("`{name}` must be a number")))
+}
+
+fn whole(map: &HashMap<&str, Robj>, name: &str) -> Result<usize> {
+    let v = real(map, name)?;
+    if v >= 0.0 && v.fract() == 0.0 {
+        Ok(v as usize)
+    } else {
+        Err(Error::Other(format!(
+            "`{name}` must be a whole number, not {v}"
+        )))
+    }
+}
+
+fn text(map: &HashMap<&str, Robj>, name: &str) -> Result<String> {
+    map.get(name)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| Error::Other(format!("`{name}` must be a string")))
+}
+
+/// Reads `fit()`'s settings: `list(epochs, batch_size, shuffle, seed,
+/// metrics, early_stopping, schedule)`; `seed` is two draws from R's RNG.
+fn train_config_from(control: List) -> Result<TrainConfig> {
+    let map: HashMap<&str, Robj> = control.try_into()?;
+    let seed = seed_from(
+        map.get("seed")
+            .and_then(|v| v.as_integer_slice())
+            .ok_or_else(|| Error::Other("`seed` must be integers".into()))?,
+    );
+    let metrics = match map.get("metrics") {
+        Some(m) if !m.is_null() => Strings::try_from(m.clone())?
+            .iter()
+            .map(|name| Metric::from_name(name.as_ref()).map_err(core_err))
+            .collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    let none = Robj::from(());
+    Ok(TrainConfig {
+        epochs: whole(&map, "epochs")?,
+        batch_size: whole(&map, "batch_size")?,
+        shuffle: map.get("shuffle").and_then(|v| v.as_bool()).unwrap_or(true),
+        seed,
+        metrics,
+        early_stopping: early_stopping_from(map.get("early_stopping").unwrap_or(&none))?,
+        schedule: schedule_from(map.get("schedule").unwrap_or(&none))?,
+    })
+}
+
+fn optional_matrix(robj: &Robj) -> Result<Option<RMatrix<f64>>> {
+    if robj.is_null() {
+        Ok(None)
+    } else {
+        Ok(Some(RMatrix::try_from(robj.clone())?))
+    }
+}
+
+/// Calls an R callback; anything but FALSE (including an error, which the
+/// R side already reported) means stop.
+fn call_says_stop(f: &Function, args: Pairlist) -> bool {
+    f.call(args)
+        .map(|v| v.as_bool() != Some(false))
+        .unwrap_or(true)
+}
+
+/// Runs the whole training loop. `on_epoch(epoch, figures)` is called after
+/// each epoch and `on_batch(epoch, batch, batches, loss)` at most every
+/// `PROGRESS_EVERY` during one, both on R's thread; either returns TRUE to stop.
 /// @noRd
 #[extendr]
 #[allow(clippy::too_many_arguments)]
@@ -235,30 +398,30 @@ fn rn_fit(
     mut ptr: ExternalPtr<AnyNetwork>,
     x: RMatrix<f64>,
     y: RMatrix<f64>,
+    weights: Robj,
+    val_x: Robj,
+    val_y: Robj,
     loss: &str,
     optimizer: List,
-    epochs: i32,
-    batch_size: i32,
-    shuffle: bool,
-    seed: &[i32],
+    control: List,
     threads: i32,
     on_epoch: Nullable<Function>,
+    on_batch: Nullable<Function>,
 ) -> Result<List> {
     let loss = Loss::from_name(loss).map_err(core_err)?;
     let (config_opt, state) = optimizer_from(optimizer)?;
-    // Two draws from R's RNG make the 64-bit shuffling seed.
-    let seed = seed
-        .iter()
-        .fold(0u64, |acc, &s| (acc << 32) | u64::from(s as u32));
-    let config = TrainConfig {
-        epochs: count(epochs, "epochs")?,
-        batch_size: count(batch_size, "batch_size")?,
-        shuffle,
-        seed,
+    let config = train_config_from(control)?;
+    let (val_x, val_y) = (optional_matrix(&val_x)?, optional_matrix(&val_y)?);
+    let validation = match (&val_x, &val_y) {
+        (Some(vx), Some(vy)) => Some((col_major(vx)?, col_major(vy)?)),
+        _ => None,
     };
+    let columns = history_columns(&config.metrics, validation.is_some());
     let job = FitJob {
         x: col_major(&x)?,
         y: col_major(&y)?,
+        weights: weights.as_real_slice(),
+        validation,
         loss,
         optimizer: config_opt,
         state,
@@ -270,6 +433,7 @@ fn rn_fit(
 
     let mut interrupted = false;
     let mut last_check = Instant::now();
+    let mut last_progress = Instant::now();
     let mut observer = |event: Event| -> Control {
         if last_check.elapsed() >= INTERRUPT_CHECK_EVERY {
             last_check = Instant::now();
@@ -278,20 +442,35 @@ fn rn_fit(
                 return Control::Stop;
             }
         }
-        match (event, &on_epoch) {
-            (Event::EpochEnd { epoch, loss }, Nullable::NotNull(f)) => {
-                // The R callback catches its own errors; anything but FALSE stops.
-                let stop = f
-                    .call(pairlist!(epoch as i32, loss))
-                    .map(|v| v.as_bool() != Some(false))
-                    .unwrap_or(true);
-                if stop {
-                    Control::Stop
-                } else {
-                    Control::Continue
-                }
+        let stop = match (event, &on_epoch, &on_batch) {
+            (Event::EpochEnd { epoch, figures }, Nullable::NotNull(f), _) => {
+                last_progress = Instant::now();
+                let mut named: Robj = Doubles::from_values(figures.iter().copied()).into();
+                let _ = named.set_names(columns.iter().map(String::as_str));
+                call_says_stop(f, pairlist!(epoch as i32, named))
             }
-            _ => Control::Continue,
+            (
+                Event::BatchEnd {
+                    epoch,
+                    batch,
+                    batches,
+                    loss,
+                },
+                _,
+                Nullable::NotNull(f),
+            ) if last_progress.elapsed() >= PROGRESS_EVERY => {
+                last_progress = Instant::now();
+                call_says_stop(
+                    f,
+                    pairlist!(epoch as i32, batch as i32, batches as i32, loss),
+                )
+            }
+            _ => false,
+        };
+        if stop {
+            Control::Stop
+        } else {
+            Control::Continue
         }
     };
     let (report, state) = net.fit(job, &mut observer).map_err(core_err)?;
@@ -299,12 +478,22 @@ fn rn_fit(
         FitStatus::Completed => ("completed", 0, 0),
         FitStatus::Stopped { epoch, batch } if interrupted => ("interrupted", epoch, batch),
         FitStatus::Stopped { epoch, batch } => ("stopped", epoch, batch),
+        FitStatus::EarlyStopped { epoch } => ("early_stopped", epoch, 0),
+        FitStatus::NonFinite { epoch, batch } => ("non_finite", epoch, batch),
     };
+    let history = List::from_names_and_values(
+        report.columns.iter().map(String::as_str),
+        report
+            .columns
+            .iter()
+            .map(|c| report.column(c).unwrap_or_default()),
+    )?;
     Ok(list!(
-        loss = report.losses,
+        history = history,
         status = status,
         stopped_epoch = epoch as i32,
         stopped_batch = batch as i32,
+        restored_epoch = report.restored_epoch.map(|e| e as i32).unwrap_or(0),
         optimizer_state = state_list(state)
     ))
 }
@@ -316,6 +505,9 @@ extendr_module! {
     fn rn_set_param;
     fn rn_params;
     fn rn_forward;
+    fn rn_has_training_mode;
+    fn rn_penalty;
+    fn rn_metrics;
     fn rn_backward;
     fn rn_predict;
     fn rn_loss;
