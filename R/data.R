@@ -45,20 +45,36 @@ check_finite <- function(x, arg, call) {
 #' Encodes y for a network with `outputs` output units.
 #'
 #' Returns list(matrix, info): info records how to decode predictions
-#' (`type` "factor" with `levels`, or "numeric").
+#' (`type` "factor" with `levels`, or "numeric", with `zero_based` labels for
+#' sparse integer targets). With `levels` (a model's known classes), a
+#' factor or character y is coded against them, and values outside them are
+#' an error. Sparse losses take one column of 0-based class indices.
 #' @noRd
-encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env()) {
+encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env(),
+                          loss = NULL, levels = NULL) {
+  sparse <- identical(loss, "sparse_cross_entropy")
+  if (is.character(y)) y <- factor(y, levels = levels %||% sort(unique(y)))
   if (is.factor(y)) {
     if (anyNA(y)) {
       abort_arg("{.arg {arg}} must not contain NA.", arg, call = call)
     }
+    if (!is.null(levels)) {
+      unseen <- setdiff(unique(as.character(y)), levels)
+      if (length(unseen)) {
+        abort_arg(c("{.arg {arg}} has class{?es} {.val {unseen}} that the model was not trained on.",
+                    i = "Its classes are {.val {levels}}."), arg, call = call)
+      }
+      y <- factor(as.character(y), levels = levels)
+    }
     lv <- levels(y)
-    if (outputs == 1L && length(lv) == 2L) {
+    if (sparse && outputs == length(lv)) {
+      m <- matrix(as.double(as.integer(y) - 1L), ncol = 1L)
+    } else if (!sparse && outputs == 1L && length(lv) == 2L) {
       m <- matrix(as.double(as.integer(y) == 2L), ncol = 1L)
-    } else if (outputs == length(lv)) {
+    } else if (!sparse && outputs == length(lv)) {
       m <- diag(length(lv))[as.integer(y), , drop = FALSE]
     } else {
-      abort_arg(c("{.arg {arg}} has {length(lv)} level{?s}, which does not fit a network with {outputs} output{?s}.",
+      abort_arg(c("{.arg {arg}} has {length(lv)} level{?s}, which does not fit a network with {outputs} output{?s}{if (sparse) ' and a sparse loss' else ''}.",
                   i = "Use one output per level (softmax), or one output for two levels (sigmoid)."),
                 arg, call = call)
     }
@@ -72,16 +88,124 @@ encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env()) 
     m <- if (is.null(dim(y))) matrix(y, ncol = 1L) else as.matrix(y)
     check_finite(m, arg, call)
     storage.mode(m) <- "double"
-    if (ncol(m) != outputs) {
-      abort_arg("{.arg {arg}} has {ncol(m)} column{?s}, but the network has {outputs} output{?s}.",
+    want <- if (sparse) 1L else outputs
+    if (ncol(m) != want) {
+      abort_arg("{.arg {arg}} has {ncol(m)} column{?s}, but {if (sparse) 'a sparse loss needs 1 (class labels)' else paste('the network has', outputs, 'output(s)')}.",
                 arg, call = call)
     }
-    info <- list(type = "numeric")
+    if (sparse && !all(m %in% seq.int(0, outputs - 1))) {
+      abort_arg("{.arg {arg}} must hold class labels 0 to {outputs - 1} (whole numbers) for the sparse cross-entropy loss.",
+                arg, call = call)
+    }
+    info <- list(type = "numeric", zero_based = sparse)
   }
   if (nrow(m) != n) {
     abort_arg("{.arg {arg}} has {nrow(m)} row{?s}, but {.arg x} has {n}.", arg, call = call)
   }
   list(matrix = m, info = info)
+}
+
+#' fit()'s x and y as a numeric matrix and targets, from a matrix or data
+#' frame and y, or from a formula and data. Returns list(x, y, preprocess):
+#' `preprocess` is what predict() must apply to new data (formula terms,
+#' factor levels, standardization).
+#' @noRd
+prepare_xy <- function(model, x, y, data, call = rlang::caller_env()) {
+  pre <- model$.get_state()$preprocess
+  if (inherits(x, "formula")) {
+    if (!is.data.frame(data)) {
+      abort_arg("{.arg data} must be a data frame when {.arg x} is a formula, not {.obj_type_friendly {data}}.",
+                "data", call = call)
+    }
+    if (!is.null(y)) {
+      abort_arg("Give {.arg y} or a formula, not both: with a formula, the response comes from {.arg data}.",
+                "y", call = call)
+    }
+    pre <- c(formula_terms(x, data, call), pre[c("center", "scale")])
+    d <- design_matrix(pre, data, "data", call, response = TRUE)
+    return(list(x = standardize(d$x, pre), y = d$y, preprocess = pre))
+  }
+  if (!is.null(data)) {
+    abort_arg("{.arg data} is only used with a formula, such as {.code fit(model, y ~ ., data = df)}.",
+              "data", call = call)
+  }
+  if (is.null(y)) {
+    abort_arg("{.arg y} is missing: give targets, or a formula and {.arg data}.", "y", call = call)
+  }
+  list(x = apply_preprocess(pre, x, "x", call), y = y, preprocess = pre)
+}
+
+#' Terms and factor levels of a formula on a data frame.
+#' @noRd
+formula_terms <- function(formula, data, call) {
+  vars <- setdiff(all.vars(formula), ".")
+  missing <- setdiff(vars, names(data))
+  if (length(missing)) {
+    abort_arg(c("The formula names column{?s} {.field {missing}}, which {?is/are} not in {.arg data}.",
+                i = "Columns of {.arg data}: {.field {names(data)}}."), "x", call = call)
+  }
+  mf <- stats::model.frame(formula, data, na.action = stats::na.pass)
+  tt <- attr(mf, "terms")
+  # The formula's environment would travel with the model into saveRDS();
+  # the global one is stored as a reference.
+  environment(tt) <- globalenv()
+  list(terms = tt, xlevels = stats::.getXlevels(tt, mf))
+}
+
+#' The model matrix (no intercept column) and, if asked, the response of
+#' `data` under a model's terms.
+#' @noRd
+design_matrix <- function(pre, data, arg, call, response = FALSE) {
+  if (!is.data.frame(data)) {
+    abort_arg("{.arg {arg}} must be a data frame (the model was trained with a formula), not {.obj_type_friendly {data}}.",
+              arg, call = call)
+  }
+  tt <- if (response) pre$terms else stats::delete.response(pre$terms)
+  needed <- all.vars(tt)
+  missing <- setdiff(needed, names(data))
+  if (length(missing)) {
+    abort_arg("{.arg {arg}} lacks the column{?s} {.field {missing}} that the model was trained with.",
+              arg, call = call)
+  }
+  with_na <- needed[vapply(needed, function(v) anyNA(data[[v]]), logical(1))]
+  if (length(with_na)) {
+    abort_arg("{.arg {arg}} has NA in column{?s} {.field {with_na}}.", arg, call = call)
+  }
+  for (v in intersect(names(pre$xlevels), needed)) {
+    unseen <- setdiff(unique(as.character(data[[v]])), pre$xlevels[[v]])
+    if (length(unseen)) {
+      abort_arg("Column {.field {v}} of {.arg {arg}} has level{?s} {.val {unseen}} not seen in training.",
+                arg, call = call)
+    }
+  }
+  mf <- stats::model.frame(tt, data, xlev = pre$xlevels, na.action = stats::na.pass)
+  x <- stats::model.matrix(tt, mf)
+  x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
+  attr(x, "assign") <- NULL
+  attr(x, "contrasts") <- NULL
+  list(x = as_input_matrix(x, arg, call), y = if (response) stats::model.response(mf))
+}
+
+#' New inputs prepared the way the model's training inputs were.
+#' @noRd
+apply_preprocess <- function(pre, x, arg, call = rlang::caller_env()) {
+  if (!is.null(pre$terms) && is.data.frame(x)) {
+    x <- design_matrix(pre, x, arg, call)$x
+  } else {
+    x <- as_input_matrix(x, arg, call)
+  }
+  standardize(x, pre, arg, call)
+}
+
+#' Centers and scales columns with the training statistics, if any.
+#' @noRd
+standardize <- function(x, pre, arg = "x", call = rlang::caller_env()) {
+  if (is.null(pre$center)) return(x)
+  if (ncol(x) != length(pre$center)) {
+    abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model was trained on {length(pre$center)}.",
+              arg, call = call)
+  }
+  sweep(sweep(x, 2L, pre$center, check.margin = FALSE), 2L, pre$scale, "/", check.margin = FALSE)
 }
 
 #' The planar "flower" data set

@@ -21,7 +21,20 @@ rn_set_param <- function(ptr, layer, name, data) .Call(wrap__rn_set_param, ptr, 
 rn_params <- function(ptr, grads) .Call(wrap__rn_params, ptr, grads)
 
 #' @noRd
-rn_forward <- function(ptr, x) .Call(wrap__rn_forward, ptr, x)
+rn_forward <- function(ptr, x, training, seed) .Call(wrap__rn_forward, ptr, x, training, seed)
+
+#' TRUE when the network behaves differently in training (dropout), so
+#' that a manual forward pass needs a seed.
+#' @noRd
+rn_has_training_mode <- function(ptr) .Call(wrap__rn_has_training_mode, ptr)
+
+#' The L1/L2 penalty the layers add to the loss.
+#' @noRd
+rn_penalty <- function(ptr) .Call(wrap__rn_penalty, ptr)
+
+#' Metrics of predictions against targets: one value per name.
+#' @noRd
+rn_metrics <- function(names, pred, target) .Call(wrap__rn_metrics, names, pred, target)
 
 #' @noRd
 rn_backward <- function(ptr, grad) .Call(wrap__rn_backward, ptr, grad)
@@ -37,8 +50,9 @@ rn_loss <- function(name, pred, target) .Call(wrap__rn_loss, name, pred, target)
 #' @noRd
 rn_step <- function(ptr, optimizer) .Call(wrap__rn_step, ptr, optimizer)
 
-#' Runs the whole training loop. `on_epoch(epoch, loss)`, if given, is
-#' called after each epoch on this (R's) thread and returns TRUE to stop.
+#' Runs the whole training loop. `on_epoch(epoch, figures)` is called after
+#' each epoch and `on_batch(epoch, batch, batches, loss)` at most every
+#' `PROGRESS_EVERY` during one, both on R's thread; either returns TRUE to stop.
 #' @noRd
-rn_fit <- function(ptr, x, y, loss, optimizer, epochs, batch_size, shuffle, seed, threads, on_epoch) .Call(wrap__rn_fit, ptr, x, y, loss, optimizer, epochs, batch_size, shuffle, seed, threads, on_epoch)
+rn_fit <- function(ptr, x, y, weights, val_x, val_y, loss, optimizer, control, threads, on_epoch, on_batch) .Call(wrap__rn_fit, ptr, x, y, weights, val_x, val_y, loss, optimizer, control, threads, on_epoch, on_batch)
 

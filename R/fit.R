@@ -1,38 +1,70 @@
-# fit(): checks everything in R, then runs the whole training loop in one
-# call into the engine.
+# fit(): checks everything in R, prepares the data once, then runs the whole
+# training loop in one call into the engine.
 
 #' Train a model
 #'
 #' Runs the whole training loop in the Rust engine: for each epoch, shuffle
 #' the rows (if `shuffle`), then for each mini-batch of `batch_size` rows:
-#' forward pass, loss, backward pass, optimizer step. No R code runs per
-#' batch. Shuffling uses a seed drawn from R's RNG, so `set.seed()` makes the
-#' whole run reproducible; the thread count never changes the result.
+#' forward pass, loss, backward pass, optimizer step; at the end of the
+#' epoch, metrics, validation, callbacks. No R code runs per batch. Shuffling
+#' and dropout use a seed drawn from R's RNG, so `set.seed()` makes the whole
+#' run reproducible; the thread count never changes the result.
 #'
-#' Press Ctrl-C (Esc in RStudio) to stop: training ends after the current
-#' batch, the model keeps the weights of the last completed batch, and the
-#' interrupt is passed on.
+#' **Data.** `x` is a numeric matrix or data frame with `y` beside it, or a
+#' formula with `data` (`fit(model, Species ~ ., data = iris)`): factors
+#' among the predictors become indicator columns (as in [lm()]), and the
+#' model remembers how, so [predict()][predict.Sequential] takes a data
+#' frame with the same columns.
+#'
+#' **Stopping.** If the loss becomes NaN or infinite, training stops with a
+#' warning naming the epoch and the model keeps the weights it had at the
+#' end of the previous epoch. Press Ctrl-C (Esc in RStudio) to stop at once:
+#' training ends after the current batch, the model keeps the weights of
+#' that batch, and the interrupt is passed on.
 #'
 #' @param object A [Sequential] model; it is trained in place.
-#' @param x Numeric matrix or data frame of numeric columns, one sample per row.
+#' @param x Numeric matrix or data frame of numeric columns, one sample per
+#'   row; or a formula such as `y ~ .` (then give `data`).
 #' @param y Targets: a numeric vector or matrix (one column per output), or
 #'   a factor for classification (one output per level, or one output for
-#'   two levels; `predict(type = "class")` returns levels).
-#' @param loss A loss name (`"mse"`, `"sse"`, `"bce"`, `"cross_entropy"`) or
-#'   a [Loss] object. Default: the loss of the last `fit()`, or else
-#'   `"cross_entropy"` for a factor with several outputs, `"bce"` for a
-#'   factor with one output, `"mse"` for numbers.
-#' @param optimizer An optimizer such as `SGD$new(lr = 0.1)`. Default: the
-#'   last one used with this model (with its state), or `SGD$new()`.
+#'   two levels). With `loss = "sparse_cross_entropy"`, integer labels from
+#'   0 are also accepted. Not used with a formula.
+#' @param data A data frame, with a formula.
+#' @param loss A loss name (see [losses]) or a [Loss] object. Default: the
+#'   loss of the last `fit()`, or else `"cross_entropy"` for a factor with
+#'   several outputs, `"bce"` for a factor with one output, `"mse"` for
+#'   numbers.
+#' @param optimizer An optimizer object such as `SGD$new(lr = 0.1)`, or a
+#'   name (`"sgd"`, `"adam"`, ...) for one with default settings. Default:
+#'   the last one used with this model (with its state), or `SGD$new()`.
 #' @param epochs Number of passes over the data.
 #' @param batch_size Rows per mini-batch (`nrow(x)` for full-batch gradient
 #'   descent; larger values are reduced to `nrow(x)`).
+#' @param validation_data `list(x, y)` to evaluate after each epoch (same
+#'   form as `x` and `y`, or a data frame with a formula).
+#' @param validation_split Fraction of the rows, taken from the end before
+#'   any shuffling (as Keras does), held out as validation data.
+#' @param metrics Names of metrics to report each epoch, on the training
+#'   batches and the validation data: `"accuracy"`, `"precision"`,
+#'   `"recall"`, `"f1"` (binary with one output, macro-averaged with
+#'   several), `"auc"` (one output), `"mae"`, `"rmse"`, `"r2"`.
+#' @param callbacks A list of callbacks: [early_stopping()], one of the
+#'   [lr_schedules], [callback_epoch_end()].
+#' @param class_weight Weights of the classes in the loss, for a factor `y`
+#'   (or 0/1 targets): a numeric vector named by level (or in level order).
+#' @param sample_weight Weights of the rows in the loss: a numeric vector of
+#'   `nrow(x)` non-negative values. Multiplied by `class_weight` if both are
+#'   given.
 #' @param shuffle Shuffle the rows before each epoch?
-#' @param verbose Print the loss as training goes (up to about 10 lines)?
+#' @param verbose `0`: silent; `1`: a progress bar in a console that can
+#'   redraw a line, otherwise about ten evenly spaced lines; `2`: one line
+#'   per epoch. `TRUE`/`FALSE` mean 1/0. Default: `1` in an interactive
+#'   session, else `0` (option `rustnn.verbose`).
 #' @param threads Number of threads; see [default_threads()].
 #' @param ... Unused; must be empty.
-#' @return A `rustnn_history` object (invisibly): per-epoch losses, with
-#'   `print()`, `plot()` and `as.data.frame()` methods.
+#' @return A `rustnn_history` object (invisibly): the per-epoch figures in
+#'   `$metrics` (`loss`, metrics, `val_*`, `lr`), with `print()`, `plot()`
+#'   and `as.data.frame()` methods. The model keeps it as `model$history`.
 #' @export
 #' @examples
 #' set.seed(42)
@@ -40,46 +72,104 @@
 #' y <- factor(c("no", "yes", "yes", "no"))
 #' model <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(4, 1), Sigmoid$new())
 #' history <- fit(model, x, y, loss = "bce", optimizer = SGD$new(lr = 1),
-#'                epochs = 500, batch_size = 4)
+#'                epochs = 500, batch_size = 4, metrics = "accuracy")
 #' history
 #' predict(model, x, type = "class")
-fit.Sequential <- function(object, x, y, loss = NULL, optimizer = NULL, epochs = 10,
-                           batch_size = 32, shuffle = TRUE,
-                           verbose = getOption("rustnn.verbose", interactive()),
-                           threads = default_threads(), ...) {
+#'
+#' # Formula interface, validation data and early stopping
+#' set.seed(1)
+#' model <- Sequential$new(Linear$new(4, 16), ReLU$new(), Linear$new(16, 3), Softmax$new())
+#' history <- fit(model, Species ~ ., data = iris, optimizer = Adam$new(lr = 0.01),
+#'                epochs = 50, batch_size = 16, metrics = "accuracy",
+#'                validation_split = 0.2,
+#'                callbacks = list(early_stopping(patience = 10)))
+#' tail(as.data.frame(history), 3)
+fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimizer = NULL,
+                           epochs = 10, batch_size = 32, validation_data = NULL,
+                           validation_split = 0, metrics = NULL, callbacks = list(),
+                           class_weight = NULL, sample_weight = NULL, shuffle = TRUE,
+                           verbose = default_verbose(), threads = default_threads(), ...) {
   rlang::check_dots_empty()
   model <- object
   state <- model$.get_state()
-  x <- as_input_matrix(x, "x")
+  prepared <- prepare_xy(model, x, y, data)
+  x <- prepared$x
   check_input_width(model, x, "x")
   outputs <- model_output_dim(state, ncol(x))
-  target <- encode_target(y, nrow(x), outputs, "y")
-  loss <- as_loss(loss %||% state$loss %||% default_loss(target, outputs))
+  loss <- as_loss(loss %||% state$loss %||% default_loss(prepared$y, outputs))
+  # Refitting a classifier keeps its classes in the same output columns.
+  known_levels <- if (identical(state$target$type, "factor")) state$target$levels
+  target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss$name,
+                          levels = known_levels)
   optimizer <- if (is.null(optimizer)) last_optimizer(state) else as_optimizer(optimizer)
   epochs <- check_count(epochs)
-  batch_size <- min(check_count(batch_size), nrow(x))
+  batch_size <- check_count(batch_size)
+  metrics <- check_metrics(metrics, outputs)
+  cbs <- sort_callbacks(callbacks)
+  weights <- row_weights(sample_weight, class_weight, prepared$y, target, nrow(x))
   check_flag(shuffle)
-  check_flag(verbose)
+  verbose <- check_verbose(verbose)
   threads <- check_count(threads)
 
-  seed <- sample.int(.Machine$integer.max, 2L)
-  progress <- if (verbose) progress_printer(epochs) else NULL
-  result <- rust_call(rn_fit(model$.engine(), x, target$matrix, loss$name,
-                             optimizer$.description(), epochs, batch_size,
-                             shuffle, seed, threads, progress))
+  split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
+                            model, prepared, target$info, loss$name, outputs)
+  batch_size <- min(batch_size, nrow(split$x))
+  control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
+                  seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
+                  early_stopping = cbs$early_stopping, schedule = cbs$schedule)
+  reporter <- progress_reporter(verbose, epochs)
+  epoch_end <- epoch_end_caller(reporter$on_epoch, cbs$epoch_end)
+  result <- rust_call(rn_fit(model$.engine(), split$x, split$y, split$weights,
+                             split$val_x, split$val_y, loss$name, optimizer$.description(),
+                             control, threads, epoch_end$fun, reporter$on_batch))
+  reporter$finish()
   optimizer$state <- result$optimizer_state
-  model$.after_fit(target$info, loss$name, optimizer$clone())
-  history <- new_history(result$loss, loss$name, batch_size, nrow(x))
-  if (result$status == "interrupted") {
-    cli::cli_inform(c("!" = "Training interrupted in epoch {result$stopped_epoch}, after batch {result$stopped_batch}.",
-                      i = "The model keeps the weights of that batch."))
-    rlang::interrupt()
-  }
+  history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs)
+  model$.after_fit(target$info, loss$name, optimizer$clone(), history, prepared$preprocess)
+  report_end(result, history, epoch_end$failure(), verbose)
   invisible(history)
 }
 
-default_loss <- function(target, outputs) {
-  if (target$info$type == "factor") {
+#' Default of fit()'s `verbose`: option `rustnn.verbose`, else 1 when
+#' interactive and 0 otherwise.
+#' @noRd
+default_verbose <- function() {
+  getOption("rustnn.verbose", if (interactive()) 1L else 0L)
+}
+
+check_verbose <- function(verbose, call = rlang::caller_env()) {
+  if (is.logical(verbose) && length(verbose) == 1L && !is.na(verbose)) {
+    return(as.integer(verbose))
+  }
+  if (!(is.numeric(verbose) && length(verbose) == 1L && verbose %in% 0:2)) {
+    abort_arg("{.arg verbose} must be 0, 1 or 2 (or TRUE/FALSE), not {.obj_type_friendly {verbose}}.",
+              "verbose", call = call)
+  }
+  as.integer(verbose)
+}
+
+metric_names <- c("accuracy", "precision", "recall", "f1", "auc", "mae", "rmse", "r2")
+
+check_metrics <- function(metrics, outputs, call = rlang::caller_env()) {
+  if (is.null(metrics)) return(character())
+  if (!is.character(metrics) || anyNA(metrics)) {
+    abort_arg("{.arg metrics} must be a character vector of metric names, not {.obj_type_friendly {metrics}}.",
+              "metrics", call = call)
+  }
+  unknown <- setdiff(metrics, metric_names)
+  if (length(unknown)) {
+    abort_arg(c("{.arg metrics} has unknown metric{?s} {.val {unknown}}.",
+                i = "Known metrics: {.val {metric_names}}."), "metrics", call = call)
+  }
+  if ("auc" %in% metrics && outputs != 1L) {
+    abort_arg("{.arg metrics}: {.val auc} needs a binary model with one output, but this one has {outputs}.",
+              "metrics", call = call)
+  }
+  unique(metrics)
+}
+
+default_loss <- function(y, outputs) {
+  if (is.factor(y) || is.character(y)) {
     if (outputs == 1L) "bce" else "cross_entropy"
   } else {
     "mse"
@@ -92,36 +182,166 @@ last_optimizer <- function(state) {
   if (inherits(state$optimizer, "Optimizer")) state$optimizer$clone() else SGD$new()
 }
 
-#' Epoch-end callback that prints about ten evenly spaced progress lines.
-#'
-#' It runs inside the engine's call back into R, where condition handlers set
-#' outside fit() do not apply; so it writes plain lines to stdout, which
-#' sink(), capture.output() and knitr all see.
+#' Per-row loss weights from sample_weight and class_weight (NULL if none).
 #' @noRd
-progress_printer <- function(epochs) {
-  every <- max(1L, epochs %/% 10L)
-  function(epoch, loss) {
-    if (epoch %% every == 0L || epoch == epochs || epoch == 1L) {
-      cat(sprintf("Epoch %d/%d - loss: %s\n", epoch, epochs, format(signif(loss, 6))))
+row_weights <- function(sample_weight, class_weight, y, target, n, call = rlang::caller_env()) {
+  w <- NULL
+  if (!is.null(sample_weight)) {
+    if (!(is.numeric(sample_weight) && length(sample_weight) == n && all(is.finite(sample_weight)) &&
+          all(sample_weight >= 0))) {
+      abort_arg("{.arg sample_weight} must be {n} finite non-negative number{?s}, one per row of {.arg x}.",
+                "sample_weight", call = call)
     }
-    FALSE
+    w <- as.double(sample_weight)
   }
+  if (!is.null(class_weight)) {
+    classes <- if (identical(target$info$type, "factor")) target$info$levels else c("0", "1")
+    labels <- if (is.factor(y)) as.integer(y) else if (all(y %in% c(0, 1))) as.integer(y) + 1L else NULL
+    if (is.null(labels)) {
+      abort_arg("{.arg class_weight} needs a factor {.arg y} or 0/1 targets.", "class_weight", call = call)
+    }
+    if (!(is.numeric(class_weight) && length(class_weight) == length(classes) &&
+          all(is.finite(class_weight)) && all(class_weight >= 0))) {
+      abort_arg("{.arg class_weight} must be {length(classes)} non-negative number{?s}, one per class ({.val {classes}}).",
+                "class_weight", call = call)
+    }
+    if (!is.null(names(class_weight))) {
+      missing <- setdiff(classes, names(class_weight))
+      if (length(missing)) {
+        abort_arg("{.arg class_weight} has no weight for class{?es} {.val {missing}}.",
+                  "class_weight", call = call)
+      }
+      class_weight <- class_weight[classes]
+    }
+    by_row <- as.double(class_weight)[labels]
+    w <- if (is.null(w)) by_row else w * by_row
+  }
+  w
 }
 
-new_history <- function(losses, loss_name, batch_size, rows) {
-  structure(list(loss = losses, epochs = length(losses), loss_name = loss_name,
-                 batch_size = batch_size, rows = rows),
+#' Training and validation parts: explicit validation data, or the last
+#' `validation_split` of the rows.
+#' @noRd
+split_validation <- function(x, y, weights, validation_split, validation_data, model,
+                             prepared, info, loss_name, outputs, call = rlang::caller_env()) {
+  check_number(validation_split, min = 0, max = 1, max_inclusive = FALSE, call = call)
+  none <- list(x = x, y = y, weights = weights, val_x = NULL, val_y = NULL)
+  if (!is.null(validation_data)) {
+    if (validation_split > 0) {
+      abort_arg("Give {.arg validation_data} or {.arg validation_split}, not both.",
+                "validation_data", call = call)
+    }
+    if (!(is.list(validation_data) && !is.data.frame(validation_data) &&
+          length(validation_data) %in% 1:2)) {
+      abort_arg("{.arg validation_data} must be {.code list(x, y)} (or {.code list(data)} with a formula).",
+                "validation_data", call = call)
+    }
+    v <- if (!is.null(prepared$preprocess$terms)) {
+      design_matrix(prepared$preprocess, validation_data[[1]], "validation_data", call, response = TRUE)
+    } else {
+      list(x = apply_preprocess(model$.get_state()$preprocess, validation_data[[1]],
+                                "validation_data$x", call),
+           y = validation_data[[2]])
+    }
+    vt <- encode_target(v$y, nrow(v$x), outputs, "validation_data$y", call, loss = loss_name,
+                        levels = info$levels)
+    if (ncol(v$x) != ncol(x)) {
+      abort_arg("{.arg validation_data$x} has {ncol(v$x)} column{?s}, but {.arg x} has {ncol(x)}.",
+                "validation_data", call = call)
+    }
+    none$val_x <- v$x
+    none$val_y <- vt$matrix
+    return(none)
+  }
+  if (validation_split == 0) return(none)
+  n_val <- floor(nrow(x) * validation_split)
+  if (n_val < 1L || n_val >= nrow(x)) {
+    abort_arg("{.arg validation_split} = {validation_split} leaves {n_val} validation row{?s} out of {nrow(x)}; each part needs at least one.",
+              "validation_split", call = call)
+  }
+  train <- seq_len(nrow(x) - n_val)
+  val <- setdiff(seq_len(nrow(x)), train)
+  list(x = x[train, , drop = FALSE], y = y[train, , drop = FALSE],
+       weights = if (!is.null(weights)) weights[train],
+       val_x = x[val, , drop = FALSE], val_y = y[val, , drop = FALSE])
+}
+
+#' The epoch-end function given to the engine: progress display, then the
+#' user's callbacks. Errors in a user callback stop training and are
+#' reported after it (the engine's call back into R cannot raise them).
+#' @noRd
+epoch_end_caller <- function(on_epoch, user) {
+  failure <- NULL
+  fun <- if (is.null(on_epoch) && length(user) == 0L) NULL else function(epoch, logs) {
+    if (!is.null(on_epoch)) on_epoch(epoch, logs)
+    stop <- FALSE
+    for (f in user) {
+      result <- tryCatch(f(epoch, logs), error = function(e) {
+        failure <<- list(epoch = epoch, message = conditionMessage(e))
+        TRUE
+      })
+      stop <- stop || isTRUE(result)
+    }
+    stop
+  }
+  list(fun = fun, failure = function() failure)
+}
+
+#' Messages and warnings once training has ended.
+#' @noRd
+report_end <- function(result, history, failure, verbose, call = rlang::caller_env()) {
+  if (!is.null(failure)) {
+    cli::cli_warn(c("A {.fn callback_epoch_end} function failed in epoch {failure$epoch}, so training stopped.",
+                    x = "{failure$message}"), class = "rustnn_warning_callback", call = call)
+  }
+  switch(result$status,
+    non_finite = {
+      lr <- history$metrics$lr
+      cli::cli_warn(c("Training stopped in epoch {result$stopped_epoch}: the loss became NaN or infinite.",
+                      i = "The model keeps its weights from the end of epoch {result$stopped_epoch - 1}.",
+                      i = "Try a lower learning rate{if (length(lr)) paste0(' (it was ', format(lr[length(lr)]), ')') else ''}, or standardize the inputs."),
+                    class = "rustnn_warning_non_finite", call = call)
+    },
+    early_stopped = if (verbose > 0) {
+      restored <- if (result$restored_epoch > 0) paste0("; restored the weights of epoch ", result$restored_epoch) else ""
+      cli::cli_inform("Early stopping after epoch {result$stopped_epoch}{restored}.")
+    },
+    interrupted = {
+      cli::cli_inform(c("!" = "Training interrupted in epoch {result$stopped_epoch}, after batch {result$stopped_batch}.",
+                        i = "The model keeps the weights of that batch."))
+      rlang::interrupt()
+    }
+  )
+  invisible()
+}
+
+new_history <- function(result, loss_name, batch_size, rows, epochs) {
+  structure(list(metrics = result$history,
+                 params = list(epochs = epochs, batch_size = batch_size, rows = rows,
+                               loss = loss_name),
+                 status = result$status,
+                 restored_epoch = if (result$restored_epoch > 0) result$restored_epoch),
             class = "rustnn_history")
 }
 
 #' @export
 format.rustnn_history <- function(x, ...) {
-  n <- x$epochs
-  last <- if (n) format(signif(x$loss[n], 6)) else "-"
-  first <- if (n) format(signif(x$loss[1], 6)) else "-"
-  c(sprintf("<rustnn_history> %d epoch%s, batch size %d on %d rows", n,
-            if (n == 1) "" else "s", x$batch_size, x$rows),
-    sprintf("  loss (%s): %s -> %s", x$loss_name, first, last))
+  m <- x$metrics
+  n <- length(m$loss)
+  head <- sprintf("<rustnn_history> %d epoch%s (of %d), batch size %d on %d rows, loss %s",
+                  n, if (n == 1) "" else "s", x$params$epochs, x$params$batch_size,
+                  x$params$rows, x$params$loss)
+  if (n == 0L) return(c(head, "  (no epoch completed)"))
+  shown <- setdiff(names(m), "lr")
+  figures <- vapply(shown, function(f) paste0(f, ": ", format(signif(m[[f]][n], 5))), character(1))
+  c(head, paste0("  final: ", paste(figures, collapse = ", ")),
+    switch(x$status,
+           early_stopped = paste0("  stopped early", if (!is.null(x$restored_epoch))
+             paste0("; weights of epoch ", x$restored_epoch, " restored")),
+           non_finite = "  stopped: the loss became NaN or infinite",
+           interrupted = "  interrupted",
+           stopped = "  stopped by a callback",
+           NULL))
 }
 
 #' @export
@@ -132,5 +352,6 @@ print.rustnn_history <- function(x, ...) {
 
 #' @export
 as.data.frame.rustnn_history <- function(x, row.names = NULL, optional = FALSE, ...) {
-  data.frame(epoch = seq_len(x$epochs), loss = x$loss, row.names = row.names)
+  n <- length(x$metrics$loss)
+  do.call(data.frame, c(list(epoch = seq_len(n)), x$metrics, list(row.names = row.names)))
 }

@@ -42,11 +42,14 @@ Layer <- R6::R6Class("Layer",
 
     # @description Forward pass of a standalone layer (float64).
     # @param x Numeric matrix, one sample per row.
+    # @param training Training mode (matters to dropout only).
     # @return The layer's output as a matrix.
-    forward = function(x) {
+    forward = function(x, training = TRUE) {
       private$require_standalone("forward")
       x <- as_input_matrix(x, "x")
-      out <- rust_call(rn_forward(private$engine(), x))
+      check_flag(training)
+      seed <- if (training && identical(private$.type, "dropout")) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
+      out <- rust_call(rn_forward(private$engine(), x, training, seed))
       private$.backward_done <- FALSE
       out
     },
@@ -73,6 +76,10 @@ Layer <- R6::R6Class("Layer",
     # @param ... Unused.
     format = function(...) {
       dims <- if (is.na(private$.in)) "" else paste0("(", private$.in, " -> ", private$.out, ")")
+      if (length(private$.options)) {
+        dims <- paste0(dims, "[", paste(names(private$.options), unlist(private$.options),
+                                        sep = " = ", collapse = ", "), "]")
+      }
       where <- if (is.null(private$.model)) "" else paste0(" [layer ", private$.index, " of a model]")
       paste0("<", class(self)[1], dims, ">", where)
     },
@@ -271,11 +278,16 @@ weight_initializers <- list(
 #' * `"normal"`: `rnorm(in * out)`, tutorial 002's initialization.
 #' * `"uniform_small"`: `runif(in * out) * 0.01`, tutorial 003's.
 #'
+#' `l1` and `l2` add `l1 * sum(abs(weight)) + l2 * sum(weight^2)` to the
+#' loss during training (Keras's `kernel_regularizer`; the bias is not
+#' penalized). The history's loss includes this penalty, and the backward
+#' pass adds its gradient, `l1 * sign(weight) + 2 * l2 * weight`.
+#'
 #' @section Shape:
 #' Input `n x in_features`, output `n x out_features`.
 #' @section Methods:
-#' `Linear$new(in_features, out_features, init = "glorot_uniform")` creates
-#' the layer; `$forward(x)`, `$backward(grad)`, `$params` and `$grads` are
+#' `Linear$new(in_features, out_features, init = "glorot_uniform", l1 = 0,
+#' l2 = 0)` creates the layer; `$forward(x)`, `$backward(grad)`, `$params` and `$grads` are
 #' those of [Layer].
 #' @export
 #' @examples
@@ -293,19 +305,56 @@ Linear <- R6::R6Class("Linear",
     # @param in_features Number of inputs (columns of `x`).
     # @param out_features Number of outputs.
     # @param init Initial weight distribution (see Description).
-    initialize = function(in_features, out_features, init = "glorot_uniform") {
+    # @param l1,l2 Penalties on the weight (see Description).
+    initialize = function(in_features, out_features, init = "glorot_uniform", l1 = 0, l2 = 0) {
       in_features <- check_count(in_features)
       out_features <- check_count(out_features)
       check_choice(init, names(weight_initializers))
+      penalties <- list(l1 = check_number(l1, min = 0), l2 = check_number(l2, min = 0))
       weight <- matrix(weight_initializers[[init]](in_features, out_features),
                        nrow = in_features, ncol = out_features)
       super$initialize("linear", in_features, out_features,
-                       params = list(weight = weight, bias = rep(0, out_features)))
+                       params = list(weight = weight, bias = rep(0, out_features)),
+                       options = penalties[unlist(penalties) != 0])
     }
   ),
   private = list(
     .params_shape = function() {
       list(weight = c(private$.in, private$.out), bias = private$.out)
+    }
+  )
+)
+
+#' Dropout layer
+#'
+#' @description
+#' During training, sets each input element to zero with probability
+#' `rate` and multiplies the others by `1 / (1 - rate)`, so that the
+#' expected output equals the input; at inference (`predict()`,
+#' `evaluate()`, validation, `model$forward(x, training = FALSE)`) it passes
+#' its input through unchanged. This "inverted" dropout is what Keras and
+#' PyTorch do. Masks come from a seed drawn from R's RNG, so `set.seed()`
+#' makes training with dropout reproducible.
+#'
+#' @section Shape:
+#' Input `n x k`, output `n x k`.
+#' @section Methods:
+#' `Dropout$new(rate = 0.5)` creates the layer.
+#' @export
+#' @examples
+#' set.seed(1)
+#' model <- Sequential$new(Linear$new(4, 32), ReLU$new(), Dropout$new(0.2),
+#'                         Linear$new(32, 3), Softmax$new())
+#' fit(model, Species ~ ., data = iris, optimizer = "adam", epochs = 20)
+#' model$forward(as.matrix(iris[1:2, 1:4]), training = FALSE)
+Dropout <- R6::R6Class("Dropout",
+  inherit = Layer,
+  public = list(
+    # @description Create a dropout layer.
+    # @param rate Probability of dropping each element, in `[0, 1)`.
+    initialize = function(rate = 0.5) {
+      rate <- check_number(rate, min = 0, max = 1, max_inclusive = FALSE)
+      super$initialize("dropout", options = list(rate = rate))
     }
   )
 )

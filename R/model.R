@@ -47,7 +47,10 @@ Sequential <- R6::R6Class("Sequential",
         specs = lapply(layers, function(l) l$.spec()),
         params = lapply(layers, function(l) l$params),
         target = NULL,
-        loss = NULL
+        loss = NULL,
+        optimizer = NULL,
+        preprocess = NULL,
+        history = NULL
       )
       for (i in seq_along(layers)) layers[[i]]$.attach(self, i)
       private$.layers <- layers
@@ -55,11 +58,16 @@ Sequential <- R6::R6Class("Sequential",
 
     # @description Forward pass, keeping every layer's output for `backward()`.
     # @param x Numeric matrix or data frame, one sample per row.
+    # @param training Training mode (dropout active, as in PyTorch's default
+    #   `train()` mode), or inference (as in `predict()`).
     # @return The output as a matrix.
-    forward = function(x) {
+    forward = function(x, training = TRUE) {
       x <- as_input_matrix(x, "x")
       check_input_width(self, x, "x")
-      out <- rust_call(rn_forward(private$engine(), x))
+      check_flag(training)
+      # Dropout masks come from R's RNG, so set.seed() decides them.
+      seed <- if (training && private$has_dropout()) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
+      out <- rust_call(rn_forward(private$engine(), x, training, seed))
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
       out
@@ -133,19 +141,29 @@ Sequential <- R6::R6Class("Sequential",
 
     # @description Internal: copy the trained parameters from the engine
     #   into the model's state and record what it was trained on.
-    # @param target,loss,optimizer Description of the last training.
-    .after_fit = function(target, loss, optimizer) {
+    # @param target,loss,optimizer,history,preprocess Description of the
+    #   last training.
+    .after_fit = function(target, loss, optimizer, history, preprocess) {
       private$refresh_params()
       private$.state$target <- target
       private$.state$loss <- loss
       private$.state$optimizer <- optimizer
+      private$.state$history <- history
+      private$.state$preprocess <- preprocess
       private$.forward_rows <- NULL
       private$.grads_ready <- FALSE
       invisible(self)
     },
 
     # @description Internal: the model's plain-R state.
-    .get_state = function() private$.state
+    .get_state = function() private$.state,
+
+    # @description Internal: set how new inputs are prepared (by [mlp()]).
+    # @param preprocess List of `terms`, `xlevels`, `center`, `scale`.
+    .set_preprocess = function(preprocess) {
+      private$.state$preprocess <- preprocess
+      invisible(self)
+    }
   ),
 
   active = list(
@@ -161,6 +179,12 @@ Sequential <- R6::R6Class("Sequential",
         }
       }
       private$.layers
+    },
+
+    # @field history The `rustnn_history` of the last `fit()`, or `NULL`.
+    history = function(value) {
+      if (!missing(value)) abort_arg("{.field history} is read-only.", "history")
+      private$.state$history
     },
 
     # @field dtype `"float32"` or `"float64"` (read-only).
@@ -199,6 +223,10 @@ Sequential <- R6::R6Class("Sequential",
         private$.forward_rows <- NULL
       }
       private$.engine_ptr
+    },
+
+    has_dropout = function() {
+      any(vapply(private$.state$specs, function(s) identical(s$type, "dropout"), logical(1)))
     },
 
     refresh_params = function() {
@@ -316,11 +344,23 @@ summary.Sequential <- function(object, ...) {
 
 #' @export
 format.summary.Sequential <- function(x, ...) {
-  body <- utils::capture.output(print(x$layers, row.names = FALSE))
-  c(sprintf("Sequential model (%s), input: (n, %s)", x$dtype, x$input_dim),
-    body,
-    sprintf("Total parameters: %s", format(x$total_params, big.mark = ",")),
-    sprintf("Trainable parameters: %s", format(x$trainable_params, big.mark = ",")),
+  tab <- x$layers
+  cells <- rbind(c("Layer (type)", "Output shape", "Param #"),
+                 cbind(paste0(tolower(tab$layer), "_", seq_len(nrow(tab)), " (", tab$layer, ")"),
+                       tab$output_shape, format(tab$params, big.mark = ",")))
+  widths <- apply(cells, 2L, function(col) max(nchar(col)))
+  row_text <- function(r) {
+    paste0(" ", formatC(r[1], width = -widths[1]), "   ", formatC(r[2], width = -widths[2]),
+           "   ", formatC(r[3], width = widths[3]))
+  }
+  rule <- function(ch) strrep(ch, sum(widths) + 7L)
+  c(sprintf("Model: Sequential, %s, input (n, %s)", x$dtype, x$input_dim),
+    rule("-"), row_text(cells[1, ]), rule("="),
+    vapply(seq_len(nrow(tab)) + 1L, function(i) row_text(cells[i, ]), character(1)),
+    rule("-"),
+    sprintf("Total params: %s", format(x$total_params, big.mark = ",")),
+    sprintf("Trainable params: %s", format(x$trainable_params, big.mark = ",")),
+    sprintf("Non-trainable params: %s", format(x$total_params - x$trainable_params, big.mark = ",")),
     if (!is.null(x$trained_with)) sprintf("Last trained with loss: %s", x$trained_with))
 }
 

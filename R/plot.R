@@ -2,22 +2,97 @@
 
 #' Plot a training history
 #'
-#' The loss per epoch, with base graphics.
+#' One panel per figure (the loss, then each metric), the training curve
+#' beside the validation one when there is one. With base graphics, or with
+#' ggplot2 when it is installed (`method = "auto"`, as keras's R package
+#' does).
 #'
 #' @param x A `rustnn_history` from [fit()][fit.Sequential].
 #' @param y Unused.
-#' @param log Passed to [plot()]: `"y"` for a logarithmic loss axis.
-#' @param ... Further arguments to [graphics::plot()].
-#' @return `x`, invisibly.
+#' @param metrics Figures to plot (without the `val_` prefix); default: the
+#'   loss and every metric. Add `"lr"` to see the learning rate.
+#' @param method `"auto"` (ggplot2 if installed, else base graphics),
+#'   `"ggplot2"` or `"base"`.
+#' @param log Passed to [graphics::plot()] with base graphics: `"y"` for
+#'   logarithmic axes.
+#' @param ... Further arguments to [graphics::plot()] (base graphics).
+#' @return With ggplot2, the ggplot object (printed when auto-printed);
+#'   with base graphics, `x`, invisibly.
 #' @export
 #' @examples
 #' set.seed(1)
-#' x <- matrix(rnorm(40), ncol = 2)
-#' model <- Sequential$new(Linear$new(2, 1))
-#' history <- fit(model, x, x[, 1] - x[, 2], epochs = 30)
-#' plot(history)
-plot.rustnn_history <- function(x, y, log = "", ...) {
-  graphics::plot(seq_len(x$epochs), x$loss, type = "l", xlab = "epoch",
-                 ylab = paste0("loss (", x$loss_name, ")"), log = log, ...)
+#' x <- matrix(rnorm(200), ncol = 2)
+#' model <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(4, 1))
+#' history <- fit(model, x, x[, 1] * x[, 2], epochs = 30, metrics = "mae",
+#'                validation_split = 0.2)
+#' plot(history, method = "base")
+plot.rustnn_history <- function(x, y, metrics = NULL, method = c("auto", "ggplot2", "base"),
+                                log = "", ...) {
+  method <- check_choice(method[1], c("auto", "ggplot2", "base"), "method")
+  long <- history_long(x, metrics)
+  if (method == "auto") {
+    method <- if (requireNamespace("ggplot2", quietly = TRUE)) "ggplot2" else "base"
+  }
+  if (method == "ggplot2") {
+    if (!requireNamespace("ggplot2", quietly = TRUE)) {
+      abort_arg("{.arg method} = {.val ggplot2} needs the ggplot2 package.", "method")
+    }
+    return(history_ggplot(long))
+  }
+  history_base_plot(long, log, ...)
   invisible(x)
+}
+
+#' The history in long form: epoch, value, figure, data (training/validation).
+#' @noRd
+history_long <- function(history, metrics, call = rlang::caller_env()) {
+  m <- history$metrics
+  base <- unique(sub("^val_", "", names(m)))
+  wanted <- metrics %||% setdiff(base, "lr")
+  unknown <- setdiff(wanted, base)
+  if (!is.character(wanted) || length(unknown)) {
+    abort_arg("{.arg metrics} must name figures of the history: {.val {base}}.", "metrics", call = call)
+  }
+  rows <- lapply(names(m), function(name) {
+    figure <- sub("^val_", "", name)
+    if (!figure %in% wanted || length(m[[name]]) == 0L) return(NULL)
+    data.frame(epoch = seq_along(m[[name]]), value = m[[name]],
+               figure = figure,
+               data = if (startsWith(name, "val_")) "validation" else "training",
+               stringsAsFactors = FALSE)
+  })
+  long <- do.call(rbind, rows)
+  if (is.null(long)) {
+    abort_arg("The history has no completed epoch to plot.", "x", call = call)
+  }
+  long$figure <- factor(long$figure, levels = wanted)
+  long
+}
+
+history_base_plot <- function(long, log, ...) {
+  figures <- levels(long$figure)
+  old <- graphics::par(mfrow = c(length(figures), 1L), mar = c(4, 4, 1, 1))
+  on.exit(graphics::par(old))
+  colours <- c(training = "black", validation = "firebrick")
+  for (f in figures) {
+    part <- long[long$figure == f, ]
+    graphics::plot(range(part$epoch), range(part$value, finite = TRUE), type = "n",
+                   xlab = "epoch", ylab = f, log = log, ...)
+    for (d in unique(part$data)) {
+      sel <- part$data == d
+      graphics::lines(part$epoch[sel], part$value[sel], col = colours[[d]])
+    }
+    if (length(unique(part$data)) > 1L) {
+      graphics::legend("topright", legend = names(colours), col = colours, lty = 1, bty = "n")
+    }
+  }
+}
+
+history_ggplot <- function(long) {
+  aes <- ggplot2::aes
+  ggplot2::ggplot(long, aes(x = .data$epoch, y = .data$value, colour = .data$data)) +
+    ggplot2::geom_line() +
+    ggplot2::facet_wrap(ggplot2::vars(.data$figure), ncol = 1L, scales = "free_y") +
+    ggplot2::labs(x = "epoch", y = NULL, colour = NULL) +
+    ggplot2::theme_minimal()
 }

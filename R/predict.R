@@ -3,58 +3,84 @@
 #' Predict with a model
 #'
 #' @param object A [Sequential] model.
-#' @param x Numeric matrix or data frame with the columns the model was
-#'   trained on.
-#' @param type `"response"`: the network's outputs as a matrix (e.g.
-#'   probabilities). `"class"`: the predicted class of each row — factor
-#'   levels if the model was trained on a factor, otherwise 0/1 for one
-#'   output (threshold 0.5) or the column number of the largest output.
+#' @param newdata Numeric matrix or data frame with the columns the model
+#'   was trained on (a data frame with the formula's columns if it was
+#'   trained with a formula; standardization applied by [mlp()] is
+#'   repeated).
+#' @param type `"response"`: the network's outputs as a matrix. `"prob"`:
+#'   class probabilities with one column per class, named by level (for a
+#'   one-output binary model, `1 - p` and `p`). `"class"`: the predicted
+#'   class of each row — factor levels if the model was trained on a
+#'   factor, otherwise 0/1 for one output (threshold 0.5) or the column
+#'   number of the largest output (from 0 if trained on 0-based labels).
 #' @param threads Number of threads; see [default_threads()].
 #' @param ... Unused; must be empty.
-#' @return A matrix (`"response"`), or a factor or integer vector (`"class"`).
+#' @return A matrix (`"response"`, `"prob"`), or a factor or integer vector
+#'   (`"class"`).
 #' @export
 #' @examples
 #' set.seed(1)
-#' model <- Sequential$new(Linear$new(2, 3), Softmax$new())
-#' predict(model, matrix(rnorm(4), ncol = 2))
-predict.Sequential <- function(object, x, type = c("response", "class"),
+#' model <- Sequential$new(Linear$new(4, 3), Softmax$new())
+#' fit(model, Species ~ ., data = iris, epochs = 5)
+#' head(predict(model, iris, type = "prob"))
+#' table(predict(model, iris, type = "class"), iris$Species)
+predict.Sequential <- function(object, newdata, type = c("response", "class", "prob"),
                                threads = default_threads(), ...) {
   rlang::check_dots_empty()
-  type <- check_choice(type[1], c("response", "class"), "type")
-  x <- as_input_matrix(x, "x")
-  check_input_width(object, x, "x")
+  if (missing(newdata)) {
+    abort_arg("{.arg newdata} is missing: give the inputs to predict for.", "newdata")
+  }
+  type <- check_choice(type[1], c("response", "class", "prob"), "type")
+  state <- object$.get_state()
+  x <- apply_preprocess(state$preprocess, newdata, "newdata")
+  check_input_width(object, x, "newdata")
   threads <- check_count(threads)
   out <- rust_call(rn_predict(object$.engine(), x, threads))
-  if (type == "response") out else classes_of(out, object$.get_state()$target)
+  switch(type,
+         response = out,
+         class = classes_of(out, state$target),
+         prob = probabilities(out, state$target))
 }
 
 classes_of <- function(out, target) {
   idx <- if (ncol(out) == 1L) as.integer(out[, 1] > 0.5) + 1L else max.col(out, ties.method = "first")
   if (identical(target$type, "factor")) {
     factor(target$levels[idx], levels = target$levels)
-  } else if (ncol(out) == 1L) {
+  } else if (ncol(out) == 1L || isTRUE(target$zero_based)) {
     idx - 1L
   } else {
     idx
   }
 }
 
+probabilities <- function(out, target) {
+  if (ncol(out) == 1L) out <- cbind(1 - out, out)
+  colnames(out) <- if (identical(target$type, "factor")) target$levels else
+    if (ncol(out) == 2L || isTRUE(target$zero_based)) seq_len(ncol(out)) - 1L else seq_len(ncol(out))
+  out
+}
+
 #' Evaluate a model
 #'
-#' Loss and, for classification, accuracy of the model on `x` and `y`.
+#' The loss (including any L1/L2 penalty, as in `fit()`'s history) and
+#' metrics of the model on `x` and `y`, computed by the same code as
+#' `fit()`'s.
 #'
 #' @param object A model.
 #' @param ... Passed to methods.
-#' @return A named numeric vector: `loss`, and `accuracy` when `y` is a
-#'   factor or 0/1 (one output) or one-hot (several outputs).
+#' @return A named numeric vector: `loss` and one value per metric.
 #' @export
 evaluate <- function(object, ...) {
   UseMethod("evaluate")
 }
 
 #' @rdname evaluate
-#' @param x,y Data as for [fit()][fit.Sequential].
+#' @param x,y,data Data as for [fit()][fit.Sequential]: a matrix or data
+#'   frame and targets, or a formula and a data frame.
 #' @param loss Loss name or object; default: the loss of the last `fit()`.
+#' @param metrics Metric names (see [fit()][fit.Sequential]). Default:
+#'   `"accuracy"` for classification targets (a factor, 0/1, one-hot or
+#'   labels), none otherwise.
 #' @param threads Number of threads; see [default_threads()].
 #' @export
 #' @examples
@@ -63,20 +89,86 @@ evaluate <- function(object, ...) {
 #' y <- factor(x[, 1] > 0)
 #' model <- Sequential$new(Linear$new(2, 1), Sigmoid$new())
 #' fit(model, x, y, loss = "bce", optimizer = SGD$new(lr = 1), epochs = 100)
-#' evaluate(model, x, y)
-evaluate.Sequential <- function(object, x, y, loss = NULL, threads = default_threads(), ...) {
+#' evaluate(model, x, y, metrics = c("accuracy", "auc"))
+evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, metrics = NULL,
+                                threads = default_threads(), ...) {
   rlang::check_dots_empty()
   state <- object$.get_state()
-  pred <- predict(object, x, threads = threads)
-  target <- encode_target(y, nrow(pred), ncol(pred), "y")
-  loss <- as_loss(loss %||% state$loss %||% default_loss(target, ncol(pred)))
-  value <- loss$loss(pred, target$matrix)
+  if (inherits(x, "formula")) {
+    if (is.null(state$preprocess$terms)) {
+      abort_arg("This model was not trained with a formula; give {.arg x} and {.arg y}.", "x")
+    }
+    d <- design_matrix(state$preprocess, data, "data", rlang::current_env(), response = TRUE)
+    x <- standardize(d$x, state$preprocess)
+    y <- d$y
+  } else {
+    if (is.null(y)) abort_arg("{.arg y} is missing.", "y")
+    x <- apply_preprocess(state$preprocess, x, "x")
+  }
+  check_input_width(object, x, "x")
+  threads <- check_count(threads)
+  pred <- rust_call(rn_predict(object$.engine(), x, threads))
+  loss <- as_loss(loss %||% state$loss %||% default_loss(y, ncol(pred)))
+  known_levels <- if (identical(state$target$type, "factor")) state$target$levels
+  target <- encode_target(y, nrow(pred), ncol(pred), "y", loss = loss$name, levels = known_levels)
+  metrics <- check_metrics(metrics %||% default_metrics(target), ncol(pred))
+  value <- loss$loss(pred, target$matrix) + rust_call(rn_penalty(object$.engine()))
+  figures <- if (length(metrics)) rust_call(rn_metrics(metrics, pred, target$matrix)) else numeric()
+  stats::setNames(c(value, figures), c("loss", metrics))
+}
+
+default_metrics <- function(target) {
   truth <- target$matrix
-  is_class <- target$info$type == "factor" ||
-    (ncol(truth) == 1L && all(truth %in% c(0, 1))) ||
-    (ncol(truth) > 1L && all(truth %in% c(0, 1)) && all(rowSums(truth) == 1))
-  if (!is_class) return(c(loss = value))
-  predicted <- classes_of(pred, list(type = "numeric"))
-  actual <- if (ncol(truth) == 1L) as.integer(truth[, 1]) else max.col(truth, ties.method = "first")
-  c(loss = value, accuracy = mean(predicted == actual))
+  is_class <- target$info$type == "factor" || isTRUE(target$info$zero_based) ||
+    all(truth %in% c(0, 1)) && (ncol(truth) == 1L || all(rowSums(truth) == 1))
+  if (is_class) "accuracy" else character()
+}
+
+#' Confusion matrix
+#'
+#' Counts of each (actual, predicted) pair of classes, with overall
+#' accuracy and per-class precision and recall when printed.
+#'
+#' @param actual The true classes: a factor (or a vector of labels).
+#' @param predicted The predicted classes, e.g. `predict(model, x, type =
+#'   "class")`, of the same length.
+#' @return A `rustnn_confusion` object: a table with actual classes in rows
+#'   and predicted classes in columns.
+#' @export
+#' @examples
+#' set.seed(1)
+#' model <- mlp(Species ~ ., data = iris, hidden = 8, epochs = 30, verbose = 0)
+#' confusion_matrix(iris$Species, predict(model, iris, type = "class"))
+confusion_matrix <- function(actual, predicted) {
+  if (!(is.atomic(actual) && is.atomic(predicted)) || is.null(actual) || is.null(predicted)) {
+    abort_arg("{.arg actual} and {.arg predicted} must be vectors or factors of classes.", "actual")
+  }
+  if (length(actual) != length(predicted)) {
+    abort_arg("{.arg predicted} has {length(predicted)} value{?s}, but {.arg actual} has {length(actual)}.",
+              "predicted")
+  }
+  classes <- union(levels(as.factor(actual)), levels(as.factor(predicted)))
+  tab <- table(actual = factor(actual, levels = classes),
+               predicted = factor(predicted, levels = classes))
+  class(tab) <- c("rustnn_confusion", class(tab))
+  tab
+}
+
+#' @export
+format.rustnn_confusion <- function(x, ...) {
+  counts <- unclass(x)
+  class(counts) <- "table"
+  correct <- diag(counts)
+  per_class <- data.frame(class = rownames(counts),
+                          precision = round(correct / pmax(colSums(counts), 1), 4),
+                          recall = round(correct / pmax(rowSums(counts), 1), 4))
+  c(utils::capture.output(print(counts)), "",
+    sprintf("Accuracy: %.4f (%d of %d)", sum(correct) / sum(counts), sum(correct), sum(counts)),
+    utils::capture.output(print(per_class, row.names = FALSE)))
+}
+
+#' @export
+print.rustnn_confusion <- function(x, ...) {
+  writeLines(format(x, ...))
+  invisible(x)
 }

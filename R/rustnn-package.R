@@ -15,7 +15,7 @@
 "_PACKAGE"
 
 #' @importFrom R6 R6Class
-#' @importFrom rlang %||%
+#' @importFrom rlang %||% .data
 NULL
 
 #' @importFrom generics fit

@@ -15,12 +15,12 @@ test_that("history prints, converts and plots", {
   h <- fit(model, x, 2 * x[, 1], epochs = 5, verbose = FALSE)
   expect_s3_class(h, "rustnn_history")
   df <- as.data.frame(h)
-  expect_equal(names(df), c("epoch", "loss"))
+  expect_equal(names(df), c("epoch", "loss", "lr"))
   expect_equal(nrow(df), 5)
   expect_output(print(h), "5 epochs")
   path <- withr::local_tempfile(fileext = ".pdf")
   grDevices::pdf(path)
-  expect_invisible(plot(h))
+  expect_invisible(plot(h, method = "base"))
   grDevices::dev.off()
   expect_gt(file.size(path), 0)
 })
@@ -29,7 +29,7 @@ test_that("verbose fit prints progress lines", {
   set.seed(1)
   model <- Sequential$new(Linear$new(1, 1))
   x <- matrix(1:10 / 10)
-  expect_output(fit(model, x, x[, 1], epochs = 20, verbose = TRUE), "Epoch 20/20 - loss")
+  expect_output(fit(model, x, x[, 1], epochs = 20, verbose = TRUE), "Epoch 20/20 - [0-9.]+s - loss: ")
 })
 
 test_that("default_threads honours the option and the check limit", {

@@ -29,7 +29,7 @@ test_that("tutorial 003: the planar flower 2-4-1 net reaches 85% test accuracy",
   model <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(4, 1), Sigmoid$new())
   history <- fit(model, d$x, d$y, loss = "bce", optimizer = SGD$new(lr = 1.2),
                  epochs = 10000, batch_size = nrow(d$x), verbose = FALSE)
-  expect_lt(history$loss[10000], history$loss[1])
+  expect_lt(history$metrics$loss[10000], history$metrics$loss[1])
   expect_gte(evaluate(model, d$x_test, d$y_test)[["accuracy"]], 0.85)
   p <- predict(model, d$x_test)
   expect_true(all(p > 0 & p < 1))
@@ -44,7 +44,7 @@ train_once <- function(seed, threads, dtype = "float32") {
                           dtype = dtype)
   h <- fit(model, x, y, optimizer = SGD$new(lr = 0.05, momentum = 0.9), epochs = 3,
            batch_size = 256, threads = threads, verbose = FALSE)
-  list(loss = h$loss, params = lapply(model$layers, function(l) l$params))
+  list(loss = h$metrics$loss, params = lapply(model$layers, function(l) l$params))
 }
 
 test_that("same seed, same model and history; 1 and 2 threads give identical weights", {

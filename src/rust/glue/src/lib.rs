@@ -322,7 +322,7 @@ fn schedule_from(robj: &Robj) -> Result<Option<Schedule>> {
 
 fn real(map: &HashMap<&str, Robj>, name: &str) -> Result<f64> {
     map.get(name)
-        .and_then(|v| v.as_real())
+        .and_then(|v| v.as_real().or_else(|| v.as_integer().map(f64::from)))
         .ok_or_else(|| Error::Other(format!("`{name}` must be a number")))
 }
 
