@@ -12,7 +12,7 @@ use crate::loss::Loss;
 use crate::matrix::ensure_shape;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
-use ndarray::{s, Array2, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 
 /// Rows pushed through the network at once by `predict`, to bound memory.
 const PREDICT_ROWS: usize = 4096;
@@ -185,10 +185,16 @@ impl<T: Scalar> Network<T> {
         Ok(())
     }
 
-    /// Loss of the last forward pass against `target`, then the backward pass
-    /// (the input gradient is skipped: training never needs it). Uses the
-    /// fused loss when the last layer allows it.
-    pub fn loss_backward(&mut self, loss: Loss, target: ArrayView2<T>) -> Result<f64> {
+    /// Loss of the last forward pass against `target` (with optional per-row
+    /// `weights`), then the backward pass (the input gradient is skipped:
+    /// training never needs it). Uses the fused loss when the last layer
+    /// allows it.
+    pub fn loss_backward(
+        &mut self,
+        loss: Loss,
+        target: ArrayView2<T>,
+        weights: Option<ArrayView1<T>>,
+    ) -> Result<f64> {
         self.require_forward(target.nrows())?;
         let top = self.layers.len();
         let fused = match &self.layers[top - 1] {
@@ -203,12 +209,14 @@ impl<T: Scalar> Network<T> {
                 self.acts[top - 1].view(),
                 self.acts[top].view(),
                 target,
+                weights,
                 Some(self.deltas[top - 1].view_mut()),
             )?
         } else {
             loss.value_and_grad(
                 self.acts[top].view(),
                 target,
+                weights,
                 Some(self.deltas[top].view_mut()),
             )?
         };
@@ -342,7 +350,8 @@ mod tests {
         let y = array![[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]];
         let mut net = small_net();
         net.forward(x.view()).unwrap();
-        net.loss_backward(Loss::CrossEntropy, y.view()).unwrap();
+        net.loss_backward(Loss::CrossEntropy, y.view(), None)
+            .unwrap();
         let analytic: Vec<Vec<f64>> = net
             .layers()
             .iter()
@@ -353,7 +362,7 @@ mod tests {
         let p = net2.forward(x.view()).unwrap().to_owned();
         let mut g = Array2::zeros(p.dim());
         Loss::CrossEntropy
-            .value_and_grad(p.view(), y.view(), Some(g.view_mut()))
+            .value_and_grad(p.view(), y.view(), None, Some(g.view_mut()))
             .unwrap();
         net2.backward(g.view(), true).unwrap();
         let unfused: Vec<Vec<f64>> = net2
@@ -365,7 +374,7 @@ mod tests {
         let loss_at = |net: &mut Network<f64>| {
             let p = net.forward(x.view()).unwrap().to_owned();
             Loss::CrossEntropy
-                .value_and_grad(p.view(), y.view(), None)
+                .value_and_grad(p.view(), y.view(), None, None)
                 .unwrap()
         };
         let mut k = 0;

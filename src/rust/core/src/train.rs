@@ -118,7 +118,7 @@ pub fn fit<T: Scalar>(
                 dst.assign(&y.row(r));
             }
             net.forward_loaded();
-            let batch_loss = net.loss_backward(loss, target.view())?;
+            let batch_loss = net.loss_backward(loss, target.view(), None)?;
             optimizer.step(net.layers_mut())?;
             // Mean losses: weight each batch by its rows, so the epoch's loss
             // is the mean over all its samples. Sum losses just add up.
@@ -280,7 +280,9 @@ mod tests {
         let (x, y) = xor_data();
         let mut net = xor_net();
         let p = net.predict(x.view()).unwrap();
-        let full = Loss::Mse.value_and_grad(p.view(), y.view(), None).unwrap();
+        let full = Loss::Mse
+            .value_and_grad(p.view(), y.view(), None, None)
+            .unwrap();
         let cfg = TrainConfig {
             epochs: 1,
             batch_size: 3,
