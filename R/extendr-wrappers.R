@@ -42,9 +42,10 @@ rn_backward <- function(ptr, grad) .Call(wrap__rn_backward, ptr, grad)
 #' @noRd
 rn_predict <- function(ptr, x, threads) .Call(wrap__rn_predict, ptr, x, threads)
 
-#' Loss value and gradient (float64): `list(value, grad)`.
+#' Loss value and gradient (float64), with optional per-row weights:
+#' `list(value, grad)`.
 #' @noRd
-rn_loss <- function(name, pred, target) .Call(wrap__rn_loss, name, pred, target)
+rn_loss <- function(loss, pred, target, weights) .Call(wrap__rn_loss, loss, pred, target, weights)
 
 #' One optimizer step from the gradients of the last `rn_backward`; returns the new state.
 #' @noRd

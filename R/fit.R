@@ -120,7 +120,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   reporter <- progress_reporter(verbose, epochs)
   epoch_end <- epoch_end_caller(reporter$on_epoch, cbs$epoch_end)
   result <- rust_call(rn_fit(model$.engine(), split$x, split$y, split$weights,
-                             split$val_x, split$val_y, loss$name, optimizer$.description(),
+                             split$val_x, split$val_y, loss$.description(), optimizer$.description(),
                              control, threads, epoch_end$fun, reporter$on_batch))
   reporter$finish()
   optimizer$state <- result$optimizer_state

@@ -12,7 +12,8 @@
 #' pass, a backward pass that fills `grads` and returns the gradient for the
 #' layer below, parameters (`params`) and their gradients (`grads`), as in
 #' the tutorials' R6 `Layer`. Use its subclasses: [Linear] and the
-#' activations ([Sigmoid], [Tanh], [ReLU], [Softmax], [Identity]).
+#' activations ([Sigmoid], [Tanh], [ReLU], [LeakyReLU], [ELU], [GELU],
+#' [Softplus], [Softmax], [Identity]).
 #'
 #' A layer given to [Sequential] belongs to that model from then on:
 #' `layer$params` shows the model's current (e.g. trained) values, and
@@ -254,11 +255,24 @@ build_engine <- function(dtype, specs, params) {
 
 `%|NA|%` <- function(x, y) if (is.na(x)) y else x
 
-# Initial weight values for an `fan_in x fan_out` matrix, from R's RNG.
+# Initial weight values for an `fan_in x fan_out` matrix, from R's RNG. The
+# Glorot (Xavier) ones keep the variance of activations and gradients about
+# constant through tanh/sigmoid layers; the He (Kaiming) ones double it to
+# make up for ReLU zeroing half of its inputs.
 weight_initializers <- list(
   glorot_uniform = function(fan_in, fan_out) {
     limit <- sqrt(6 / (fan_in + fan_out))
     stats::runif(fan_in * fan_out, -limit, limit)
+  },
+  glorot_normal = function(fan_in, fan_out) {
+    stats::rnorm(fan_in * fan_out, sd = sqrt(2 / (fan_in + fan_out)))
+  },
+  he_uniform = function(fan_in, fan_out) {
+    limit <- sqrt(6 / fan_in)
+    stats::runif(fan_in * fan_out, -limit, limit)
+  },
+  he_normal = function(fan_in, fan_out) {
+    stats::rnorm(fan_in * fan_out, sd = sqrt(2 / fan_in))
   },
   normal = function(fan_in, fan_out) stats::rnorm(fan_in * fan_out),
   uniform_small = function(fan_in, fan_out) stats::runif(fan_in * fan_out) * 0.01
@@ -274,7 +288,17 @@ weight_initializers <- list(
 #' decides them; biases start at zero. `init` chooses the distribution:
 #'
 #' * `"glorot_uniform"` (default, as in Keras): `runif(in * out, -a, a)` with
-#'   `a = sqrt(6 / (in + out))`.
+#'   `a = sqrt(6 / (in + out))`. Keras's `glorot_uniform`, PyTorch's
+#'   `nn.init.xavier_uniform_()`.
+#' * `"glorot_normal"`: `rnorm(in * out, sd = sqrt(2 / (in + out)))`.
+#'   PyTorch's `nn.init.xavier_normal_()`; Keras's `glorot_normal` truncates
+#'   the normal at two standard deviations, this one does not.
+#' * `"he_uniform"`: `runif(in * out, -a, a)` with `a = sqrt(6 / in)`, for
+#'   ReLU-like activations. Keras's `he_uniform`, PyTorch's
+#'   `nn.init.kaiming_uniform_(nonlinearity = "relu")`.
+#' * `"he_normal"`: `rnorm(in * out, sd = sqrt(2 / in))`. PyTorch's
+#'   `nn.init.kaiming_normal_(nonlinearity = "relu")`; Keras's `he_normal`
+#'   truncates the normal, this one does not.
 #' * `"normal"`: `rnorm(in * out)`, tutorial 002's initialization.
 #' * `"uniform_small"`: `runif(in * out) * 0.01`, tutorial 003's.
 #'

@@ -1,27 +1,55 @@
-# Losses: one R6 class parameterized by the engine's loss name, with a
-# subclass per loss for readable code (MSELoss$new(), ...).
+# Losses: one R6 class parameterized by the engine's loss name (and, for
+# huber, its delta), with a subclass per loss for readable code
+# (MSELoss$new(), ...).
 
-loss_names <- c("mse", "sse", "bce", "cross_entropy")
+loss_names <- c("mse", "sse", "bce", "cross_entropy", "mae", "huber", "sparse_cross_entropy")
 
 #' Loss functions
 #'
 #' @description
 #' A loss compares predictions with targets. Use a name in `fit()` (`loss =
 #' "bce"`) or an object, whose `$loss()` and `$grad()` serve manual
-#' training loops (tutorial 001's `loss$grad(predicted, actual)`):
+#' training loops (tutorial 001's `loss$grad(predicted, actual)`). With `n`
+#' rows and `k` columns of predictions `p` and targets `y`:
 #'
-#' * `"mse"` / `MSELoss`: mean of `(pred - y)^2` over all elements.
-#' * `"sse"` / `SSELoss`: total squared error `sum((pred - y)^2)` (tutorial
+#' * `"mse"` / `MSELoss`: `mean((p - y)^2)` over all elements.
+#' * `"sse"` / `SSELoss`: total squared error `sum((p - y)^2)` (tutorial
 #'   001's loss for XOR).
-#' * `"bce"` / `BCELoss`: binary cross-entropy, mean over all elements, for
-#'   sigmoid outputs.
+#' * `"mae"` / `MAELoss`: `mean(abs(p - y))` over all elements.
+#' * `"huber"` / `HuberLoss$new(delta = 1)`: with `e <- p - y`, the mean
+#'   over all elements of `ifelse(abs(e) <= delta, e^2 / 2, delta * (abs(e) -
+#'   delta / 2))`: squared error near the target, absolute error (less
+#'   sensitive to outliers) beyond `delta > 0`. As PyTorch's `HuberLoss` and
+#'   Keras's `Huber`.
+#' * `"bce"` / `BCELoss`: binary cross-entropy `-mean(y * log(p) + (1 - y) *
+#'   log(1 - p))` over all elements, for sigmoid outputs.
 #' * `"cross_entropy"` / `CrossEntropyLoss`: categorical cross-entropy,
-#'   `-sum(y * log(pred)) / n`, for softmax outputs and one-hot targets.
+#'   `-sum(y * log(p)) / n`, for softmax outputs and one-hot targets.
+#' * `"sparse_cross_entropy"` / `SparseCrossEntropyLoss`: the same with the
+#'   class of each row given as a **0-based** index instead of a one-hot row
+#'   (as Keras's `sparse_categorical_crossentropy`): `y` is an `n x 1`
+#'   matrix (or a vector) of whole numbers from 0 to `k - 1`, or a factor,
+#'   whose level codes minus one are used. The value is `-mean(log(p[cbind(1:n,
+#'   y + 1)]))`.
 #'
 #' Probabilities are clamped away from 0 and 1 before the logarithm
 #' (`1e-15` in float64). During `fit()`, a final `Sigmoid` + `"bce"` or
-#' `Softmax` + `"cross_entropy"` is computed from the logits instead, which
-#' is exact and stable.
+#' `Softmax` + `"cross_entropy"` (or `"sparse_cross_entropy"`) is computed
+#' from the logits instead, which is exact and stable.
+#'
+#' @section Weights:
+#' `$loss()` and `$grad()` take optional per-row `weights` (non-negative,
+#' one per row), as Keras's `sample_weight`: each row's contribution to the
+#' sum, and its gradient, is multiplied by its weight, and the divisor (`n`,
+#' `n * k`, or 1 for `"sse"`) stays the same. Weights of one change nothing;
+#' a weight of two counts a row twice.
+#'
+#' @section Methods:
+#' `Loss$new(name, delta = NULL)` creates a loss by name (`delta` only for
+#' `"huber"`, default 1); the subclasses take no argument except
+#' `HuberLoss$new(delta = 1)`. `$loss(pred, y, weights = NULL)` returns the
+#' value and `$grad(pred, y, weights = NULL)` the gradient with respect to
+#' `pred`, a matrix of `pred`'s shape.
 #' @name losses
 #' @examples
 #' loss <- SSELoss$new()
@@ -29,6 +57,12 @@ loss_names <- c("mse", "sse", "bce", "cross_entropy")
 #' y <- matrix(c(1, 0), ncol = 1)
 #' loss$loss(pred, y)   # 0.01 + 0.04
 #' loss$grad(pred, y)   # 2 * (pred - y)
+#' loss$loss(pred, y, weights = c(1, 3))   # 0.01 + 3 * 0.04
+#'
+#' HuberLoss$new(delta = 0.5)$loss(matrix(c(0, 2)), matrix(c(0.2, 0)))
+#'
+#' probs <- matrix(c(0.7, 0.2, 0.3, 0.8), nrow = 2)
+#' SparseCrossEntropyLoss$new()$loss(probs, c(0, 1))   # -mean(log(c(0.7, 0.8)))
 NULL
 
 #' @rdname losses
@@ -37,28 +71,47 @@ Loss <- R6::R6Class("Loss",
   public = list(
     # @field name Engine name of the loss.
     name = NULL,
+    # @field delta The huber loss's threshold; NULL for other losses.
+    delta = NULL,
 
     # @description Create a loss by name.
-    # @param name One of `"mse"`, `"sse"`, `"bce"`, `"cross_entropy"`.
-    initialize = function(name) {
+    # @param name One of `loss_names`.
+    # @param delta For `"huber"` only: the threshold (default 1).
+    initialize = function(name, delta = NULL) {
       self$name <- check_choice(name, loss_names, "loss")
+      if (name == "huber") {
+        self$delta <- check_number(delta %||% 1, "delta", min = 0, min_inclusive = FALSE)
+      } else if (!is.null(delta)) {
+        abort_arg("{.arg delta} is only used by the huber loss, not by {.val {name}}.", "delta")
+      }
     },
 
     # @description The loss value.
-    # @param pred,y Numeric matrices (or vectors) of the same shape.
-    loss = function(pred, y) {
-      private$compute(pred, y)$value
+    # @param pred Numeric matrix (or vector) of predictions.
+    # @param y Targets of the same shape (class indices or a factor for
+    #   the sparse loss).
+    # @param weights Optional non-negative weight per row.
+    loss = function(pred, y, weights = NULL) {
+      private$compute(pred, y, weights)$value
     },
 
     # @description Gradient of the loss with respect to `pred`.
-    # @param pred,y Numeric matrices (or vectors) of the same shape.
-    grad = function(pred, y) {
-      private$compute(pred, y)$grad
+    # @param pred,y,weights As for `loss()`.
+    grad = function(pred, y, weights = NULL) {
+      private$compute(pred, y, weights)$grad
+    },
+
+    # @description Internal: the loss's description for the engine.
+    .description = function() {
+      list(name = self$name, delta = self$delta)
     },
 
     # @description One line describing the loss.
     # @param ... Unused.
-    format = function(...) paste0("<", class(self)[1], ": ", self$name, ">"),
+    format = function(...) {
+      delta <- if (is.null(self$delta)) "" else paste0(" (delta = ", format(self$delta), ")")
+      paste0("<", class(self)[1], ": ", self$name, delta, ">")
+    },
 
     # @description Print the loss.
     # @param ... Unused.
@@ -68,23 +121,78 @@ Loss <- R6::R6Class("Loss",
     }
   ),
   private = list(
-    compute = function(pred, y) {
+    compute = function(pred, y, weights) {
       call <- rlang::caller_env(2)
       pred <- as_input_matrix(pred, "pred", call)
+      # The sparse loss takes one 0-based class index per row instead.
+      sparse <- self$name == "sparse_cross_entropy"
+      if (sparse && is.factor(y)) y <- factor_codes(y, "y", call)
       y <- as_input_matrix(y, "y", call)
-      if (!identical(dim(pred), dim(y))) {
-        abort_arg("{.arg y} is {nrow(y)} x {ncol(y)}, but {.arg pred} is {nrow(pred)} x {ncol(pred)}.",
-                  "y", call = call)
+      want <- c(nrow(pred), if (sparse) 1L else ncol(pred))
+      if (!identical(dim(y), want)) {
+        abort_arg(if (sparse) {
+          "{.arg y} is {nrow(y)} x {ncol(y)}, but must be {want[1]} x 1 (one class index per row of {.arg pred})."
+        } else {
+          "{.arg y} is {nrow(y)} x {ncol(y)}, but {.arg pred} is {nrow(pred)} x {ncol(pred)}."
+        }, "y", call = call)
       }
-      rust_call(rn_loss(self$name, pred, y), call = call)
+      if (sparse) check_class_indices(y, ncol(pred), "y", call)
+      if (!is.null(weights)) weights <- check_weights(weights, nrow(pred), "weights", call)
+      rust_call(rn_loss(self$.description(), pred, y, weights), call = call)
     }
   )
 )
 
-loss_class <- function(classname, name) {
+#' 0-based class indices from a factor: its level codes minus one.
+#' @noRd
+factor_codes <- function(y, arg, call) {
+  if (anyNA(y)) abort_arg("{.arg {arg}} must not contain NA.", arg, call = call)
+  as.integer(y) - 1L
+}
+
+#' Checks sparse targets: whole numbers from 0 to `classes - 1`.
+#' @noRd
+check_class_indices <- function(y, classes, arg, call) {
+  bad <- y != round(y) | y < 0 | y >= classes
+  if (any(bad)) {
+    first <- which(bad)[1]
+    abort_arg(c("{.arg {arg}} must hold 0-based class indices: whole numbers from 0 to {classes - 1}.",
+                x = "Row {first} is {y[first]}."),
+              arg, call = call)
+  }
+  invisible(y)
+}
+
+#' Per-row weights: NULL, or non-negative finite numbers, one per row.
+#' @noRd
+check_weights <- function(weights, rows, arg, call) {
+  if (!(is.numeric(weights) && is.null(dim(weights)))) {
+    abort_arg("{.arg {arg}} must be a numeric vector, not {.obj_type_friendly {weights}}.",
+              arg, call = call)
+  }
+  if (length(weights) != rows) {
+    abort_arg("{.arg {arg}} must have one value per row ({rows}), not {length(weights)}.",
+              arg, call = call)
+  }
+  check_finite(weights, arg, call)
+  if (any(weights < 0)) {
+    abort_arg("{.arg {arg}} must not be negative; element {which(weights < 0)[1]} is {weights[weights < 0][1]}.",
+              arg, call = call)
+  }
+  as.double(weights)
+}
+
+# One class per loss, all made the same way; `params` (with defaults) become
+# the arguments of `$new()` and are passed on to `Loss$new()`.
+loss_class <- function(classname, name, params = list()) {
+  initialize <- function() {
+    args <- mget(as.character(names(params)), envir = rlang::current_env())
+    do.call("initialize", c(list(name), args), envir = super)
+  }
+  formals(initialize) <- params
   R6::R6Class(classname,
     inherit = Loss,
-    public = list(initialize = function() super$initialize(name))
+    public = list(initialize = initialize)
   )
 }
 
@@ -98,11 +206,23 @@ SSELoss <- loss_class("SSELoss", "sse")
 
 #' @rdname losses
 #' @export
+MAELoss <- loss_class("MAELoss", "mae")
+
+#' @rdname losses
+#' @export
+HuberLoss <- loss_class("HuberLoss", "huber", list(delta = 1))
+
+#' @rdname losses
+#' @export
 BCELoss <- loss_class("BCELoss", "bce")
 
 #' @rdname losses
 #' @export
 CrossEntropyLoss <- loss_class("CrossEntropyLoss", "cross_entropy")
+
+#' @rdname losses
+#' @export
+SparseCrossEntropyLoss <- loss_class("SparseCrossEntropyLoss", "sparse_cross_entropy")
 
 #' A Loss object from a name or a Loss.
 #' @noRd

@@ -86,7 +86,8 @@ mlp <- function(x, y = NULL, data = NULL, hidden = 10, activation = "relu", drop
 }
 
 # Hidden-layer activations by name.
-hidden_activations <- list(relu = ReLU, sigmoid = Sigmoid, tanh = Tanh, identity = Identity)
+hidden_activations <- list(relu = ReLU, sigmoid = Sigmoid, tanh = Tanh, leaky_relu = LeakyReLU,
+                           elu = ELU, gelu = GELU, softplus = Softplus, identity = Identity)
 
 #' Output units, activation and loss for targets `y`.
 #' @noRd

@@ -250,16 +250,19 @@ impl AnyNetwork {
     }
 }
 
-/// Loss value and gradient for matrices given by the host, in `f64`.
+/// Loss value and gradient for matrices (and optional per-row weights) given
+/// by the host, in `f64`.
 pub fn loss_value_and_grad(
     loss: Loss,
     pred: ColMajor<'_>,
     target: ColMajor<'_>,
+    weights: Option<&[f64]>,
 ) -> Result<(f64, ColMajorOwned)> {
     let p = pred.to_array::<f64>();
     let y = target.to_array::<f64>();
+    let w = weights.map(ndarray::ArrayView1::from);
     let mut g = ndarray::Array2::zeros(p.dim());
-    let value = loss.value_and_grad(p.view(), y.view(), Some(g.view_mut()))?;
+    let value = loss.value_and_grad(p.view(), y.view(), w, Some(g.view_mut()))?;
     Ok((value, ColMajorOwned::from_view(g.view())))
 }
 
@@ -385,6 +388,7 @@ mod tests {
             Loss::Sse,
             ColMajor::new(&p, 2, 1).unwrap(),
             ColMajor::new(&y, 2, 1).unwrap(),
+            None,
         )
         .unwrap();
         assert!((v - (0.25 + 0.0625)).abs() < 1e-15);

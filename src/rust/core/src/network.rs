@@ -232,18 +232,16 @@ impl<T: Scalar> Network<T> {
         Ok(())
     }
 
-    /// Loss of the last forward pass against `target`, then the backward pass
-    /// (the input gradient is skipped: training never needs it). Uses the
-    /// fused loss when the last layer allows it.
+    /// Loss of the last forward pass against `target` (with optional per-row
+    /// `weights`), then the backward pass (the input gradient is skipped:
+    /// training never needs it). Uses the fused loss when the last layer
+    /// allows it.
     pub fn loss_backward(
         &mut self,
         loss: Loss,
         target: ArrayView2<T>,
         weights: Option<ArrayView1<T>>,
     ) -> Result<f64> {
-        if weights.is_some() {
-            return Err(arg_err!("row weights are not supported yet"));
-        }
         self.require_forward(target.nrows())?;
         let top = self.layers.len();
         let fused = match &self.layers[top - 1] {
@@ -258,12 +256,14 @@ impl<T: Scalar> Network<T> {
                 self.acts[top - 1].view(),
                 self.acts[top].view(),
                 target,
+                weights,
                 Some(self.deltas[top - 1].view_mut()),
             )?
         } else {
             loss.value_and_grad(
                 self.acts[top].view(),
                 target,
+                weights,
                 Some(self.deltas[top].view_mut()),
             )?
         };
@@ -411,7 +411,7 @@ mod tests {
         let p = net2.forward(x.view(), Mode::Train).unwrap().to_owned();
         let mut g = Array2::zeros(p.dim());
         Loss::CrossEntropy
-            .value_and_grad(p.view(), y.view(), Some(g.view_mut()))
+            .value_and_grad(p.view(), y.view(), None, Some(g.view_mut()))
             .unwrap();
         net2.backward(g.view(), true).unwrap();
         let unfused: Vec<Vec<f64>> = net2
@@ -423,7 +423,7 @@ mod tests {
         let loss_at = |net: &mut Network<f64>| {
             let p = net.forward(x.view(), Mode::Train).unwrap().to_owned();
             Loss::CrossEntropy
-                .value_and_grad(p.view(), y.view(), None)
+                .value_and_grad(p.view(), y.view(), None, None)
                 .unwrap()
         };
         let mut k = 0;

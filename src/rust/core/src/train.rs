@@ -153,7 +153,7 @@ fn check_data<T: Scalar>(
                 ));
             }
         }
-        let want = loss_target_cols(loss, net.output_dim(x.ncols()));
+        let want = loss.target_cols(net.output_dim(x.ncols()));
         if y.ncols() != want {
             return Err(shape_err!(
                 "{what}y has {} columns, but the {} loss needs {want} for this network",
@@ -188,14 +188,9 @@ fn check_data<T: Scalar>(
     Ok(())
 }
 
-/// Columns the targets of `loss` have for a network with `outputs` outputs.
-fn loss_target_cols(_loss: Loss, outputs: usize) -> usize {
-    outputs
-}
-
 /// The value of `loss` on predictions, without a gradient.
 fn loss_value<T: Scalar>(loss: Loss, pred: ArrayView2<T>, target: ArrayView2<T>) -> Result<f64> {
-    loss.value_and_grad(pred, target, None)
+    loss.value_and_grad(pred, target, None, None)
 }
 
 /// Names of the history's columns (and of the figures of `Event::EpochEnd`).

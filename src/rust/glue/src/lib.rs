@@ -216,13 +216,37 @@ fn rn_predict(
     Ok(r_matrix(net.predict(col_major(&x)?).map_err(core_err)?))
 }
 
-/// Loss value and gradient (float64): `list(value, grad)`.
+/// Reads a loss description made by `Loss$.description()`:
+/// `list(name, delta)`, `delta` `NULL` (or absent) for its default.
+fn loss_from(list: List) -> Result<Loss> {
+    let map: HashMap<&str, Robj> = list.try_into()?;
+    let name = map.get("name").and_then(|v| v.as_str()).unwrap_or("");
+    let delta = map.get("delta").and_then(|v| v.as_real());
+    Loss::from_parts(name, delta).map_err(core_err)
+}
+
+/// Loss value and gradient (float64), with optional per-row weights:
+/// `list(value, grad)`.
 /// @noRd
 #[extendr]
-fn rn_loss(name: &str, pred: RMatrix<f64>, target: RMatrix<f64>) -> Result<List> {
-    let loss = Loss::from_name(name).map_err(core_err)?;
-    let (value, grad) =
-        loss_value_and_grad(loss, col_major(&pred)?, col_major(&target)?).map_err(core_err)?;
+fn rn_loss(
+    loss: List,
+    pred: RMatrix<f64>,
+    target: RMatrix<f64>,
+    weights: Nullable<Doubles>,
+) -> Result<List> {
+    let loss = loss_from(loss)?;
+    let weights: Option<Vec<f64>> = match weights {
+        Nullable::NotNull(w) => Robj::from(w).as_real_vector(),
+        Nullable::Null => None,
+    };
+    let (value, grad) = loss_value_and_grad(
+        loss,
+        col_major(&pred)?,
+        col_major(&target)?,
+        weights.as_deref(),
+    )
+    .map_err(core_err)?;
     Ok(list!(value = value, grad = r_matrix(grad)))
 }
 
@@ -401,14 +425,14 @@ fn rn_fit(
     weights: Robj,
     val_x: Robj,
     val_y: Robj,
-    loss: &str,
+    loss: List,
     optimizer: List,
     control: List,
     threads: i32,
     on_epoch: Nullable<Function>,
     on_batch: Nullable<Function>,
 ) -> Result<List> {
-    let loss = Loss::from_name(loss).map_err(core_err)?;
+    let loss = loss_from(loss)?;
     let (config_opt, state) = optimizer_from(optimizer)?;
     let config = train_config_from(control)?;
     let (val_x, val_y) = (optional_matrix(&val_x)?, optional_matrix(&val_y)?);
