@@ -186,6 +186,25 @@ impl<T: Scalar> Layer<T> {
         }
     }
 
+    /// Calls `f(param, grad)` for each parameter beside its gradient, in the
+    /// order of [`Layer::params`]. Optimizers run this on every step, so it
+    /// allocates nothing, unlike `params_and_grads_mut`.
+    pub fn for_each_param_mut(&mut self, mut f: impl FnMut(&mut [T], &[T])) {
+        match self {
+            Layer::Linear(l) => {
+                f(
+                    slice_mut(l.weight.as_slice_mut()),
+                    slice(l.grad_weight.as_slice()),
+                );
+                f(
+                    slice_mut(l.bias.as_slice_mut()),
+                    slice(l.grad_bias.as_slice()),
+                );
+            }
+            Layer::Activation(_) => {}
+        }
+    }
+
     pub fn param_count(&self) -> usize {
         self.params().iter().map(|p| p.data.len()).sum()
     }
