@@ -1,54 +1,165 @@
 # Optimizers: R6 objects holding hyper-parameters and the state they carry
 # between steps; the update itself runs in the engine.
+#
+# Each class is declared once, by `optimizer_class()`: its engine type and a
+# list of hyper-parameters (default and kind of check). The constructor's
+# arguments, the public fields, the checks, format() and the description sent
+# to the engine all come from that list.
 
 #' Optimizers
 #'
 #' @description
-#' `Optimizer` is the base class; `SGD` is stochastic gradient descent with
-#' optional momentum, in PyTorch's form: `v <- momentum * v + grad; param <-
-#' param - lr * v` (with `momentum = 0`, `param <- param - lr * grad`).
+#' An optimizer updates a model's parameters from the gradients of the last
+#' backward pass. Give one to [fit()][fit.Sequential], as an object or by
+#' name (`"sgd"`, `"adam"`, `"adamw"`, `"rmsprop"`, `"adagrad"`, for that
+#' class with its defaults), or call `$step(model)` after `model$backward()`
+#' in a manual training loop.
 #'
-#' The optimizer keeps its state (momentum buffers and step count) in
-#' `$state`, so passing the same object to successive `fit()` calls
-#' continues where the last one stopped. `$step(model)` applies one update
-#' from the gradients of `model$backward()`, for manual training loops.
+#' Each update follows PyTorch's documented algorithm for the optimizer of
+#' the same name. Below, `p` is a parameter, `g` its gradient, `t` the number
+#' of the step (1 for the first) and every buffer (`b`, `m`, `v`, `s`) starts
+#' at zero; each line applies element-wise to every parameter matrix and
+#' vector.
+#'
+#' @section SGD:
+#' `SGD$new(lr = 0.01, momentum = 0, nesterov = FALSE, weight_decay = 0)`:
+#' stochastic gradient descent, optionally with (Nesterov) momentum and L2
+#' weight decay. `nesterov = TRUE` needs `momentum > 0`.
+#' ```
+#' g <- g + weight_decay * p
+#' if (momentum > 0) {
+#'   b <- momentum * b + g
+#'   g <- if (nesterov) g + momentum * b else b
+#' }
+#' p <- p - lr * g
+#' ```
+#'
+#' @section Adam and AdamW:
+#' `Adam$new(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
+#' weight_decay = 0)` adds weight decay to the gradient (L2 penalty);
+#' `AdamW$new(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8,
+#' weight_decay = 0.01)` decouples it, shrinking the parameters directly.
+#' ```
+#' if (AdamW) p <- p - lr * weight_decay * p else g <- g + weight_decay * p
+#' m <- beta1 * m + (1 - beta1) * g
+#' v <- beta2 * v + (1 - beta2) * g^2
+#' m_hat <- m / (1 - beta1^t)
+#' v_hat <- v / (1 - beta2^t)
+#' p <- p - lr * m_hat / (sqrt(v_hat) + eps)
+#' ```
+#'
+#' @section RMSprop:
+#' `RMSprop$new(lr = 0.01, rho = 0.99, eps = 1e-8, momentum = 0)`, PyTorch's
+#' defaults (its `alpha` is `rho` here); Keras's are `lr = 0.001, rho = 0.9`.
+#' ```
+#' v <- rho * v + (1 - rho) * g^2
+#' if (momentum > 0) {
+#'   b <- momentum * b + g / (sqrt(v) + eps)
+#'   p <- p - lr * b
+#' } else {
+#'   p <- p - lr * g / (sqrt(v) + eps)
+#' }
+#' ```
+#'
+#' @section Adagrad:
+#' `Adagrad$new(lr = 0.01, eps = 1e-10)`:
+#' ```
+#' s <- s + g^2
+#' p <- p - lr * g / (sqrt(s) + eps)
+#' ```
+#'
+#' @section Arguments and fields:
+#' * `lr`: learning rate, a positive number.
+#' * `momentum`, `beta1`, `beta2`, `rho`: decay factors in `[0, 1)`.
+#' * `eps`: a positive number added to the denominator for stability.
+#' * `weight_decay`: L2 penalty factor (decoupled in `AdamW`), zero or more.
+#' * `nesterov`: `TRUE` or `FALSE`.
+#'
+#' Each is also a public field of the object (`opt$lr`), which may be
+#' changed between calls; new values are checked when the optimizer is next
+#' used.
+#'
+#' @section State and methods:
+#' The optimizer keeps its state in `$state`: `steps`, the number of steps
+#' taken, and `slots`, its buffers (for each parameter of the model in
+#' order, its buffers in the order above; none for plain SGD). Passing the
+#' same object to successive `fit()` calls continues where the last one
+#' stopped, and a model saved with `saveRDS()` keeps a copy of the last
+#' optimizer it was trained with.
+#'
+#' * `$step(model)`: one update of `model` from the gradients of
+#'   `model$backward()`.
+#' * `$reset()`: forget the state (buffers and step count).
+#' * `$format()`, `$print()`: the class and hyper-parameters.
+#'
+#' `Optimizer` is the base class of them all; it cannot be created itself.
 #' @name optimizers
 #' @examples
-#' opt <- SGD$new(lr = 0.1, momentum = 0.9)
+#' set.seed(1)
+#' x <- matrix(rnorm(40), ncol = 2)
+#' y <- matrix(x[, 1] - 2 * x[, 2], ncol = 1)
+#' model <- Sequential$new(Linear$new(2, 1))
+#'
+#' opt <- Adam$new(lr = 0.05)
 #' opt
+#' fit(model, x, y, optimizer = opt, epochs = 20, batch_size = 5, verbose = FALSE)
+#' opt$state$steps
+#' # The same object continues with its state.
+#' fit(model, x, y, optimizer = opt, epochs = 20, batch_size = 5, verbose = FALSE)
+#'
+#' # By name, with the defaults.
+#' fit(model, x, y, optimizer = "rmsprop", epochs = 5, verbose = FALSE)
+#'
+#' # One step of a manual loop.
+#' sgd <- SGD$new(lr = 0.1, momentum = 0.9, nesterov = TRUE)
+#' out <- model$forward(x)
+#' model$backward(MSELoss$new()$grad(out, y))
+#' sgd$step(model)
 NULL
 
 #' @rdname optimizers
 #' @export
 Optimizer <- R6::R6Class("Optimizer",
   public = list(
-    # @field state Steps taken and per-parameter buffers (`NULL` when fresh).
+    # @field state Steps taken and buffers (`NULL` when fresh).
     state = NULL,
+
+    # @description Refuses: only subclasses are optimizers.
+    initialize = function() {
+      cli::cli_abort(c("{.cls Optimizer} is the base class of the optimizers and cannot be created itself.",
+                       i = "Use {.code SGD$new()}, {.code Adam$new()}, {.code AdamW$new()}, {.code RMSprop$new()} or {.code Adagrad$new()}."),
+                     class = "rustnn_error")
+    },
 
     # @description Apply one update to `model` from its current gradients.
     # @param model A [Sequential] model after `model$backward()`.
     step = function(model) {
       check_model(model, "model")
-      self$state <- model$.optimizer_step(self$.description())
+      # Forced here: evaluated lazily inside the engine call, a bad
+      # hyper-parameter would be reported as an engine error.
+      description <- self$.description()
+      self$state <- model$.optimizer_step(description)
       invisible(self)
     },
 
-    # @description Forget the state (momentum buffers, step count).
+    # @description Forget the state (buffers, step count).
     reset = function() {
       self$state <- NULL
       invisible(self)
     },
 
-    # @description Internal: hyper-parameters and state for the engine.
-    .description = function() {
-      c(private$hyper(), list(steps = self$state$steps %||% 0, slots = self$state$slots))
+    # @description Internal: checked hyper-parameters and state for the engine.
+    # @param call Call to blame for a bad hyper-parameter.
+    .description = function(call = rlang::caller_env()) {
+      c(list(type = private$type), private$checked_hypers(call), private$fixed,
+        list(steps = self$state$steps %||% 0, slots = self$state$slots))
     },
 
     # @description One line describing the optimizer.
     # @param ... Unused.
     format = function(...) {
-      h <- private$hyper()
-      args <- paste(names(h)[-1], vapply(h[-1], format, character(1)), sep = " = ", collapse = ", ")
+      h <- mget(names(private$spec), envir = self)
+      args <- paste(names(h), vapply(h, format, character(1)), sep = " = ", collapse = ", ")
       paste0("<", class(self)[1], ": ", args, ">")
     },
 
@@ -60,37 +171,140 @@ Optimizer <- R6::R6Class("Optimizer",
     }
   ),
   private = list(
-    hyper = function() list(type = "none")
+    # Engine type name, hyper-parameter specs (see `hyper()`) and settings
+    # fixed by the class.
+    type = NULL,
+    spec = list(),
+    fixed = list(),
+
+    # A check across hyper-parameters (a method, so that subclasses can
+    # override it: R6 would let a field here mask their method).
+    constraint = function(values, call) invisible(NULL),
+
+    checked_hypers = function(call) {
+      values <- lapply(names(private$spec), function(name) {
+        check_hyper(self[[name]], private$spec[[name]]$kind, name, call)
+      })
+      names(values) <- names(private$spec)
+      private$constraint(values, call)
+      values
+    }
   )
+)
+
+#' A hyper-parameter: its default and the kind of value it takes.
+#' @noRd
+hyper <- function(default, kind = c("positive", "fraction", "nonnegative", "flag")) {
+  list(default = default, kind = match.arg(kind))
+}
+
+#' Checks one hyper-parameter; numbers come back as doubles for the engine.
+#' @noRd
+check_hyper <- function(x, kind, arg, call) {
+  switch(kind,
+    flag = check_flag(x, arg, call = call),
+    positive = as.double(check_number(x, arg, min = 0, min_inclusive = FALSE, call = call)),
+    fraction = as.double(check_number(x, arg, min = 0, max = 1, max_inclusive = FALSE, call = call)),
+    nonnegative = as.double(check_number(x, arg, min = 0, call = call))
+  )
+}
+
+#' Declares an optimizer class from its hyper-parameters: `SGD$new()` gets
+#' one argument per hyper-parameter, with its default, and one public field.
+#' `fixed` are settings for the engine that the class implies (AdamW's
+#' `decoupled = TRUE`); `constraint(values, call)` checks combinations.
+#' @noRd
+optimizer_class <- function(classname, type, spec, inherit = Optimizer,
+                            fixed = list(), constraint = NULL) {
+  # The constructor: one argument per hyper-parameter (formals set below),
+  # each stored in its field, then all checked together.
+  initialize <- function() {
+    values <- mget(names(private$spec), envir = environment())
+    for (name in names(values)) self[[name]] <- values[[name]]
+    private$checked_hypers(call = environment())
+    invisible(self)
+  }
+  formals(initialize) <- lapply(spec, `[[`, "default")
+  fields <- stats::setNames(vector("list", length(spec)), names(spec))
+  # do.call() hands R6 the parent generator itself (R6Class() would
+  # otherwise keep the expression `inherit` and look it up later), and
+  # `parent_env = topenv()`, the package namespace, keeps this function's
+  # frame out of the objects that saveRDS() writes.
+  do.call(R6::R6Class, list(
+    classname = classname,
+    inherit = inherit,
+    public = c(fields, list(initialize = initialize)),
+    private = c(list(type = type, spec = spec, fixed = fixed),
+                if (!is.null(constraint)) list(constraint = constraint)),
+    parent_env = topenv()
+  ))
+}
+
+#' @rdname optimizers
+#' @export
+SGD <- optimizer_class("SGD", "sgd",
+  list(lr = hyper(0.01, "positive"), momentum = hyper(0, "fraction"),
+       nesterov = hyper(FALSE, "flag"), weight_decay = hyper(0, "nonnegative")),
+  constraint = function(values, call) {
+    if (values$nesterov && values$momentum == 0) {
+      abort_arg("{.arg nesterov} = TRUE needs a {.arg momentum} greater than 0.",
+                "nesterov", call = call)
+    }
+  }
+)
+
+adam_spec <- list(lr = hyper(0.001, "positive"), beta1 = hyper(0.9, "fraction"),
+                  beta2 = hyper(0.999, "fraction"), eps = hyper(1e-8, "positive"),
+                  weight_decay = hyper(0, "nonnegative"))
+
+#' @rdname optimizers
+#' @export
+Adam <- optimizer_class("Adam", "adam", adam_spec, fixed = list(decoupled = FALSE))
+
+#' @rdname optimizers
+#' @export
+AdamW <- optimizer_class("AdamW", "adam",
+  utils::modifyList(adam_spec, list(weight_decay = hyper(0.01, "nonnegative"))),
+  inherit = Adam, fixed = list(decoupled = TRUE)
 )
 
 #' @rdname optimizers
 #' @export
-SGD <- R6::R6Class("SGD",
-  inherit = Optimizer,
-  public = list(
-    # @field lr Learning rate.
-    lr = NULL,
-    # @field momentum Momentum factor in `[0, 1)`.
-    momentum = NULL,
-
-    # @description Create an SGD optimizer.
-    # @param lr Learning rate, a positive number.
-    # @param momentum Momentum factor in `[0, 1)`.
-    initialize = function(lr = 0.01, momentum = 0) {
-      self$lr <- check_number(lr, min = 0, min_inclusive = FALSE)
-      self$momentum <- check_number(momentum, min = 0, max = 1, max_inclusive = FALSE)
-    }
-  ),
-  private = list(
-    hyper = function() list(type = "sgd", lr = self$lr, momentum = self$momentum)
-  )
+RMSprop <- optimizer_class("RMSprop", "rmsprop",
+  list(lr = hyper(0.01, "positive"), rho = hyper(0.99, "fraction"),
+       eps = hyper(1e-8, "positive"), momentum = hyper(0, "fraction"))
 )
 
-#' An optimizer object from an argument (NULL means the default).
+#' @rdname optimizers
+#' @export
+Adagrad <- optimizer_class("Adagrad", "adagrad",
+  list(lr = hyper(0.01, "positive"), eps = hyper(1e-10, "positive"))
+)
+
+#' The optimizers `fit()` accepts by name.
+#' @noRd
+optimizer_names <- function() {
+  list(sgd = SGD, adam = Adam, adamw = AdamW, rmsprop = RMSprop, adagrad = Adagrad)
+}
+
+#' An optimizer object from an argument: an object is used as is, a name
+#' (any case) gives that optimizer with its defaults.
 #' @noRd
 as_optimizer <- function(optimizer, arg = "optimizer", call = rlang::caller_env()) {
-  if (inherits(optimizer, "Optimizer")) return(optimizer)
-  abort_arg("{.arg {arg}} must be an optimizer object such as {.code SGD$new(lr = 0.1)}, not {.obj_type_friendly {optimizer}}.",
+  if (inherits(optimizer, "Optimizer")) {
+    # Its fields may have been changed since it was created: check them now,
+    # as the argument errors they are.
+    optimizer$.description(call)
+    return(optimizer)
+  }
+  if (is.character(optimizer)) {
+    classes <- optimizer_names()
+    name <- tolower(optimizer)
+    if (length(name) != 1L || !name %in% names(classes)) {
+      check_choice(optimizer, names(classes), arg, call = call)
+    }
+    return(classes[[name]]$new())
+  }
+  abort_arg("{.arg {arg}} must be an optimizer object such as {.code Adam$new(lr = 0.01)} or a name such as {.val adam}, not {.obj_type_friendly {optimizer}}.",
             arg, call = call)
 }

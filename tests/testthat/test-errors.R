@@ -31,7 +31,7 @@ test_that("fit() rejects bad settings with classed errors", {
   expect_snapshot(error = TRUE, bad_fit(batch_size = -1))
   expect_snapshot(error = TRUE, bad_fit(threads = 0))
   expect_snapshot(error = TRUE, bad_fit(shuffle = NA))
-  expect_snapshot(error = TRUE, bad_fit(optimizer = "sgd"))
+  expect_snapshot(error = TRUE, bad_fit(optimizer = 3))
   expect_snapshot(error = TRUE, SGD$new(lr = 0))
   expect_snapshot(error = TRUE, SGD$new(lr = -1))
   expect_snapshot(error = TRUE, SGD$new(momentum = 1))

@@ -319,6 +319,8 @@ mod tests {
             optimizer: OptimizerConfig::Sgd {
                 lr: 0.5,
                 momentum: 0.9,
+                nesterov: false,
+                weight_decay: 0.0,
             },
             state: (0, vec![]),
             config: TrainConfig::new(20, 4, true, 7),
@@ -365,6 +367,8 @@ mod tests {
                 OptimizerConfig::Sgd {
                     lr: 0.1,
                     momentum: 0.0,
+                    nesterov: false,
+                    weight_decay: 0.0,
                 },
                 (0, vec![]),
             )

@@ -227,20 +227,22 @@ impl<T: Scalar> Layer<T> {
         }
     }
 
-    /// Each parameter beside its gradient, in a fixed order, for optimizers.
-    pub fn params_and_grads_mut(&mut self) -> Vec<(&mut [T], &[T])> {
+    /// Calls `f(param, grad)` for each parameter beside its gradient, in the
+    /// order of [`Layer::params`]. Optimizers run this on every step, so it
+    /// allocates nothing.
+    pub fn for_each_param_mut(&mut self, mut f: impl FnMut(&mut [T], &[T])) {
         match self {
-            Layer::Linear(l) => vec![
-                (
+            Layer::Linear(l) => {
+                f(
                     slice_mut(l.weight.as_slice_mut()),
                     slice(l.grad_weight.as_slice()),
-                ),
-                (
+                );
+                f(
                     slice_mut(l.bias.as_slice_mut()),
                     slice(l.grad_bias.as_slice()),
-                ),
-            ],
-            Layer::Activation(_) | Layer::Dropout(_) => Vec::new(),
+                );
+            }
+            Layer::Activation(_) | Layer::Dropout(_) => {}
         }
     }
 

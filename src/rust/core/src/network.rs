@@ -113,12 +113,13 @@ impl<T: Scalar> Network<T> {
 
     /// Puts back values taken by `copy_params` from this network.
     pub fn restore_params(&mut self, from: &[Vec<T>]) {
-        let pairs = self
-            .layers
-            .iter_mut()
-            .flat_map(|l| l.params_and_grads_mut());
-        for ((param, _), src) in pairs.zip(from) {
-            param.copy_from_slice(src);
+        let mut sources = from.iter();
+        for layer in &mut self.layers {
+            layer.for_each_param_mut(|param, _| {
+                if let Some(src) = sources.next() {
+                    param.copy_from_slice(src);
+                }
+            });
         }
     }
 

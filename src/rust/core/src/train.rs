@@ -468,7 +468,13 @@ mod tests {
     }
 
     fn sgd(lr: f64) -> Optimizer<f64> {
-        Optimizer::new(OptimizerConfig::Sgd { lr, momentum: 0.0 }).unwrap()
+        Optimizer::new(OptimizerConfig::Sgd {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        })
+        .unwrap()
     }
 
     fn go(_: Event) -> Control {

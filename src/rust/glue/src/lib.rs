@@ -251,7 +251,11 @@ fn rn_loss(
 }
 
 /// Reads an optimizer description made by the R optimizer classes:
-/// `list(type, lr, momentum, steps, slots)`.
+/// `list(type, <hyper-parameters>, steps, slots)`, where `type` is `"sgd"`
+/// (`lr`, `momentum`, `nesterov`, `weight_decay`), `"adam"` (`lr`, `beta1`,
+/// `beta2`, `eps`, `weight_decay`, `decoupled`), `"rmsprop"` (`lr`, `rho`,
+/// `eps`, `momentum`) or `"adagrad"` (`lr`, `eps`); `nesterov` and
+/// `decoupled` are logicals, the rest doubles.
 fn optimizer_from(list: List) -> Result<(OptimizerConfig, ExportedState)> {
     let map: HashMap<&str, Robj> = list.try_into()?;
     let num = |name: &str| -> Result<f64> {
@@ -259,11 +263,36 @@ fn optimizer_from(list: List) -> Result<(OptimizerConfig, ExportedState)> {
             .and_then(|v| v.as_real())
             .ok_or_else(|| Error::Other(format!("the optimizer has no numeric `{name}`")))
     };
+    let flag = |name: &str| -> Result<bool> {
+        map.get(name)
+            .and_then(|v| v.as_bool())
+            .ok_or_else(|| Error::Other(format!("the optimizer has no logical `{name}`")))
+    };
     let kind = map.get("type").and_then(|v| v.as_str()).unwrap_or("");
     let config = match kind {
         "sgd" => OptimizerConfig::Sgd {
             lr: num("lr")?,
             momentum: num("momentum")?,
+            nesterov: flag("nesterov")?,
+            weight_decay: num("weight_decay")?,
+        },
+        "adam" => OptimizerConfig::Adam {
+            lr: num("lr")?,
+            beta1: num("beta1")?,
+            beta2: num("beta2")?,
+            eps: num("eps")?,
+            weight_decay: num("weight_decay")?,
+            decoupled: flag("decoupled")?,
+        },
+        "rmsprop" => OptimizerConfig::RmsProp {
+            lr: num("lr")?,
+            rho: num("rho")?,
+            eps: num("eps")?,
+            momentum: num("momentum")?,
+        },
+        "adagrad" => OptimizerConfig::Adagrad {
+            lr: num("lr")?,
+            eps: num("eps")?,
         },
         other => return Err(Error::Other(format!("unknown optimizer type \"{other}\""))),
     };

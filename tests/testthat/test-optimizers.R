@@ -1,0 +1,266 @@
+# Optimizers: every update rule against the same rule written in plain R,
+# state carried across fit() calls and saveRDS(), names, printing, and bad
+# arguments.
+
+# PyTorch's update rules in plain R, for one parameter tensor: `h` holds the
+# hyper-parameters, `s` the tensor's buffers (an empty list at first), `t`
+# the step number. Each returns the new parameter and buffers.
+`%||%` <- rlang::`%||%`
+
+adam_rule <- function(decoupled) {
+  function(h, p, g, s, t) {
+    if (decoupled) p <- p - h$lr * h$weight_decay * p else g <- g + h$weight_decay * p
+    s$m <- h$beta1 * (s$m %||% 0) + (1 - h$beta1) * g
+    s$v <- h$beta2 * (s$v %||% 0) + (1 - h$beta2) * g^2
+    m_hat <- s$m / (1 - h$beta1^t)
+    v_hat <- s$v / (1 - h$beta2^t)
+    list(p = p - h$lr * m_hat / (sqrt(v_hat) + h$eps), s = s)
+  }
+}
+
+rules <- list(
+  SGD = function(h, p, g, s, t) {
+    g <- g + h$weight_decay * p
+    if (h$momentum > 0) {
+      s$b <- h$momentum * (s$b %||% 0) + g
+      g <- if (h$nesterov) g + h$momentum * s$b else s$b
+    }
+    list(p = p - h$lr * g, s = s)
+  },
+  Adam = adam_rule(decoupled = FALSE),
+  AdamW = adam_rule(decoupled = TRUE),
+  RMSprop = function(h, p, g, s, t) {
+    s$v <- h$rho * (s$v %||% 0) + (1 - h$rho) * g^2
+    if (h$momentum > 0) {
+      s$b <- h$momentum * (s$b %||% 0) + g / (sqrt(s$v) + h$eps)
+      p <- p - h$lr * s$b
+    } else {
+      p <- p - h$lr * g / (sqrt(s$v) + h$eps)
+    }
+    list(p = p, s = s)
+  },
+  Adagrad = function(h, p, g, s, t) {
+    s$s <- (s$s %||% 0) + g^2
+    list(p = p - h$lr * g / (sqrt(s$s) + h$eps), s = s)
+  }
+)
+
+cases <- list(
+  "SGD" = list("SGD", lr = 0.1, momentum = 0, nesterov = FALSE, weight_decay = 0),
+  "SGD with weight decay" = list("SGD", lr = 0.1, momentum = 0, nesterov = FALSE, weight_decay = 0.05),
+  "SGD with momentum" = list("SGD", lr = 0.1, momentum = 0.9, nesterov = FALSE, weight_decay = 0),
+  "SGD with Nesterov momentum and weight decay" =
+    list("SGD", lr = 0.1, momentum = 0.9, nesterov = TRUE, weight_decay = 0.01),
+  "Adam" = list("Adam", lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0),
+  "Adam with L2 weight decay" =
+    list("Adam", lr = 0.01, beta1 = 0.8, beta2 = 0.99, eps = 1e-6, weight_decay = 0.1),
+  "AdamW" = list("AdamW", lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.1),
+  "RMSprop" = list("RMSprop", lr = 0.01, rho = 0.9, eps = 1e-8, momentum = 0),
+  "RMSprop with momentum" = list("RMSprop", lr = 0.01, rho = 0.99, eps = 1e-8, momentum = 0.5),
+  "Adagrad" = list("Adagrad", lr = 0.1, eps = 1e-10)
+)
+
+small_model <- function(seed = 11) {
+  set.seed(seed)
+  Sequential$new(Linear$new(3, 2), Tanh$new(), Linear$new(2, 1), dtype = "float64")
+}
+
+# Takes `steps` steps with `opt` on a fresh model, computing the expected
+# parameters with `rule` from the gradients the model reports at each step.
+# Returns the model, the expected parameters and the reference buffers.
+steps_against_rule <- function(opt, rule, h, steps) {
+  model <- small_model()
+  set.seed(12)
+  x <- matrix(rnorm(15), 5)
+  y <- matrix(rnorm(5), 5)
+  expected <- lapply(model$layers, function(l) l$params)
+  buffers <- lapply(expected, function(p) lapply(p, function(.) list()))
+  for (t in seq_len(steps)) {
+    out <- model$forward(x)
+    model$backward(MSELoss$new()$grad(out, y))
+    for (i in seq_along(expected)) {
+      for (nm in names(expected[[i]])) {
+        r <- rule(h, expected[[i]][[nm]], model$layers[[i]]$grads[[nm]], buffers[[i]][[nm]], t)
+        expected[[i]][[nm]] <- r$p
+        buffers[[i]][[nm]] <- r$s
+      }
+    }
+    opt$step(model)
+  }
+  list(model = model, expected = expected, buffers = buffers)
+}
+
+for (case_name in names(cases)) {
+  test_that(paste(case_name, "steps match the update written in R"), {
+    case <- cases[[case_name]]
+    class_name <- case[[1]]
+    h <- case[-1]
+    for (steps in c(1, 3)) {
+      opt <- do.call(get(class_name)$new, h)
+      run <- steps_against_rule(opt, rules[[class_name]], h, steps)
+      for (i in seq_along(run$expected)) {
+        expect_equal(run$model$layers[[i]]$params, run$expected[[i]], tolerance = 1e-12)
+      }
+      expect_equal(opt$state$steps, steps)
+      # Buffers per tensor: weight 1, bias 1, weight 3, bias 3 (layer 2
+      # has no parameters), each as long as its tensor.
+      per_tensor <- length(run$buffers[[1]]$weight)
+      sizes <- vapply(opt$state$slots, length, integer(1))
+      expect_equal(sizes, rep(c(6, 2, 2, 1), each = per_tensor))
+    }
+  })
+}
+
+test_that("the state holds each tensor's buffers in turn, in the rules' order", {
+  h <- cases[["Adam with L2 weight decay"]][-1]
+  opt <- do.call(Adam$new, h)
+  run <- steps_against_rule(opt, rules$Adam, h, 2)
+  slots <- opt$state$slots
+  # Vectors are laid out alike everywhere; a weight's values in any order.
+  expect_equal(slots[[3]], run$buffers[[1]]$bias$m, tolerance = 1e-12)
+  expect_equal(slots[[4]], run$buffers[[1]]$bias$v, tolerance = 1e-12)
+  expect_equal(sort(slots[[1]]), sort(as.vector(run$buffers[[1]]$weight$m)), tolerance = 1e-12)
+  expect_equal(sort(slots[[6]]), sort(as.vector(run$buffers[[3]]$weight$v)), tolerance = 1e-12)
+  expect_length(SGD$new()$step(run$model)$state$slots, 0)
+})
+
+test_that("hyper-parameter fields can be changed between steps", {
+  model <- small_model()
+  x <- matrix(rnorm(15), 5)
+  y <- matrix(rnorm(5), 5)
+  opt <- SGD$new(lr = 0.1)
+  opt$lr <- 0.5
+  before <- model$layers[[1]]$params$weight
+  model$backward(MSELoss$new()$grad(model$forward(x), y))
+  grad <- model$layers[[1]]$grads$weight
+  opt$step(model)
+  expect_equal(model$layers[[1]]$params$weight, before - 0.5 * grad, tolerance = 1e-12)
+  opt$lr <- -1
+  model$backward(MSELoss$new()$grad(model$forward(x), y))
+  expect_snapshot(error = TRUE, opt$step(model))
+  expect_error(opt$step(model), class = "rustnn_error_argument")
+  opt$lr <- 0.1
+  opt$nesterov <- TRUE
+  expect_snapshot(error = TRUE, fit(model, x, y, optimizer = opt, verbose = FALSE))
+  expect_error(fit(model, x, y, optimizer = opt, verbose = FALSE), class = "rustnn_error_argument")
+})
+
+fit_data <- function() {
+  set.seed(21)
+  x <- matrix(rnorm(60), 20)
+  list(x = x, y = sin(x[, 1]) + x[, 2] * x[, 3])
+}
+
+test_that("fit(5 epochs) twice with one optimizer equals fit(10 epochs), bit for bit", {
+  d <- fit_data()
+  for (make in list(function() Adam$new(lr = 0.01),
+                    function() RMSprop$new(momentum = 0.5),
+                    function() SGD$new(lr = 0.05, momentum = 0.9, nesterov = TRUE))) {
+    split <- small_model()
+    opt <- make()
+    fit(split, d$x, d$y, optimizer = opt, epochs = 5, batch_size = 5, shuffle = FALSE, verbose = FALSE)
+    expect_equal(opt$state$steps, 20)
+    fit(split, d$x, d$y, optimizer = opt, epochs = 5, batch_size = 5, shuffle = FALSE, verbose = FALSE)
+    expect_equal(opt$state$steps, 40)
+    whole <- small_model()
+    fit(whole, d$x, d$y, optimizer = make(), epochs = 10, batch_size = 5, shuffle = FALSE,
+        verbose = FALSE)
+    for (i in c(1, 3)) {
+      expect_identical(split$layers[[i]]$params, whole$layers[[i]]$params)
+    }
+  }
+})
+
+test_that("a model keeps its optimizer across saveRDS()/readRDS()", {
+  d <- fit_data()
+  once <- small_model()
+  fit(once, d$x, d$y, optimizer = AdamW$new(lr = 0.01), epochs = 10, batch_size = 5,
+      shuffle = FALSE, verbose = FALSE)
+
+  model <- small_model()
+  fit(model, d$x, d$y, optimizer = AdamW$new(lr = 0.01), epochs = 5, batch_size = 5,
+      shuffle = FALSE, verbose = FALSE)
+  path <- withr::local_tempfile(fileext = ".rds")
+  saveRDS(model, path)
+  reloaded <- readRDS(path)
+  saved_opt <- reloaded$.get_state()$optimizer
+  expect_s3_class(saved_opt, "AdamW")
+  expect_equal(saved_opt$state$steps, 20)
+  expect_equal(saved_opt$lr, 0.01)
+
+  # Without an optimizer, fit() continues with the saved one and its state.
+  fit(model, d$x, d$y, epochs = 5, batch_size = 5, shuffle = FALSE, verbose = FALSE)
+  fit(reloaded, d$x, d$y, epochs = 5, batch_size = 5, shuffle = FALSE, verbose = FALSE)
+  for (i in c(1, 3)) {
+    expect_identical(reloaded$layers[[i]]$params, model$layers[[i]]$params)
+    expect_identical(reloaded$layers[[i]]$params, once$layers[[i]]$params)
+  }
+})
+
+test_that("fit() takes an optimizer by name, in any case, with its defaults", {
+  d <- fit_data()
+  for (name in c("sgd", "adam", "AdamW", "RMSPROP", "adagrad")) {
+    model <- small_model()
+    history <- fit(model, d$x, d$y, optimizer = name, epochs = 3, batch_size = 10, verbose = FALSE)
+    expect_length(history$loss, 3)
+    opt <- model$.get_state()$optimizer
+    expect_identical(tolower(class(opt)[1]), tolower(name))
+    expect_equal(opt$state$steps, 6)
+  }
+  expect_identical(model$.get_state()$optimizer$format(), Adagrad$new()$format())
+})
+
+test_that("optimizers print their class and hyper-parameters", {
+  expect_snapshot({
+    SGD$new()
+    SGD$new(lr = 0.1, momentum = 0.9, nesterov = TRUE, weight_decay = 1e-4)
+    Adam$new()
+    AdamW$new()
+    RMSprop$new()
+    Adagrad$new()
+  })
+  expect_s3_class(AdamW$new(), "Adam")
+})
+
+test_that("bad optimizer arguments get classed errors naming the argument", {
+  expect_snapshot(error = TRUE, Adam$new(lr = -0.1))
+  expect_snapshot(error = TRUE, Adam$new(beta1 = 1))
+  expect_snapshot(error = TRUE, AdamW$new(beta2 = -0.5))
+  expect_snapshot(error = TRUE, AdamW$new(weight_decay = -0.01))
+  expect_snapshot(error = TRUE, SGD$new(nesterov = TRUE))
+  expect_snapshot(error = TRUE, SGD$new(momentum = 0.9, nesterov = NA))
+  expect_snapshot(error = TRUE, RMSprop$new(rho = 1.5))
+  expect_snapshot(error = TRUE, Adagrad$new(eps = 0))
+  expect_snapshot(error = TRUE, Adagrad$new(lr = "fast"))
+  expect_snapshot(error = TRUE, Optimizer$new())
+  expect_error(SGD$new(nesterov = TRUE), class = "rustnn_error_argument")
+  expect_error(Adam$new(beta1 = 1), class = "rustnn_error_argument")
+
+  set.seed(1)
+  model <- Sequential$new(Linear$new(2, 1))
+  x <- matrix(rnorm(20), 10)
+  y <- rnorm(10)
+  expect_snapshot(error = TRUE, fit(model, x, y, optimizer = "adamax", verbose = FALSE))
+  expect_snapshot(error = TRUE, fit(model, x, y, optimizer = c("adam", "sgd"), verbose = FALSE))
+  expect_snapshot(error = TRUE, fit(model, x, y, optimizer = list(lr = 0.1), verbose = FALSE))
+  expect_error(fit(model, x, y, optimizer = "adamax", verbose = FALSE),
+               class = "rustnn_error_argument")
+  expect_error(fit(model, x, y, optimizer = Adam, verbose = FALSE),
+               class = "rustnn_error_argument")
+})
+
+test_that("an optimizer's state does not carry over to another network", {
+  set.seed(1)
+  x <- matrix(rnorm(20), 10)
+  y <- rnorm(10)
+  opt <- Adam$new()
+  fit(Sequential$new(Linear$new(2, 1)), x, y, optimizer = opt, epochs = 1, verbose = FALSE)
+  other <- Sequential$new(Linear$new(2, 3), Linear$new(3, 1))
+  before <- other$layers[[1]]$params
+  expect_snapshot(error = TRUE, fit(other, x, y, optimizer = opt, verbose = FALSE))
+  expect_error(fit(other, x, y, optimizer = opt, verbose = FALSE), class = "rustnn_error_engine")
+  expect_identical(other$layers[[1]]$params, before)
+  expect_equal(opt$state$steps, 1)
+  fit(other, x, y, optimizer = opt$reset(), epochs = 1, verbose = FALSE)
+  expect_equal(opt$state$steps, 1)
+})
