@@ -53,17 +53,6 @@ Activation <- R6::R6Class("Activation",
     # @param options Named list of the activation's hyper-parameters.
     initialize = function(type, options = list()) {
       super$initialize(type, options = options)
-    },
-
-    # @description One line describing the layer, with its hyper-parameters.
-    # @param ... Unused.
-    format = function(...) {
-      line <- super$format(...)
-      opts <- private$.options
-      if (length(opts) == 0L) return(line)
-      shown <- paste(names(opts), vapply(opts, format, character(1)), sep = " = ", collapse = ", ")
-      # The class name ends at the first ">": "<LeakyReLU(alpha = 0.01)>".
-      sub(">", paste0("(", shown, ")>"), line, fixed = TRUE)
     }
   )
 )

@@ -89,8 +89,12 @@ encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env(),
     check_finite(m, arg, call)
     storage.mode(m) <- "double"
     want <- if (sparse) 1L else outputs
+    if (ncol(m) != want && sparse) {
+      abort_arg("{.arg {arg}} has {ncol(m)} column{?s}, but the sparse cross-entropy loss needs one column of class labels.",
+                arg, call = call)
+    }
     if (ncol(m) != want) {
-      abort_arg("{.arg {arg}} has {ncol(m)} column{?s}, but {if (sparse) 'a sparse loss needs 1 (class labels)' else paste('the network has', outputs, 'output(s)')}.",
+      abort_arg("{.arg {arg}} has {ncol(m)} column{?s}, but the network has {outputs} output{?s}.",
                 arg, call = call)
     }
     if (sparse && !all(m %in% seq.int(0, outputs - 1))) {

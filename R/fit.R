@@ -113,6 +113,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
 
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
                             model, prepared, target$info, loss$name, outputs)
+  check_monitors(cbs, metrics, validation = !is.null(split$val_x))
   batch_size <- min(batch_size, nrow(split$x))
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
@@ -166,6 +167,20 @@ check_metrics <- function(metrics, outputs, call = rlang::caller_env()) {
               "metrics", call = call)
   }
   unique(metrics)
+}
+
+#' Each callback's `monitor` must be a figure this fit() reports.
+#' @noRd
+check_monitors <- function(cbs, metrics, validation, call = rlang::caller_env()) {
+  reported <- c("loss", metrics, if (validation) c("val_loss", sprintf("val_%s", metrics)))
+  for (cb in list(cbs$early_stopping, cbs$schedule)) {
+    if (!is.null(cb$monitor) && !cb$monitor %in% reported) {
+      abort_arg(c("A callback in {.arg callbacks} monitors {.val {cb$monitor}}, which this fit() does not report.",
+                  i = "It reports {.val {reported}}{if (!validation) '; validation figures need validation data' else ''}.",
+                  i = "Metrics come from {.arg metrics}."),
+                "callbacks", call = call)
+    }
+  }
 }
 
 default_loss <- function(y, outputs) {

@@ -76,11 +76,10 @@ Layer <- R6::R6Class("Layer",
     # @description One line describing the layer.
     # @param ... Unused.
     format = function(...) {
-      dims <- if (is.na(private$.in)) "" else paste0("(", private$.in, " -> ", private$.out, ")")
-      if (length(private$.options)) {
-        dims <- paste0(dims, "[", paste(names(private$.options), unlist(private$.options),
-                                        sep = " = ", collapse = ", "), "]")
-      }
+      opts <- private$.options
+      shown <- c(if (!is.na(private$.in)) paste(private$.in, "->", private$.out),
+                 if (length(opts)) paste(names(opts), vapply(opts, format, character(1)), sep = " = "))
+      dims <- if (length(shown)) paste0("(", paste(shown, collapse = ", "), ")") else ""
       where <- if (is.null(private$.model)) "" else paste0(" [layer ", private$.index, " of a model]")
       paste0("<", class(self)[1], dims, ">", where)
     },

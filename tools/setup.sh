@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
   r-base-dev r-cran-r6 r-cran-cli r-cran-generics r-cran-rlang
   r-cran-testthat r-cran-callr r-cran-withr r-cran-knitr r-cran-rmarkdown
-  r-cran-roxygen2 pandoc qpdf dataset-fashion-mnist
+  r-cran-roxygen2 r-cran-ggplot2 pandoc qpdf dataset-fashion-mnist
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,11 +4,17 @@
 # Central-difference gradient of `loss` (a Loss object) with respect to every
 # parameter of `model` (float64), compared with the backward pass. Returns
 # the largest relative error over all parameters and the input gradient.
-max_grad_error <- function(model, x, y, loss, eps = 1e-6) {
-  out <- model$forward(x)
+# `extra()` is added to the loss (an L1/L2 penalty); with `seed`, every
+# forward pass draws the same dropout masks.
+max_grad_error <- function(model, x, y, loss, eps = 1e-6, extra = function() 0, seed = NULL) {
+  forward <- function(x) {
+    if (!is.null(seed)) set.seed(seed)
+    model$forward(x)
+  }
+  out <- forward(x)
   grad_x <- model$backward(loss$grad(out, y))
   analytic <- lapply(model$layers, function(l) l$grads)
-  value_at <- function() loss$loss(model$forward(x), y)
+  value_at <- function() loss$loss(forward(x), y) + extra()
   rel <- function(a, b) abs(a - b) / max(1e-8, abs(a), abs(b))
   worst <- 0
   for (i in seq_along(model$layers)) {
@@ -28,7 +34,7 @@ max_grad_error <- function(model, x, y, loss, eps = 1e-6) {
   for (k in seq_along(x)) {
     xp <- x; xp[k] <- xp[k] + eps
     xm <- x; xm[k] <- xm[k] - eps
-    numeric <- (loss$loss(model$forward(xp), y) - loss$loss(model$forward(xm), y)) / (2 * eps)
+    numeric <- (loss$loss(forward(xp), y) - loss$loss(forward(xm), y)) / (2 * eps)
     worst <- max(worst, rel(numeric, grad_x[k]))
   }
   worst

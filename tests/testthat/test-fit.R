@@ -279,7 +279,7 @@ test_that("progress: one line per epoch, a few lines in logs, a bar in consoles"
   expect_lte(length(logged), 12)
   expect_false(any(grepl("\r", logged, fixed = TRUE)))
   expect_length(capture.output(fit(model, x, x[, 1], epochs = 5, verbose = 0)), 0)
-  rep <- progress_reporter(1L, 4L, dynamic = TRUE)
+  rep <- rustnn:::progress_reporter(1L, 4L, dynamic = TRUE)
   drawn <- capture.output({
     rep$on_batch(1L, 5L, 10L, 0.5)
     rep$on_epoch(2L, c(loss = 0.25, lr = 0.1))
@@ -317,7 +317,7 @@ test_that("plot(history) draws with base graphics and ggplot2", {
   expect_invisible(plot(h, method = "base"))
   grDevices::dev.off()
   expect_gt(file.size(path), 0)
-  long <- history_long(h, NULL)
+  long <- rustnn:::history_long(h, NULL)
   expect_equal(nrow(long), 4 * 5)
   expect_setequal(unique(long$data), c("training", "validation"))
   skip_if_not_installed("ggplot2")

@@ -137,7 +137,7 @@ test_that("new loss names work where names are accepted", {
   model <- Sequential$new(Linear$new(2, 1), dtype = "float64")
   for (loss in c("mae", "huber")) {
     h <- fit(model, x, y, loss = loss, optimizer = SGD$new(lr = 0.1), epochs = 30, verbose = FALSE)
-    expect_lt(h$loss[30], h$loss[1])
+    expect_lt(h$metrics$loss[30], h$metrics$loss[1])
   }
 })
 

@@ -202,7 +202,7 @@ test_that("fit() takes an optimizer by name, in any case, with its defaults", {
   for (name in c("sgd", "adam", "AdamW", "RMSPROP", "adagrad")) {
     model <- small_model()
     history <- fit(model, d$x, d$y, optimizer = name, epochs = 3, batch_size = 10, verbose = FALSE)
-    expect_length(history$loss, 3)
+    expect_length(history$metrics$loss, 3)
     opt <- model$.get_state()$optimizer
     expect_identical(tolower(class(opt)[1]), tolower(name))
     expect_equal(opt$state$steps, 6)
