@@ -21,3 +21,8 @@ NULL
 #' @importFrom generics fit
 #' @export
 generics::fit
+
+# The class factories (activation_class(), loss_class(), optimizer_class())
+# write `initialize` methods outside R6Class(), where R CMD check cannot see
+# that R6 provides `super` and `private` to them.
+utils::globalVariables(c("super", "private"))

@@ -5,7 +5,7 @@
 //! "val_accuracy", ...) through a [`Tracker`], which knows whether that
 //! figure should go down or up and how long it has not improved.
 
-use crate::error::{arg_err, Result};
+use crate::error::{arg_err, check_non_negative, check_positive, Result};
 use crate::metrics::Metric;
 
 /// Stop when `monitor` has not improved by more than `min_delta` for
@@ -43,24 +43,6 @@ pub enum Schedule {
         min_delta: f64,
         lr_min: f64,
     },
-}
-
-fn check_positive(name: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(arg_err!("{name} must be a positive number, not {value}"))
-    }
-}
-
-fn check_non_negative(name: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(arg_err!(
-            "{name} must be a finite number of at least 0, not {value}"
-        ))
-    }
 }
 
 impl EarlyStopping {

@@ -40,3 +40,35 @@ macro_rules! arg_err {
 }
 pub(crate) use arg_err;
 pub(crate) use shape_err;
+
+// Checks of hyper-parameters shared by optimizers, schedules and callbacks;
+// `name` is how the message refers to the value.
+
+/// A finite number greater than 0.
+pub(crate) fn check_positive(name: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(arg_err!("{name} must be a positive number, not {value}"))
+    }
+}
+
+/// A finite number of at least 0.
+pub(crate) fn check_non_negative(name: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(arg_err!(
+            "{name} must be zero or a positive number, not {value}"
+        ))
+    }
+}
+
+/// A number in [0, 1).
+pub(crate) fn check_fraction(name: &str, value: f64) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(arg_err!("{name} must be in [0, 1), not {value}"))
+    }
+}

@@ -6,7 +6,7 @@
 
 use crate::activation::Activation;
 use crate::dropout::{Dropout, Mode};
-use crate::error::{arg_err, shape_err, Result};
+use crate::error::{arg_err, check_fraction, check_non_negative, shape_err, Result};
 use crate::linear::Linear;
 use crate::matrix::{to_col_major, ColMajor};
 use crate::parallel::Parallel;
@@ -60,13 +60,8 @@ impl LayerSpec {
                         "a linear layer needs at least one input and one output, not {in_features} and {out_features}"
                     ));
                 }
-                for (name, value) in [("l1", options.l1), ("l2", options.l2)] {
-                    if !(value.is_finite() && value >= 0.0) {
-                        return Err(arg_err!(
-                            "the {name} penalty must be a finite number of at least 0, not {value}"
-                        ));
-                    }
-                }
+                check_non_negative("the l1 penalty", options.l1)?;
+                check_non_negative("the l2 penalty", options.l2)?;
                 Ok(LayerSpec::Linear {
                     in_features,
                     out_features,
@@ -76,9 +71,7 @@ impl LayerSpec {
             }
             "dropout" => {
                 let rate = options.rate.unwrap_or(0.5);
-                if !(0.0..1.0).contains(&rate) {
-                    return Err(arg_err!("the dropout rate must be in [0, 1), not {rate}"));
-                }
+                check_fraction("the dropout rate", rate)?;
                 Ok(LayerSpec::Dropout { rate })
             }
             _ => Activation::build(kind, options.alpha).map(LayerSpec::Activation),

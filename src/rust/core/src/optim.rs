@@ -14,7 +14,9 @@
 //! bias): Adam's is `[m0, v0, m1, v1, ...]`. Optimizers without buffers
 //! (plain SGD) have none.
 
-use crate::error::{arg_err, shape_err, NnError, Result};
+use crate::error::{
+    arg_err, check_fraction, check_non_negative, check_positive, shape_err, NnError, Result,
+};
 use crate::layer::Layer;
 use crate::scalar::Scalar;
 
@@ -61,32 +63,6 @@ pub enum OptimizerConfig {
     /// PyTorch's `Adagrad` without learning-rate decay, accumulator starting
     /// at 0: `s += g^2; p -= lr * g / (sqrt(s) + eps)`. Buffers: `s`.
     Adagrad { lr: f64, eps: f64 },
-}
-
-fn check_positive(name: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(arg_err!("{name} must be a positive number, not {value}"))
-    }
-}
-
-fn check_non_negative(name: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(arg_err!(
-            "{name} must be zero or a positive number, not {value}"
-        ))
-    }
-}
-
-fn check_fraction(name: &str, value: f64) -> Result<()> {
-    if (0.0..1.0).contains(&value) {
-        Ok(())
-    } else {
-        Err(arg_err!("{name} must be in [0, 1), not {value}"))
-    }
 }
 
 impl OptimizerConfig {
