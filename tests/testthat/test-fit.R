@@ -325,3 +325,31 @@ test_that("plot(history) draws with base graphics and ggplot2", {
   expect_s3_class(g, "ggplot")
   expect_equal(nrow(g$data), 20)
 })
+
+test_that("sparse cross-entropy on labels trains like cross-entropy on one-hot rows", {
+  run <- function(loss, y) {
+    set.seed(8)
+    model <- Sequential$new(Linear$new(4, 6), Tanh$new(), Linear$new(6, 3), Softmax$new(),
+                            dtype = "float64")
+    h <- fit(model, as.matrix(iris[, 1:4]), y, loss = loss, optimizer = SGD$new(lr = 0.1),
+             epochs = 5, batch_size = 30, metrics = "accuracy", verbose = 0)
+    list(h$metrics, predict(model, as.matrix(iris[, 1:4])))
+  }
+  dense <- run("cross_entropy", iris$Species)
+  expect_equal(run("sparse_cross_entropy", iris$Species), dense, tolerance = 1e-12)
+  expect_equal(run("sparse_cross_entropy", as.integer(iris$Species) - 1L), dense,
+               tolerance = 1e-12)
+})
+
+test_that("fit() uses the Huber loss's delta", {
+  set.seed(3)
+  x <- matrix(rnorm(100), ncol = 2)
+  y <- 3 * x[, 1]
+  model <- Sequential$new(Linear$new(2, 1), dtype = "float64")
+  huber <- HuberLoss$new(delta = 0.5)
+  expected <- huber$loss(predict(model, x), y)
+  h <- fit(model, x, y, loss = huber, optimizer = SGD$new(lr = 1e-12), epochs = 1,
+           batch_size = 50, verbose = 0)
+  expect_equal(h$metrics$loss, expected, tolerance = 1e-9)
+  expect_false(isTRUE(all.equal(expected, HuberLoss$new(delta = 1)$loss(predict(model, x), y))))
+})
