@@ -313,7 +313,7 @@ report_end <- function(result, history, failure, verbose, call = rlang::caller_e
     non_finite = {
       lr <- history$metrics$lr
       cli::cli_warn(c("Training stopped in epoch {result$stopped_epoch}: the loss became NaN or infinite.",
-                      i = "The model keeps its weights from the end of epoch {result$stopped_epoch - 1}.",
+                      i = if (result$stopped_epoch > 1) "The model keeps its weights from the end of epoch {result$stopped_epoch - 1}." else "The model keeps the weights it had before this fit().",
                       i = "Try a lower learning rate{if (length(lr)) paste0(' (it was ', format(lr[length(lr)]), ')') else ''}, or standardize the inputs."),
                     class = "rustnn_warning_non_finite", call = call)
     },
