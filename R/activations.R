@@ -58,15 +58,13 @@ Activation <- R6::R6Class("Activation",
 )
 
 # One class per activation, all made the same way. `params` describes the
-# hyper-parameters, each `list(default, min, min_inclusive)`: they become the
-# arguments of `$new()` and are checked there.
+# hyper-parameters, each `list(default, kind)` as `hyper()` makes them for
+# optimizers: they become the arguments of `$new()`, checked by check_hyper().
 activation_class <- function(classname, type, params = list()) {
   initialize <- function() {
     call <- rlang::current_env()
     options <- lapply(names(params), function(name) {
-      p <- params[[name]]
-      check_number(get(name, envir = call), name, min = p$min,
-                   min_inclusive = p$min_inclusive, call = call)
+      check_hyper(get(name, envir = call), params[[name]]$kind, name, call)
     })
     super$initialize(type, stats::setNames(options, names(params)))
   }
@@ -92,12 +90,12 @@ ReLU <- activation_class("ReLU", "relu")
 #' @rdname activations
 #' @export
 LeakyReLU <- activation_class("LeakyReLU", "leaky_relu",
-  list(alpha = list(default = 0.01, min = 0, min_inclusive = TRUE)))
+  list(alpha = list(default = 0.01, kind = "nonnegative")))
 
 #' @rdname activations
 #' @export
 ELU <- activation_class("ELU", "elu",
-  list(alpha = list(default = 1, min = 0, min_inclusive = FALSE)))
+  list(alpha = list(default = 1, kind = "positive")))
 
 #' @rdname activations
 #' @export

@@ -112,10 +112,9 @@ encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env(),
 #' fit()'s x and y as a numeric matrix and targets, from a matrix or data
 #' frame and y, or from a formula and data. Returns list(x, y, preprocess):
 #' `preprocess` is what predict() must apply to new data (formula terms,
-#' factor levels, standardization).
+#' factor levels, standardization); `pre` is the model's current one.
 #' @noRd
-prepare_xy <- function(model, x, y, data, call = rlang::caller_env()) {
-  pre <- model$.get_state()$preprocess
+prepare_xy <- function(pre, x, y, data, call = rlang::caller_env()) {
   if (inherits(x, "formula")) {
     if (!is.data.frame(data)) {
       abort_arg("{.arg data} must be a data frame when {.arg x} is a formula, not {.obj_type_friendly {data}}.",
@@ -127,7 +126,7 @@ prepare_xy <- function(model, x, y, data, call = rlang::caller_env()) {
     }
     pre <- c(formula_terms(x, data, call), pre[c("center", "scale")])
     d <- design_matrix(pre, data, "data", call, response = TRUE)
-    return(list(x = standardize(d$x, pre), y = d$y, preprocess = pre))
+    return(list(x = d$x, y = d$y, preprocess = pre))
   }
   if (!is.null(data)) {
     abort_arg("{.arg data} is only used with a formula, such as {.code fit(model, y ~ ., data = df)}.",
@@ -156,8 +155,8 @@ formula_terms <- function(formula, data, call) {
   list(terms = tt, xlevels = stats::.getXlevels(tt, mf))
 }
 
-#' The model matrix (no intercept column) and, if asked, the response of
-#' `data` under a model's terms.
+#' The model matrix (no intercept column, standardized if the model is) and,
+#' if asked, the response of `data` under a model's terms.
 #' @noRd
 design_matrix <- function(pre, data, arg, call, response = FALSE) {
   if (!is.data.frame(data)) {
@@ -187,18 +186,17 @@ design_matrix <- function(pre, data, arg, call, response = FALSE) {
   x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
   attr(x, "assign") <- NULL
   attr(x, "contrasts") <- NULL
-  list(x = as_input_matrix(x, arg, call), y = if (response) stats::model.response(mf))
+  list(x = standardize(as_input_matrix(x, arg, call), pre, arg, call),
+       y = if (response) stats::model.response(mf))
 }
 
 #' New inputs prepared the way the model's training inputs were.
 #' @noRd
 apply_preprocess <- function(pre, x, arg, call = rlang::caller_env()) {
   if (!is.null(pre$terms) && is.data.frame(x)) {
-    x <- design_matrix(pre, x, arg, call)$x
-  } else {
-    x <- as_input_matrix(x, arg, call)
+    return(design_matrix(pre, x, arg, call)$x)
   }
-  standardize(x, pre, arg, call)
+  standardize(as_input_matrix(x, arg, call), pre, arg, call)
 }
 
 #' Centers and scales columns with the training statistics, if any.

@@ -62,6 +62,19 @@ check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::c
   x
 }
 
+#' Checks a hyper-parameter by its kind (see `hyper()` in optimizers.R):
+#' the one validation behind optimizers' and activations' settings. Numbers
+#' come back as doubles for the engine.
+#' @noRd
+check_hyper <- function(x, kind, arg, call) {
+  switch(kind,
+    flag = check_flag(x, arg, call = call),
+    positive = as.double(check_number(x, arg, min = 0, min_inclusive = FALSE, call = call)),
+    fraction = as.double(check_number(x, arg, min = 0, max = 1, max_inclusive = FALSE, call = call)),
+    nonnegative = as.double(check_number(x, arg, min = 0, call = call))
+  )
+}
+
 #' Runs a call into the Rust engine; its errors become classed R errors.
 #' @noRd
 rust_call <- function(expr, call = rlang::caller_env()) {

@@ -92,7 +92,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   rlang::check_dots_empty()
   model <- object
   state <- model$.get_state()
-  prepared <- prepare_xy(model, x, y, data)
+  prepared <- prepare_xy(state$preprocess, x, y, data)
   x <- prepared$x
   check_input_width(model, x, "x")
   outputs <- model_output_dim(state, ncol(x))
@@ -251,11 +251,11 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
       abort_arg("{.arg validation_data} must be {.code list(x, y)} (or {.code list(data)} with a formula).",
                 "validation_data", call = call)
     }
-    v <- if (!is.null(prepared$preprocess$terms)) {
-      design_matrix(prepared$preprocess, validation_data[[1]], "validation_data", call, response = TRUE)
+    pre <- prepared$preprocess
+    v <- if (!is.null(pre$terms)) {
+      design_matrix(pre, validation_data[[1]], "validation_data", call, response = TRUE)
     } else {
-      list(x = apply_preprocess(model$.get_state()$preprocess, validation_data[[1]],
-                                "validation_data$x", call),
+      list(x = apply_preprocess(pre, validation_data[[1]], "validation_data$x", call),
            y = validation_data[[2]])
     }
     vt <- encode_target(v$y, nrow(v$x), outputs, "validation_data$y", call, loss = loss_name,

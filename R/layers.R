@@ -49,8 +49,7 @@ Layer <- R6::R6Class("Layer",
       private$require_standalone("forward")
       x <- as_input_matrix(x, "x")
       check_flag(training)
-      seed <- if (training && identical(private$.type, "dropout")) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
-      out <- rust_call(rn_forward(private$engine(), x, training, seed))
+      out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
       private$.backward_done <- FALSE
       out
     },
@@ -250,6 +249,13 @@ build_engine <- function(dtype, specs, params) {
     }
   }
   ptr
+}
+
+#' Seed for a manual forward pass: drawn from R's RNG (so set.seed() decides
+#' dropout masks) only when the engine has layers that use one in training.
+#' @noRd
+forward_seed <- function(engine, training) {
+  if (training && rn_has_training_mode(engine)) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
 }
 
 `%|NA|%` <- function(x, y) if (is.na(x)) y else x

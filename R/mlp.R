@@ -53,9 +53,8 @@ mlp <- function(x, y = NULL, data = NULL, hidden = 10, activation = "relu", drop
   check_number(dropout, min = 0, max = 1, max_inclusive = FALSE)
   check_flag(standardize)
 
-  # Shapes come from the prepared data, so build a throwaway model-free view.
-  probe <- Sequential$new(Identity$new())
-  prepared <- prepare_xy(probe, x, y, data)
+  # Layer sizes come from the prepared data (no preprocessing yet).
+  prepared <- prepare_xy(NULL, x, y, data)
   pre <- prepared$preprocess
   if (standardize) {
     center <- colMeans(prepared$x)

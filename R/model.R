@@ -65,9 +65,7 @@ Sequential <- R6::R6Class("Sequential",
       x <- as_input_matrix(x, "x")
       check_input_width(self, x, "x")
       check_flag(training)
-      # Dropout masks come from R's RNG, so set.seed() decides them.
-      seed <- if (training && private$has_dropout()) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
-      out <- rust_call(rn_forward(private$engine(), x, training, seed))
+      out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
       out
@@ -223,10 +221,6 @@ Sequential <- R6::R6Class("Sequential",
         private$.forward_rows <- NULL
       }
       private$.engine_ptr
-    },
-
-    has_dropout = function() {
-      any(vapply(private$.state$specs, function(s) identical(s$type, "dropout"), logical(1)))
     },
 
     refresh_params = function() {

@@ -198,17 +198,6 @@ hyper <- function(default, kind = c("positive", "fraction", "nonnegative", "flag
   list(default = default, kind = match.arg(kind))
 }
 
-#' Checks one hyper-parameter; numbers come back as doubles for the engine.
-#' @noRd
-check_hyper <- function(x, kind, arg, call) {
-  switch(kind,
-    flag = check_flag(x, arg, call = call),
-    positive = as.double(check_number(x, arg, min = 0, min_inclusive = FALSE, call = call)),
-    fraction = as.double(check_number(x, arg, min = 0, max = 1, max_inclusive = FALSE, call = call)),
-    nonnegative = as.double(check_number(x, arg, min = 0, call = call))
-  )
-}
-
 #' Declares an optimizer class from its hyper-parameters: `SGD$new()` gets
 #' one argument per hyper-parameter, with its default, and one public field.
 #' `fixed` are settings for the engine that the class implies (AdamW's

@@ -53,10 +53,12 @@ classes_of <- function(out, target) {
   }
 }
 
+# Columns named like the classes classes_of() returns.
 probabilities <- function(out, target) {
-  if (ncol(out) == 1L) out <- cbind(1 - out, out)
+  binary <- ncol(out) == 1L
+  if (binary) out <- cbind(1 - out, out)
   colnames(out) <- if (identical(target$type, "factor")) target$levels else
-    if (ncol(out) == 2L || isTRUE(target$zero_based)) seq_len(ncol(out)) - 1L else seq_len(ncol(out))
+    if (binary || isTRUE(target$zero_based)) seq_len(ncol(out)) - 1L else seq_len(ncol(out))
   out
 }
 
@@ -99,7 +101,7 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
       abort_arg("This model was not trained with a formula; give {.arg x} and {.arg y}.", "x")
     }
     d <- design_matrix(state$preprocess, data, "data", rlang::current_env(), response = TRUE)
-    x <- standardize(d$x, state$preprocess)
+    x <- d$x
     y <- d$y
   } else {
     if (is.null(y)) abort_arg("{.arg y} is missing.", "y")

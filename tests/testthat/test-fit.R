@@ -353,3 +353,11 @@ test_that("fit() uses the Huber loss's delta", {
   expect_equal(h$metrics$loss, expected, tolerance = 1e-9)
   expect_false(isTRUE(all.equal(expected, HuberLoss$new(delta = 1)$loss(predict(model, x), y))))
 })
+
+test_that("validation data in a data frame is standardized like the training data", {
+  set.seed(6)
+  model <- mlp(Species ~ ., data = iris, hidden = 8, epochs = 5, verbose = 0,
+               validation_data = list(iris[1:30, ]))
+  val <- tail(model$history$metrics$val_loss, 1)
+  expect_equal(val, evaluate(model, Species ~ ., data = iris[1:30, ])[["loss"]], tolerance = 1e-5)
+})

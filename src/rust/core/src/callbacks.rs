@@ -98,13 +98,6 @@ impl Schedule {
             Schedule::Plateau { .. } => None,
         }
     }
-
-    pub fn monitor(&self) -> Option<&str> {
-        match self {
-            Schedule::Plateau { monitor, .. } => Some(monitor),
-            _ => None,
-        }
-    }
 }
 
 /// Follows one column of the epoch log: its best value so far and for how

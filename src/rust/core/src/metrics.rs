@@ -140,10 +140,6 @@ impl Tally {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.metrics.is_empty()
-    }
-
     pub fn reset(&mut self) {
         self.confusion.fill(0);
         self.abs_err = 0.0;

@@ -12,7 +12,7 @@ use crate::metrics::{Metric, Tally};
 use crate::network::Network;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::scalar::Scalar;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -288,7 +288,7 @@ pub fn fit<T: Scalar>(
     let mut order: Vec<usize> = (0..n).collect();
     let batches = n.div_ceil(cfg.batch_size);
     let mut target = Array2::<T>::zeros((0, 0));
-    let mut batch_weights = Array1::<T>::zeros(0);
+    let mut batch_weights: Vec<T> = Vec::new();
     let base_lr = optimizer.config.lr();
     let mut lr = base_lr;
     let (mut last_good, mut scratch, mut best) = (
@@ -324,8 +324,10 @@ pub fn fit<T: Scalar>(
             net.load_rows(x, rows);
             gather(y, rows, &mut target);
             let weights = data.weights.map(|w| {
-                batch_weights = rows.iter().map(|&r| w[r]).collect();
-                batch_weights.view()
+                // Reuses one buffer: nothing is allocated per batch.
+                batch_weights.clear();
+                batch_weights.extend(rows.iter().map(|&r| w[r]));
+                ArrayView1::from(&batch_weights[..])
             });
             net.forward_loaded(Mode::Train);
             let batch_loss = net.loss_backward(loss, target.view(), weights)? + net.penalty();
