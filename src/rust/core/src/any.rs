@@ -11,6 +11,7 @@ use crate::metrics::{Metric, Tally};
 use crate::network::Network;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::scalar::Scalar;
+use crate::shape::Shape;
 use crate::train::{fit, Control, Event, FitReport, TrainConfig, TrainData};
 use ndarray::{Array1, ArrayView2};
 use rand::rngs::StdRng;
@@ -91,7 +92,12 @@ macro_rules! each {
 fn export<T: Scalar>(net: &Network<T>, grads: bool) -> Vec<ParamExport> {
     let mut out = Vec::new();
     for (i, layer) in net.layers().iter().enumerate() {
-        for p in layer.params() {
+        let views = if grads {
+            layer.params()
+        } else {
+            layer.values()
+        };
+        for p in views {
             let view = if grads {
                 crate::layer::ParamView { data: p.grad, ..p }
             } else {
@@ -150,21 +156,20 @@ fn fit_generic<T: Scalar>(
 
 fn predict_generic<T: Scalar>(net: &mut Network<T>, x: ColMajor<'_>) -> Result<ColMajorOwned> {
     // Convert chunk by chunk: no full copy of x in the network's type.
-    let out = net.predict_with(x.nrow, x.ncol, |start, end, buf| {
-        for (r, mut row) in (start..end).zip(buf.rows_mut()) {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = T::of(x.data[r + j * x.nrow]);
-            }
-        }
+    let offsets = x.column_offsets();
+    let out = net.predict_with(x.nrow, x.ncol, |start, _, buf| {
+        x.fill_rows(&offsets, start, buf)
     })?;
     Ok(ColMajorOwned::from_view(out.view()))
 }
 
 impl AnyNetwork {
-    pub fn new(dtype: Dtype, specs: &[LayerSpec]) -> Result<Self> {
+    /// A network of `specs` with zero parameters; `input` is the shape of
+    /// one sample, which convolution and pooling need.
+    pub fn new(dtype: Dtype, specs: &[LayerSpec], input: Option<Shape>) -> Result<Self> {
         Ok(match dtype {
-            Dtype::F32 => AnyNetwork::F32(Network::new(specs)?),
-            Dtype::F64 => AnyNetwork::F64(Network::new(specs)?),
+            Dtype::F32 => AnyNetwork::F32(Network::new(specs, input)?),
+            Dtype::F64 => AnyNetwork::F64(Network::new(specs, input)?),
         })
     }
 
@@ -173,6 +178,11 @@ impl AnyNetwork {
             AnyNetwork::F32(_) => Dtype::F32,
             AnyNetwork::F64(_) => Dtype::F64,
         }
+    }
+
+    /// The shape of a sample entering each layer, then the output's.
+    pub fn shapes(&self) -> Vec<Option<Shape>> {
+        each!(self, net => net.shapes().to_vec())
     }
 
     pub fn specs(&self) -> Vec<LayerSpec> {
@@ -304,7 +314,7 @@ mod tests {
     }
 
     fn trained(dtype: Dtype, threads: usize) -> (Vec<f64>, Vec<ParamExport>) {
-        let mut net = AnyNetwork::new(dtype, &specs()).unwrap();
+        let mut net = AnyNetwork::new(dtype, &specs(), None).unwrap();
         net.set_threads(threads).unwrap();
         net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6])
             .unwrap();
@@ -347,7 +357,7 @@ mod tests {
 
     #[test]
     fn forward_backward_step_and_predict() {
-        let mut net = AnyNetwork::new(Dtype::F64, &specs()).unwrap();
+        let mut net = AnyNetwork::new(Dtype::F64, &specs(), None).unwrap();
         net.set_param(0, "weight", &[0.2, -0.5, 0.4, 0.1, -0.3, 0.6])
             .unwrap();
         net.set_param(2, "weight", &[0.3, -0.2, 0.5]).unwrap();

@@ -5,24 +5,38 @@
 //! data in column-major order, the layout of an R matrix.
 
 use crate::activation::Activation;
+use crate::batchnorm::BatchNorm;
+use crate::conv::Conv2d;
 use crate::dropout::{Dropout, Mode};
-use crate::error::{arg_err, check_fraction, check_non_negative, shape_err, Result};
+use crate::error::{
+    arg_err, check_fraction, check_non_negative, check_positive, shape_err, NnError, Result,
+};
 use crate::linear::Linear;
-use crate::matrix::{to_col_major, ColMajor};
+use crate::matrix::col_major_offsets;
 use crate::parallel::Parallel;
+use crate::pool::{Pool2d, PoolKind};
 use crate::scalar::Scalar;
-use ndarray::{Array1, ArrayView2, ArrayViewMut2};
+use crate::shape::Shape;
+use crate::window::Window;
+use ndarray::{ArrayView2, ArrayViewMut2};
 use rand::rngs::StdRng;
 
 /// Optional settings of a layer, as R passes them: only the ones a layer
 /// kind uses are read (`alpha` by parameterized activations, `rate` by
-/// dropout, `l1`/`l2` by linear layers).
+/// dropout, `l1`/`l2` by linear layers, the window by convolution and
+/// pooling, `eps`/`momentum` by batch normalization).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LayerOptions {
     pub alpha: Option<f64>,
     pub rate: Option<f64>,
     pub l1: f64,
     pub l2: f64,
+    pub kernel: [usize; 2],
+    /// Defaults to 1 for convolution and to the kernel size for pooling.
+    pub stride: Option<[usize; 2]>,
+    pub padding: [usize; 2],
+    pub eps: Option<f64>,
+    pub momentum: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +50,22 @@ pub enum LayerSpec {
     Activation(Activation),
     Dropout {
         rate: f64,
+    },
+    Conv2d {
+        in_channels: usize,
+        out_channels: usize,
+        window: Window,
+    },
+    Pool2d {
+        kind: PoolKind,
+        window: Window,
+    },
+    /// Changes how a sample is read (image to vector), not its values.
+    Flatten,
+    BatchNorm {
+        channels: usize,
+        eps: f64,
+        momentum: f64,
     },
 }
 
@@ -74,6 +104,50 @@ impl LayerSpec {
                 check_fraction("the dropout rate", rate)?;
                 Ok(LayerSpec::Dropout { rate })
             }
+            "conv2d" => {
+                if in_features == 0 || out_features == 0 {
+                    return Err(arg_err!(
+                        "a convolution needs at least one input and one output channel, not {in_features} and {out_features}"
+                    ));
+                }
+                let stride = options.stride.unwrap_or([1, 1]);
+                Ok(LayerSpec::Conv2d {
+                    in_channels: in_features,
+                    out_channels: out_features,
+                    window: Window::new(options.kernel, stride, options.padding)?,
+                })
+            }
+            "max_pool2d" | "avg_pool2d" => {
+                let kind = if kind == "max_pool2d" {
+                    PoolKind::Max
+                } else {
+                    PoolKind::Average
+                };
+                let stride = options.stride.unwrap_or(options.kernel);
+                Ok(LayerSpec::Pool2d {
+                    kind,
+                    window: Window::new(options.kernel, stride, [0, 0])?,
+                })
+            }
+            "flatten" => Ok(LayerSpec::Flatten),
+            "batch_norm" => {
+                if in_features == 0 {
+                    return Err(arg_err!(
+                        "batch normalization needs at least one channel (or feature)"
+                    ));
+                }
+                let eps = options.eps.unwrap_or(1e-5);
+                let momentum = options.momentum.unwrap_or(0.1);
+                check_positive("eps", eps)?;
+                if !(0.0..=1.0).contains(&momentum) {
+                    return Err(arg_err!("momentum must be in [0, 1], not {momentum}"));
+                }
+                Ok(LayerSpec::BatchNorm {
+                    channels: in_features,
+                    eps,
+                    momentum,
+                })
+            }
             _ => Activation::build(kind, options.alpha).map(LayerSpec::Activation),
         }
     }
@@ -83,21 +157,87 @@ impl LayerSpec {
             LayerSpec::Linear { .. } => "linear",
             LayerSpec::Activation(a) => a.name(),
             LayerSpec::Dropout { .. } => "dropout",
+            LayerSpec::Conv2d { .. } => "conv2d",
+            LayerSpec::Pool2d { kind, .. } => kind.name(),
+            LayerSpec::Flatten => "flatten",
+            LayerSpec::BatchNorm { .. } => "batch_norm",
         }
     }
 
-    /// Input width the layer insists on, if any (activations take any width).
-    pub fn input_dim(&self) -> Option<usize> {
+    /// The input shape this layer implies when nothing before it fixes one
+    /// (a linear layer takes vectors of `in_features`).
+    pub fn implied_input(&self) -> Option<Shape> {
         match self {
-            LayerSpec::Linear { in_features, .. } => Some(*in_features),
-            LayerSpec::Activation(_) | LayerSpec::Dropout { .. } => None,
+            LayerSpec::Linear { in_features, .. } => Some(Shape::flat(*in_features)),
+            _ => None,
         }
     }
 
-    pub fn output_dim(&self, input_dim: usize) -> usize {
-        match self {
-            LayerSpec::Linear { out_features, .. } => *out_features,
-            LayerSpec::Activation(_) | LayerSpec::Dropout { .. } => input_dim,
+    /// Whether the layer reads the spatial layout of its input, so that the
+    /// network must know the input's shape when it is built.
+    pub fn needs_input_shape(&self) -> bool {
+        matches!(self, LayerSpec::Conv2d { .. } | LayerSpec::Pool2d { .. })
+    }
+
+    /// The shape of the output for an input of shape `input`, or why the
+    /// layer cannot take that input (a sentence without the layer's name).
+    pub fn output_shape(&self, input: Shape) -> Result<Shape> {
+        let needs_image = |what: &str| {
+            shape_err!(
+                "needs images (channels x height x width) as input, but gets {} {what}",
+                input.size()
+            )
+        };
+        match *self {
+            LayerSpec::Linear {
+                in_features,
+                out_features,
+                ..
+            } => {
+                if input.size() != in_features {
+                    let got = if input.is_flat() {
+                        input.size().to_string()
+                    } else {
+                        format!("{} ({input})", input.size())
+                    };
+                    return Err(shape_err!("expects {in_features} inputs, but gets {got}"));
+                }
+                Ok(Shape::flat(out_features))
+            }
+            LayerSpec::Conv2d {
+                in_channels,
+                out_channels,
+                window,
+            } => {
+                if input.is_flat() && input.channels != in_channels {
+                    return Err(needs_image("features"));
+                }
+                if input.channels != in_channels {
+                    return Err(shape_err!(
+                        "expects {in_channels} input channel{}, but gets {input}",
+                        if in_channels == 1 { "" } else { "s" }
+                    ));
+                }
+                let (h, w) = window.output_size(input.height, input.width)?;
+                Ok(Shape::image(out_channels, h, w))
+            }
+            LayerSpec::Pool2d { window, .. } => {
+                if input.is_flat() && window.kernel != [1, 1] {
+                    return Err(needs_image("features"));
+                }
+                let (h, w) = window.output_size(input.height, input.width)?;
+                Ok(Shape::image(input.channels, h, w))
+            }
+            LayerSpec::Flatten => Ok(input.flattened()),
+            LayerSpec::BatchNorm { channels, .. } => {
+                if input.channels != channels {
+                    return Err(shape_err!(
+                        "expects {channels} channels (or features), but gets {input}"
+                    ));
+                }
+                Ok(input)
+            }
+            LayerSpec::Activation(_) | LayerSpec::Dropout { .. } => Ok(input),
         }
     }
 }
@@ -118,11 +258,25 @@ pub enum Layer<T: Scalar> {
     Linear(Linear<T>),
     Activation(Activation),
     Dropout(Dropout<T>),
+    Conv2d(Conv2d<T>),
+    Pool2d(Pool2d),
+    Flatten,
+    BatchNorm(BatchNorm<T>),
 }
 
 impl<T: Scalar> Layer<T> {
-    pub fn from_spec(spec: LayerSpec) -> Self {
-        match spec {
+    /// Builds the layer with zero weights; convolution and pooling need the
+    /// shape of their input (see [`LayerSpec::needs_input_shape`]).
+    pub fn from_spec(spec: LayerSpec, input: Option<Shape>) -> Result<Self> {
+        let spatial_input = || {
+            input.ok_or_else(|| {
+                NnError::State(format!(
+                    "a {} layer needs to know the shape of its input (channels x height x width)",
+                    spec.kind()
+                ))
+            })
+        };
+        Ok(match spec {
             LayerSpec::Linear {
                 in_features,
                 out_features,
@@ -135,7 +289,21 @@ impl<T: Scalar> Layer<T> {
             }),
             LayerSpec::Activation(a) => Layer::Activation(a),
             LayerSpec::Dropout { rate } => Layer::Dropout(Dropout::new(rate)),
-        }
+            LayerSpec::Conv2d {
+                out_channels,
+                window,
+                ..
+            } => Layer::Conv2d(Conv2d::zeros(spatial_input()?, out_channels, window)?),
+            LayerSpec::Pool2d { kind, window } => {
+                Layer::Pool2d(Pool2d::new(kind, window, spatial_input()?)?)
+            }
+            LayerSpec::Flatten => Layer::Flatten,
+            LayerSpec::BatchNorm {
+                channels,
+                eps,
+                momentum,
+            } => Layer::BatchNorm(BatchNorm::new(channels, eps, momentum)),
+        })
     }
 
     pub fn spec(&self) -> LayerSpec {
@@ -148,6 +316,21 @@ impl<T: Scalar> Layer<T> {
             },
             Layer::Activation(a) => LayerSpec::Activation(*a),
             Layer::Dropout(d) => LayerSpec::Dropout { rate: d.rate },
+            Layer::Conv2d(c) => LayerSpec::Conv2d {
+                in_channels: c.input.channels,
+                out_channels: c.out_channels(),
+                window: c.window,
+            },
+            Layer::Pool2d(p) => LayerSpec::Pool2d {
+                kind: p.kind,
+                window: p.window,
+            },
+            Layer::Flatten => LayerSpec::Flatten,
+            Layer::BatchNorm(b) => LayerSpec::BatchNorm {
+                channels: b.channels(),
+                eps: b.eps,
+                momentum: b.momentum,
+            },
         }
     }
 
@@ -155,7 +338,7 @@ impl<T: Scalar> Layer<T> {
     pub fn forward(
         &mut self,
         input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
+        mut output: ArrayViewMut2<T>,
         par: &Parallel,
         mode: Mode,
         rng: &mut StdRng,
@@ -164,6 +347,10 @@ impl<T: Scalar> Layer<T> {
             Layer::Linear(l) => l.forward(input, output, par),
             Layer::Activation(a) => a.forward(input, output),
             Layer::Dropout(d) => d.forward(input, output, mode, rng),
+            Layer::Conv2d(c) => c.forward(input, output, par),
+            Layer::Pool2d(p) => p.forward(input, output, par),
+            Layer::Flatten => output.assign(&input),
+            Layer::BatchNorm(b) => b.forward(input, output, mode),
         }
     }
 
@@ -176,7 +363,7 @@ impl<T: Scalar> Layer<T> {
     }
 
     /// Computes parameter gradients and, if `grad_in` is given, `dL/dinput`.
-    /// Activations have no parameters, so without `grad_in` they do nothing.
+    /// Layers without parameters do nothing without `grad_in`.
     pub fn backward(
         &mut self,
         input: ArrayView2<T>,
@@ -197,27 +384,115 @@ impl<T: Scalar> Layer<T> {
                     d.backward(grad_out, grad_in)
                 }
             }
+            Layer::Conv2d(c) => c.backward(input, grad_out, grad_in, par),
+            Layer::Pool2d(p) => {
+                if let Some(grad_in) = grad_in {
+                    p.backward(input, output, grad_out, grad_in, par)
+                }
+            }
+            Layer::Flatten => {
+                if let Some(mut grad_in) = grad_in {
+                    grad_in.assign(&grad_out)
+                }
+            }
+            Layer::BatchNorm(b) => b.backward(input, grad_out, grad_in),
         }
     }
 
+    /// The trainable parameters, with their gradients.
     pub fn params(&self) -> Vec<ParamView<'_, T>> {
+        fn view<'a, T>(
+            name: &'static str,
+            shape: Vec<usize>,
+            data: Option<&'a [T]>,
+            grad: Option<&'a [T]>,
+        ) -> ParamView<'a, T> {
+            ParamView {
+                name,
+                shape,
+                data: slice(data),
+                grad: slice(grad),
+            }
+        }
         match self {
             Layer::Linear(l) => vec![
+                view(
+                    "weight",
+                    vec![l.in_features(), l.out_features()],
+                    l.weight.as_slice(),
+                    l.grad_weight.as_slice(),
+                ),
+                view(
+                    "bias",
+                    vec![l.out_features()],
+                    l.bias.as_slice(),
+                    l.grad_bias.as_slice(),
+                ),
+            ],
+            Layer::Conv2d(c) => {
+                let [kh, kw] = c.window.kernel;
+                vec![
+                    view(
+                        "weight",
+                        vec![c.out_channels(), c.input.channels, kh, kw],
+                        c.weight.as_slice(),
+                        c.grad_weight.as_slice(),
+                    ),
+                    view(
+                        "bias",
+                        vec![c.out_channels()],
+                        c.bias.as_slice(),
+                        c.grad_bias.as_slice(),
+                    ),
+                ]
+            }
+            Layer::BatchNorm(b) => vec![
+                view(
+                    "gamma",
+                    vec![b.channels()],
+                    b.gamma.as_slice(),
+                    b.grad_gamma.as_slice(),
+                ),
+                view(
+                    "beta",
+                    vec![b.channels()],
+                    b.beta.as_slice(),
+                    b.grad_beta.as_slice(),
+                ),
+            ],
+            Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// State that is learned but not trained by the optimizer (batch
+    /// normalization's running statistics); their `grad` is empty.
+    pub fn buffers(&self) -> Vec<ParamView<'_, T>> {
+        match self {
+            Layer::BatchNorm(b) => vec![
                 ParamView {
-                    name: "weight",
-                    shape: vec![l.in_features(), l.out_features()],
-                    data: slice(l.weight.as_slice()),
-                    grad: slice(l.grad_weight.as_slice()),
+                    name: "running_mean",
+                    shape: vec![b.channels()],
+                    data: slice(b.running_mean.as_slice()),
+                    grad: &[],
                 },
                 ParamView {
-                    name: "bias",
-                    shape: vec![l.out_features()],
-                    data: slice(l.bias.as_slice()),
-                    grad: slice(l.grad_bias.as_slice()),
+                    name: "running_var",
+                    shape: vec![b.channels()],
+                    data: slice(b.running_var.as_slice()),
+                    grad: &[],
                 },
             ],
-            Layer::Activation(_) | Layer::Dropout(_) => Vec::new(),
+            _ => Vec::new(),
         }
+    }
+
+    /// Parameters then buffers: everything that makes up the layer's state.
+    pub fn values(&self) -> Vec<ParamView<'_, T>> {
+        let mut all = self.params();
+        all.extend(self.buffers());
+        all
     }
 
     /// Calls `f(param, grad)` for each parameter beside its gradient, in the
@@ -235,62 +510,104 @@ impl<T: Scalar> Layer<T> {
                     slice(l.grad_bias.as_slice()),
                 );
             }
-            Layer::Activation(_) | Layer::Dropout(_) => {}
+            Layer::Conv2d(c) => {
+                f(
+                    slice_mut(c.weight.as_slice_mut()),
+                    slice(c.grad_weight.as_slice()),
+                );
+                f(
+                    slice_mut(c.bias.as_slice_mut()),
+                    slice(c.grad_bias.as_slice()),
+                );
+            }
+            Layer::BatchNorm(b) => {
+                f(
+                    slice_mut(b.gamma.as_slice_mut()),
+                    slice(b.grad_gamma.as_slice()),
+                );
+                f(
+                    slice_mut(b.beta.as_slice_mut()),
+                    slice(b.grad_beta.as_slice()),
+                );
+            }
+            Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {}
         }
     }
 
+    /// Calls `f(name, values)` for every parameter and buffer, in the order
+    /// of [`Layer::values`].
+    pub fn for_each_value_mut(&mut self, mut f: impl FnMut(&'static str, &mut [T])) {
+        let names: Vec<&'static str> = self.values().iter().map(|p| p.name).collect();
+        let mut names = names.into_iter();
+        self.for_each_param_mut(|param, _| f(names.next().unwrap_or(""), param));
+        if let Layer::BatchNorm(b) = self {
+            f("running_mean", slice_mut(b.running_mean.as_slice_mut()));
+            f("running_var", slice_mut(b.running_var.as_slice_mut()));
+        }
+    }
+
+    /// Number of trainable values.
     pub fn param_count(&self) -> usize {
         self.params().iter().map(|p| p.data.len()).sum()
     }
 
-    /// Parameter `name` as column-major `f64` data (R's layout).
+    /// A parameter or buffer as column-major `f64` data (R's layout: a
+    /// matrix, or an array for convolution weights).
     pub fn param_col_major(p: &ParamView<'_, T>) -> Vec<f64> {
-        if p.shape.len() == 2 {
-            let view = ArrayView2::from_shape((p.shape[0], p.shape[1]), p.data)
-                .expect("parameter data always matches its shape");
-            to_col_major(view)
-        } else {
-            p.data.iter().map(|v| v.as_f64()).collect()
+        let offsets = col_major_offsets(&p.shape);
+        let mut out = vec![0.0; p.data.len()];
+        for (&o, v) in offsets.iter().zip(p.data) {
+            out[o] = v.as_f64();
         }
+        out
     }
 
-    /// Replaces parameter `name` with column-major `f64` data.
+    /// Replaces parameter or buffer `name` with column-major `f64` data.
     pub fn set_param(&mut self, name: &str, data: &[f64]) -> Result<()> {
-        let Layer::Linear(l) = self else {
-            return Err(arg_err!(
-                "a {} layer has no parameters, so \"{name}\" cannot be set",
-                self.spec().kind()
-            ));
-        };
-        match name {
-            "weight" => {
-                let m = ColMajor::new(data, l.in_features(), l.out_features()).map_err(|_| {
-                    shape_err!(
-                        "weight must be a {} x {} matrix ({} values), but {} values were given",
-                        l.in_features(),
-                        l.out_features(),
-                        l.in_features() * l.out_features(),
-                        data.len()
-                    )
-                })?;
-                l.weight = m.to_array();
-            }
-            "bias" => {
-                if data.len() != l.out_features() {
-                    return Err(shape_err!(
-                        "bias must have {} values, but {} were given",
-                        l.out_features(),
-                        data.len()
-                    ));
-                }
-                l.bias = Array1::from_iter(data.iter().map(|&v| T::of(v)));
-            }
-            other => {
+        let shape = {
+            let values = self.values();
+            if values.is_empty() {
                 return Err(arg_err!(
-                    "a linear layer has parameters \"weight\" and \"bias\", not \"{other}\""
-                ))
+                    "a {} layer has no parameters, so \"{name}\" cannot be set",
+                    self.spec().kind()
+                ));
             }
+            let Some(p) = values.iter().find(|p| p.name == name) else {
+                let names: Vec<String> = values.iter().map(|p| format!("\"{}\"", p.name)).collect();
+                return Err(arg_err!(
+                    "a {} layer has parameters {}, not \"{name}\"",
+                    self.spec().kind(),
+                    names.join(", ")
+                ));
+            };
+            p.shape.clone()
+        };
+        let size: usize = shape.iter().product();
+        if data.len() != size {
+            let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+            let what = if shape.len() == 1 {
+                "values"
+            } else {
+                "values in all"
+            };
+            return Err(shape_err!(
+                "{name} must be {} ({size} {what}), but {} values were given",
+                if shape.len() == 1 {
+                    format!("a vector of {size}")
+                } else {
+                    format!("a {} array", dims.join(" x "))
+                },
+                data.len()
+            ));
         }
+        let offsets = col_major_offsets(&shape);
+        self.for_each_value_mut(|n, values| {
+            if n == name {
+                for (v, &o) in values.iter_mut().zip(&offsets) {
+                    *v = T::of(data[o]);
+                }
+            }
+        });
         Ok(())
     }
 }
@@ -311,7 +628,8 @@ mod tests {
 
     #[test]
     fn params_round_trip_in_r_layout() {
-        let mut layer = Layer::<f32>::from_spec(LayerSpec::from_parts("linear", 2, 3).unwrap());
+        let mut layer =
+            Layer::<f32>::from_spec(LayerSpec::from_parts("linear", 2, 3).unwrap(), None).unwrap();
         // R's matrix(1:6, 2, 3)
         let w = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         layer.set_param("weight", &w).unwrap();
@@ -326,7 +644,8 @@ mod tests {
 
     #[test]
     fn bad_params_are_errors() {
-        let mut layer = Layer::<f64>::from_spec(LayerSpec::from_parts("linear", 2, 3).unwrap());
+        let mut layer =
+            Layer::<f64>::from_spec(LayerSpec::from_parts("linear", 2, 3).unwrap(), None).unwrap();
         assert!(layer
             .set_param("weight", &[1.0; 5])
             .unwrap_err()
@@ -334,7 +653,8 @@ mod tests {
             .contains("2 x 3"));
         assert!(layer.set_param("bias", &[1.0; 2]).is_err());
         assert!(layer.set_param("gamma", &[1.0; 3]).is_err());
-        let mut act = Layer::<f64>::from_spec(LayerSpec::from_parts("tanh", 0, 0).unwrap());
+        let mut act =
+            Layer::<f64>::from_spec(LayerSpec::from_parts("tanh", 0, 0).unwrap(), None).unwrap();
         assert!(act.set_param("weight", &[]).is_err());
         assert!(LayerSpec::from_parts("linear", 0, 3).is_err());
         assert!(LayerSpec::from_parts("conv", 1, 1).is_err());

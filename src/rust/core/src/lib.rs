@@ -1,9 +1,10 @@
 //! rustnn-core: the numeric engine behind the rustnn R package.
 //!
-//! Nothing in this crate knows about R. Matrices cross the boundary as plain
-//! column-major `f64` slices (the way R stores them); inside, every batch is a
-//! row-major `ndarray::Array2` whose rows are samples, computed in `f32` or
-//! `f64` (`Scalar`). A [`Network`] is a stack of [`Layer`]s with reusable
+//! Nothing in this crate knows about R. Matrices and image arrays cross the
+//! boundary as plain column-major `f64` slices (the way R stores them);
+//! inside, every batch is a row-major `ndarray::Array2` whose rows are
+//! samples (an image sample flattened in channel, row, column order; see
+//! [`Shape`]), computed in `f32` or `f64` (`Scalar`). A [`Network`] is a stack of [`Layer`]s with reusable
 //! workspace buffers; [`train::fit`] runs the whole training loop (epochs,
 //! shuffling, mini-batches, forward, loss, backward, optimizer step) in one
 //! call, reporting to the caller through an observer closure so the host can
@@ -11,7 +12,9 @@
 
 pub mod activation;
 pub mod any;
+pub mod batchnorm;
 pub mod callbacks;
+pub mod conv;
 pub mod dropout;
 pub mod error;
 pub mod layer;
@@ -22,8 +25,13 @@ pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod parallel;
+pub mod pool;
 pub mod scalar;
+pub mod shape;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod train;
+pub mod window;
 
 pub use activation::Activation;
 pub use any::{AnyNetwork, Dtype};
@@ -37,4 +45,5 @@ pub use metrics::{Metric, Tally};
 pub use network::Network;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerState};
 pub use scalar::Scalar;
+pub use shape::Shape;
 pub use train::{Control, Event, FitReport, FitStatus, TrainConfig, TrainData};

@@ -1,17 +1,27 @@
 //! Crossing the boundary: R stores a matrix column by column in `f64`, the
 //! engine wants row-major batches (one sample per row) in its own scalar type.
 //! These conversions are the only copies made of user data.
+//!
+//! Images come from R as arrays `n x channels x height x width` (samples
+//! first), also column-major; the engine reads each sample as one row in
+//! (channel, row, column) order with the column fastest (see [`Shape`]), so
+//! converting an image array is a gather with the offsets of
+//! [`ColMajor::column_offsets`], done in the same single copy.
 
 use crate::error::{shape_err, Result};
 use crate::scalar::Scalar;
+use crate::shape::Shape;
 use ndarray::{Array2, ArrayView2};
 
-/// A borrowed column-major `f64` matrix, as R hands it over.
+/// A borrowed column-major `f64` matrix or image array, as R hands it over.
 #[derive(Debug, Clone, Copy)]
 pub struct ColMajor<'a> {
     pub data: &'a [f64],
     pub nrow: usize,
+    /// Values per sample.
     pub ncol: usize,
+    /// For an image array, the shape of one sample.
+    pub image: Option<Shape>,
 }
 
 impl<'a> ColMajor<'a> {
@@ -24,21 +34,91 @@ impl<'a> ColMajor<'a> {
                 data.len()
             ));
         }
-        Ok(ColMajor { data, nrow, ncol })
+        Ok(ColMajor {
+            data,
+            nrow,
+            ncol,
+            image: None,
+        })
+    }
+
+    /// An R array `nrow x channels x height x width` holding `data`.
+    pub fn image(data: &'a [f64], nrow: usize, shape: Shape) -> Result<Self> {
+        let m = ColMajor::new(data, nrow, shape.size()).map_err(|_| {
+            shape_err!(
+                "an array of {nrow} images of {shape} needs {} values, but {} were given",
+                nrow.saturating_mul(shape.size()),
+                data.len()
+            )
+        })?;
+        Ok(ColMajor {
+            image: Some(shape),
+            ..m
+        })
+    }
+
+    /// For each engine column `j` (a sample's value in channel, row, column
+    /// order), the offset of its first value in R's data; sample `i`'s value
+    /// is at `offset + i`.
+    pub fn column_offsets(&self) -> Vec<usize> {
+        match self.image {
+            None => (0..self.ncol).map(|j| j * self.nrow).collect(),
+            Some(s) => {
+                // R's index of (c, y, x) within a sample is c + C * (y + H * x).
+                let mut offsets = Vec::with_capacity(s.size());
+                for c in 0..s.channels {
+                    for y in 0..s.height {
+                        for x in 0..s.width {
+                            offsets.push((c + s.channels * (y + s.height * x)) * self.nrow);
+                        }
+                    }
+                }
+                offsets
+            }
+        }
+    }
+
+    /// Copies rows `start..end` into `out` (already `(end - start) x ncol`).
+    pub fn fill_rows<T: Scalar>(&self, offsets: &[usize], start: usize, out: &mut Array2<T>) {
+        // Walk the destination row by row so writes are sequential; the reads
+        // stride through the columns.
+        for (i, mut row) in (start..).zip(out.rows_mut()) {
+            for (v, &o) in row.iter_mut().zip(offsets) {
+                *v = T::of(self.data[o + i]);
+            }
+        }
     }
 
     /// A row-major copy in the engine's scalar type.
     pub fn to_array<T: Scalar>(&self) -> Array2<T> {
         let mut out = Array2::<T>::zeros((self.nrow, self.ncol));
-        // Walk the destination row by row so writes are sequential; the reads
-        // stride through the columns.
-        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = T::of(self.data[i + j * self.nrow]);
-            }
-        }
+        self.fill_rows(&self.column_offsets(), 0, &mut out);
         out
     }
+}
+
+/// For each position of a row-major tensor of `shape`, in order, the
+/// position of the same element in column-major (R's) order.
+pub fn col_major_offsets(shape: &[usize]) -> Vec<usize> {
+    let size: usize = shape.iter().product();
+    let mut strides = vec![1usize; shape.len()];
+    for k in 1..shape.len() {
+        strides[k] = strides[k - 1] * shape[k - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    let mut out = Vec::with_capacity(size);
+    for _ in 0..size {
+        out.push(index.iter().zip(&strides).map(|(i, s)| i * s).sum());
+        // Advance the row-major multi-index: the last axis fastest.
+        for k in (0..shape.len()).rev() {
+            index[k] += 1;
+            if index[k] < shape[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
 }
 
 /// Column-major `f64` copy of a matrix, ready to become an R matrix.
@@ -73,6 +153,41 @@ mod tests {
         assert_eq!(a[[1, 0]], 2.0);
         assert_eq!(a[[0, 2]], 5.0);
         assert_eq!(to_col_major(a.view()), data.to_vec());
+    }
+
+    #[test]
+    fn image_arrays_are_read_channel_row_column() {
+        // R: x <- array(1:24, c(2, 3, 2, 2)) holds 2 samples of 3 x 2 x 2;
+        // x[i, c, y, x] is at i + 2 * (c + 3 * (y + 2 * x)) (0-based).
+        let data: Vec<f64> = (1..=24).map(f64::from).collect();
+        let m = ColMajor::image(&data, 2, Shape::image(3, 2, 2)).unwrap();
+        let a: Array2<f64> = m.to_array();
+        assert_eq!(a.dim(), (2, 12));
+        let r_value = |i: usize, c: usize, y: usize, x: usize| data[i + 2 * (c + 3 * (y + 2 * x))];
+        for i in 0..2 {
+            for c in 0..3 {
+                for y in 0..2 {
+                    for x in 0..2 {
+                        assert_eq!(a[[i, (c * 2 + y) * 2 + x]], r_value(i, c, y, x));
+                    }
+                }
+            }
+        }
+        assert!(ColMajor::image(&data, 3, Shape::image(3, 2, 2)).is_err());
+    }
+
+    #[test]
+    fn col_major_offsets_of_a_4d_tensor() {
+        // Row-major (2, 3) -> R matrix: element (i, j) goes to i + 2 * j.
+        assert_eq!(col_major_offsets(&[2, 3]), vec![0, 2, 4, 1, 3, 5]);
+        assert_eq!(col_major_offsets(&[4]), vec![0, 1, 2, 3]);
+        let offs = col_major_offsets(&[2, 3, 4, 5]);
+        // Element (1, 2, 3, 4) is row-major position 119, R position
+        // 1 + 2 * (2 + 3 * (3 + 4 * 4)).
+        assert_eq!(offs[119], 1 + 2 * (2 + 3 * (3 + 4 * 4)));
+        let mut sorted = offs.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..120).collect::<Vec<_>>());
     }
 
     #[test]

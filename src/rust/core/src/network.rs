@@ -13,6 +13,7 @@ use crate::loss::Loss;
 use crate::matrix::ensure_shape;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
+use crate::shape::Shape;
 use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -23,6 +24,10 @@ const PREDICT_ROWS: usize = 4096;
 #[derive(Debug)]
 pub struct Network<T: Scalar> {
     layers: Vec<Layer<T>>,
+    /// `shapes[i]` is the shape of a sample entering layer `i` (the last is
+    /// the network's output), where known: a network of activations alone
+    /// takes inputs of any width.
+    shapes: Vec<Option<Shape>>,
     acts: Vec<Array2<T>>,
     deltas: Vec<Array2<T>>,
     /// Rows of the batch whose activations are in `acts`, once a forward pass ran.
@@ -34,34 +39,62 @@ pub struct Network<T: Scalar> {
 }
 
 impl<T: Scalar> Network<T> {
-    /// Builds the layers (parameters zero) after checking that each layer's
-    /// input width matches what the layers before it produce.
-    pub fn new(specs: &[LayerSpec]) -> Result<Self> {
-        if specs.is_empty() {
-            return Err(arg_err!("a network needs at least one layer"));
-        }
-        let mut width: Option<usize> = None;
-        for (i, spec) in specs.iter().enumerate() {
-            if let (Some(w), Some(need)) = (width, spec.input_dim()) {
-                if w != need {
-                    return Err(shape_err!(
-                        "layer {} ({}) expects {need} inputs, but the layers before it produce {w}",
-                        i + 1,
-                        spec.kind()
-                    ));
-                }
-            }
-            width = width.or(spec.input_dim()).map(|w| spec.output_dim(w));
-        }
+    /// Builds the layers (parameters zero) after checking that each layer
+    /// can take what the layers before it produce. `input` is the shape of
+    /// one sample; without it, the first layer that implies one (a linear
+    /// layer) decides, and convolution or pooling before that is an error.
+    pub fn new(specs: &[LayerSpec], input: Option<Shape>) -> Result<Self> {
+        let shapes = Self::propagate_shapes(specs, input)?;
+        let layers = specs
+            .iter()
+            .zip(&shapes)
+            .map(|(spec, shape)| Layer::from_spec(*spec, *shape))
+            .collect::<Result<Vec<_>>>()?;
         let n = specs.len();
         Ok(Network {
-            layers: specs.iter().map(|s| Layer::from_spec(*s)).collect(),
+            layers,
+            shapes,
             acts: vec![Array2::zeros((0, 0)); n + 1],
             deltas: vec![Array2::zeros((0, 0)); n + 1],
             forward_rows: None,
             parallel: Parallel::default(),
             rng: StdRng::seed_from_u64(0),
         })
+    }
+
+    /// The shape entering each layer, then the output's (see `shapes`).
+    fn propagate_shapes(specs: &[LayerSpec], input: Option<Shape>) -> Result<Vec<Option<Shape>>> {
+        if specs.is_empty() {
+            return Err(arg_err!("a network needs at least one layer"));
+        }
+        // Layers before the first that implies a shape keep their input's
+        // shape (activations, dropout), so the implied one is the input's too.
+        let start = input.or_else(|| specs.iter().find_map(LayerSpec::implied_input));
+        let mut shapes = vec![start];
+        for (i, spec) in specs.iter().enumerate() {
+            let next = match shapes[i] {
+                Some(shape) => Some(
+                    spec.output_shape(shape)
+                        .map_err(|e| shape_err!("layer {} ({}) {e}", i + 1, spec.kind()))?,
+                ),
+                None if spec.needs_input_shape() => {
+                    return Err(NnError::State(format!(
+                        "layer {} ({}) needs to know the shape of its input: give the network an input shape (channels x height x width)",
+                        i + 1,
+                        spec.kind()
+                    )))
+                }
+                None => None,
+            };
+            shapes.push(next);
+        }
+        Ok(shapes)
+    }
+
+    /// Shape of a sample entering each layer, then of the output (`None`
+    /// where any width is accepted).
+    pub fn shapes(&self) -> &[Option<Shape>] {
+        &self.shapes
     }
 
     pub fn layers(&self) -> &[Layer<T>] {
@@ -74,14 +107,12 @@ impl<T: Scalar> Network<T> {
 
     /// Input width, if some layer fixes it (a network of activations takes any).
     pub fn input_dim(&self) -> Option<usize> {
-        self.layers.iter().find_map(|l| l.spec().input_dim())
+        self.shapes[0].map(Shape::size)
     }
 
     /// Output width for inputs of width `input_dim`.
     pub fn output_dim(&self, input_dim: usize) -> usize {
-        self.layers
-            .iter()
-            .fold(input_dim, |w, l| l.spec().output_dim(w))
+        self.shapes[self.layers.len()].map_or(input_dim, Shape::size)
     }
 
     pub fn param_count(&self) -> usize {
@@ -98,13 +129,13 @@ impl<T: Scalar> Network<T> {
         self.layers.iter().any(|l| matches!(l, Layer::Dropout(_)))
     }
 
-    /// Every parameter's values, in network order.
+    /// Every parameter's and buffer's values, in network order.
     pub fn copy_params(&self, into: &mut Vec<Vec<T>>) {
         into.resize(
-            self.layers.iter().map(|l| l.params().len()).sum(),
+            self.layers.iter().map(|l| l.values().len()).sum(),
             Vec::new(),
         );
-        let views = self.layers.iter().flat_map(|l| l.params());
+        let views = self.layers.iter().flat_map(|l| l.values());
         for (dst, p) in into.iter_mut().zip(views) {
             dst.clear();
             dst.extend_from_slice(p.data);
@@ -115,9 +146,9 @@ impl<T: Scalar> Network<T> {
     pub fn restore_params(&mut self, from: &[Vec<T>]) {
         let mut sources = from.iter();
         for layer in &mut self.layers {
-            layer.for_each_param_mut(|param, _| {
+            layer.for_each_value_mut(|_, values| {
                 if let Some(src) = sources.next() {
-                    param.copy_from_slice(src);
+                    values.copy_from_slice(src);
                 }
             });
         }
@@ -158,7 +189,7 @@ impl<T: Scalar> Network<T> {
     pub(crate) fn forward_loaded(&mut self, mode: Mode) {
         let rows = self.acts[0].nrows();
         for (i, layer) in self.layers.iter_mut().enumerate() {
-            let width = layer.spec().output_dim(self.acts[i].ncols());
+            let width = self.shapes[i + 1].map_or(self.acts[i].ncols(), Shape::size);
             let (done, rest) = self.acts.split_at_mut(i + 1);
             ensure_shape(&mut rest[0], rows, width);
             layer.forward(
@@ -342,12 +373,15 @@ mod tests {
     }
 
     fn small_net() -> Network<f64> {
-        let mut net = Network::new(&specs(&[
-            ("linear", 2, 3),
-            ("tanh", 0, 0),
-            ("linear", 3, 2),
-            ("softmax", 0, 0),
-        ]))
+        let mut net = Network::new(
+            &specs(&[
+                ("linear", 2, 3),
+                ("tanh", 0, 0),
+                ("linear", 3, 2),
+                ("softmax", 0, 0),
+            ]),
+            None,
+        )
         .unwrap();
         net.set_param(0, "weight", &[0.1, -0.4, 0.3, 0.8, -0.6, 0.2])
             .unwrap();
@@ -360,17 +394,88 @@ mod tests {
 
     #[test]
     fn mismatched_layers_are_rejected() {
-        let err = Network::<f32>::new(&specs(&[
-            ("linear", 2, 4),
-            ("relu", 0, 0),
-            ("linear", 5, 1),
-        ]))
+        let err = Network::<f32>::new(
+            &specs(&[("linear", 2, 4), ("relu", 0, 0), ("linear", 5, 1)]),
+            None,
+        )
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "layer 3 (linear) expects 5 inputs, but the layers before it produce 4"
+            "layer 3 (linear) expects 5 inputs, but gets 4"
         );
-        assert!(Network::<f32>::new(&[]).is_err());
+        assert!(Network::<f32>::new(&[], None).is_err());
+    }
+
+    fn window(kind: &str, cin: usize, cout: usize, k: usize) -> LayerSpec {
+        let options = crate::layer::LayerOptions {
+            kernel: [k, k],
+            ..Default::default()
+        };
+        LayerSpec::new(kind, cin, cout, &options).unwrap()
+    }
+
+    /// The CNN in miniature: conv, ReLU, max pool, flatten, linear,
+    /// softmax; every gradient checked through the whole stack.
+    #[test]
+    fn a_small_cnn_has_the_right_shapes_and_gradients() {
+        let layers = vec![
+            window("conv2d", 1, 3, 3),
+            LayerSpec::from_parts("relu", 0, 0).unwrap(),
+            window("max_pool2d", 0, 0, 2),
+            LayerSpec::from_parts("flatten", 0, 0).unwrap(),
+            LayerSpec::from_parts("linear", 12, 4).unwrap(),
+            LayerSpec::from_parts("softmax", 0, 0).unwrap(),
+        ];
+        let input = Shape::image(1, 6, 6);
+        let mut net = crate::testing::random_net(&layers, Some(input));
+        let shapes: Vec<String> = net
+            .shapes()
+            .iter()
+            .map(|s| s.unwrap().to_string())
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                "1 x 6 x 6",
+                "3 x 4 x 4",
+                "3 x 4 x 4",
+                "3 x 2 x 2",
+                "12",
+                "4",
+                "4"
+            ]
+        );
+        assert_eq!(net.input_dim(), Some(36));
+        assert_eq!(net.output_dim(36), 4);
+        crate::testing::check_gradients(&mut net, &crate::testing::pseudo_matrix(9, 36, 0.6));
+    }
+
+    #[test]
+    fn image_layers_need_a_fitting_input_shape() {
+        let conv = window("conv2d", 1, 2, 3);
+        let err = Network::<f32>::new(&[conv], None).unwrap_err();
+        assert!(matches!(err, NnError::State(_)));
+        assert!(err
+            .to_string()
+            .contains("layer 1 (conv2d) needs to know the shape"));
+        let err = Network::<f32>::new(&[conv], Some(Shape::image(1, 2, 5))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layer 1 (conv2d) has a 3 x 3 kernel, larger than its input (2 x 5)"
+        );
+        let err = Network::<f32>::new(&[conv], Some(Shape::image(3, 8, 8))).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("expects 1 input channel, but gets 3 x 8 x 8"));
+        let after_linear = [LayerSpec::from_parts("linear", 4, 9).unwrap(), conv];
+        let err = Network::<f32>::new(&after_linear, None).unwrap_err();
+        assert!(err.to_string().contains("needs images"), "{err}");
+        let too_wide = [conv, LayerSpec::from_parts("linear", 10, 2).unwrap()];
+        let err = Network::<f32>::new(&too_wide, Some(Shape::image(1, 5, 5))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layer 2 (linear) expects 10 inputs, but gets 18 (2 x 3 x 3)"
+        );
     }
 
     #[test]
@@ -473,7 +578,8 @@ mod tests {
 
     #[test]
     fn predict_in_chunks_equals_forward() {
-        let mut net = Network::<f32>::new(&specs(&[("linear", 3, 2), ("sigmoid", 0, 0)])).unwrap();
+        let mut net =
+            Network::<f32>::new(&specs(&[("linear", 3, 2), ("sigmoid", 0, 0)]), None).unwrap();
         net.set_param(0, "weight", &[0.3, -0.2, 0.1, 0.5, 0.4, -0.6])
             .unwrap();
         let x = Array2::from_shape_fn((PREDICT_ROWS * 2 + 7, 3), |(i, j)| ((i + j) as f32).sin());

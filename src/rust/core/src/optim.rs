@@ -393,7 +393,9 @@ mod tests {
         let specs = [("linear", 2, 1), ("tanh", 0, 0), ("linear", 1, 1)];
         let mut layers: Vec<Layer<T>> = specs
             .iter()
-            .map(|&(k, i, o)| Layer::from_spec(LayerSpec::from_parts(k, i, o).unwrap()))
+            .map(|&(k, i, o)| {
+                Layer::from_spec(LayerSpec::from_parts(k, i, o).unwrap(), None).unwrap()
+            })
             .collect();
         let mut k = 0;
         for layer in &mut layers {

@@ -63,6 +63,16 @@ impl Parallel {
         self.threads
     }
 
+    /// Runs `f` on every item, on the pool's threads when there is one. Each
+    /// item owns the part of the output it writes and is computed whole by
+    /// one call, so the result cannot depend on the thread that ran it.
+    pub fn for_each<I: Send>(&self, items: Vec<I>, f: impl Fn(I) + Sync + Send) {
+        match &self.pool {
+            Some(pool) if items.len() > 1 => pool.install(|| items.into_par_iter().for_each(f)),
+            _ => items.into_iter().for_each(f),
+        }
+    }
+
     /// `c = a · b + beta · c`.
     pub fn matmul<T: Scalar>(
         &self,

@@ -450,11 +450,10 @@ mod tests {
     /// Tutorial 001's XOR network: Linear(2,2) - Tanh - Linear(2,2), SGD on
     /// total squared error, targets one-hot.
     fn xor_net() -> Network<f64> {
-        let mut net = Network::new(&specs(&[
-            ("linear", 2, 2),
-            ("tanh", 0, 0),
-            ("linear", 2, 2),
-        ]))
+        let mut net = Network::new(
+            &specs(&[("linear", 2, 2), ("tanh", 0, 0), ("linear", 2, 2)]),
+            None,
+        )
         .unwrap();
         net.set_param(0, "weight", &[0.5, -0.3, 0.8, 0.2]).unwrap();
         net.set_param(0, "bias", &[0.1, -0.1]).unwrap();
@@ -581,7 +580,7 @@ mod tests {
     }
 
     fn logistic() -> Network<f64> {
-        Network::new(&specs(&[("linear", 2, 1), ("sigmoid", 0, 0)])).unwrap()
+        Network::new(&specs(&[("linear", 2, 1), ("sigmoid", 0, 0)]), None).unwrap()
     }
 
     #[test]
@@ -628,7 +627,7 @@ mod tests {
             min_delta: 0.0,
             restore_best: true,
         });
-        let mut net = Network::new(&specs(&[("linear", 2, 1)])).unwrap();
+        let mut net = Network::new(&specs(&[("linear", 2, 1)]), None).unwrap();
         net.set_param(0, "weight", &[0.1, 0.1]).unwrap();
         let r = run(&mut net, &data, Loss::Mse, 0.9, &cfg);
         let FitStatus::EarlyStopped { epoch } = r.status else {
@@ -653,7 +652,7 @@ mod tests {
     fn divergence_stops_with_the_last_finite_weights() {
         let (x, y) = blobs(20);
         let x = x.mapv(|v| v * 1e150);
-        let mut net = Network::new(&specs(&[("linear", 2, 1)])).unwrap();
+        let mut net = Network::new(&specs(&[("linear", 2, 1)]), None).unwrap();
         net.set_param(0, "weight", &[1.0, 1.0]).unwrap();
         let mut before = Vec::new();
         net.copy_params(&mut before);
@@ -713,11 +712,14 @@ mod tests {
                 rate: Some(0.5),
                 ..LayerOptions::default()
             };
-            let mut net = Network::<f64>::new(&[
-                LayerSpec::from_parts("linear", 2, 8).unwrap(),
-                LayerSpec::new("dropout", 0, 0, &opts).unwrap(),
-                LayerSpec::from_parts("linear", 8, 1).unwrap(),
-            ])
+            let mut net = Network::<f64>::new(
+                &[
+                    LayerSpec::from_parts("linear", 2, 8).unwrap(),
+                    LayerSpec::new("dropout", 0, 0, &opts).unwrap(),
+                    LayerSpec::from_parts("linear", 8, 1).unwrap(),
+                ],
+                None,
+            )
             .unwrap();
             let w: Vec<f64> = (0..16).map(|i| ((i as f64) * 0.7).sin()).collect();
             net.set_param(0, "weight", &w).unwrap();
@@ -753,7 +755,7 @@ mod tests {
             ..LayerOptions::default()
         };
         let mut net =
-            Network::<f64>::new(&[LayerSpec::new("linear", 2, 1, &opts).unwrap()]).unwrap();
+            Network::<f64>::new(&[LayerSpec::new("linear", 2, 1, &opts).unwrap()], None).unwrap();
         net.set_param(0, "weight", &[0.5, -2.0]).unwrap();
         let penalty = 0.01 * 2.5 + 0.1 * 4.25;
         assert!((net.penalty() - penalty).abs() < 1e-15);
@@ -770,7 +772,7 @@ mod tests {
         );
         assert!((r.history[0][0] - (data_loss + penalty)).abs() < 1e-9);
         // Gradient of the penalty: l1 * sign(w) + 2 * l2 * w, beside the data's.
-        let mut plain = Network::<f64>::new(&specs(&[("linear", 2, 1)])).unwrap();
+        let mut plain = Network::<f64>::new(&specs(&[("linear", 2, 1)]), None).unwrap();
         plain.set_param(0, "weight", &[0.5, -2.0]).unwrap();
         for n in [&mut net, &mut plain] {
             n.forward(x.view(), Mode::Train).unwrap();

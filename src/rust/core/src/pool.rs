@@ -1,0 +1,233 @@
+//! Max and average pooling over each channel of an image, with a window that
+//! slides by `stride` (by default the window's size, so windows do not
+//! overlap). No parameters.
+//!
+//! Max pooling's backward pass sends each output's gradient to the first
+//! input position holding the window's maximum (the one the forward pass
+//! picked), found again from the input and output the network keeps, so the
+//! layer stores nothing between passes. Average pooling spreads it evenly.
+
+use crate::parallel::Parallel;
+use crate::scalar::Scalar;
+use crate::shape::Shape;
+use crate::window::Window;
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use std::ops::Range;
+
+/// Samples per parallel task.
+const CHUNK: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    Average,
+}
+
+impl PoolKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::Max => "max_pool2d",
+            PoolKind::Average => "avg_pool2d",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pool2d {
+    pub kind: PoolKind,
+    pub window: Window,
+    pub input: Shape,
+    out_size: (usize, usize),
+}
+
+impl Pool2d {
+    pub fn new(kind: PoolKind, window: Window, input: Shape) -> crate::error::Result<Self> {
+        let out_size = window.output_size(input.height, input.width)?;
+        Ok(Pool2d {
+            kind,
+            window,
+            input,
+            out_size,
+        })
+    }
+
+    pub fn output_shape(&self) -> Shape {
+        Shape::image(self.input.channels, self.out_size.0, self.out_size.1)
+    }
+
+    /// Calls `f(output index, input rows, input columns)` for every output
+    /// value of one sample (channel `c`'s input rows start at `c * height`);
+    /// padding positions are left out of the ranges.
+    fn for_each_window(&self, mut f: impl FnMut(usize, usize, Range<usize>, Range<usize>)) {
+        let Shape {
+            channels,
+            height,
+            width,
+        } = self.input;
+        let (oh, ow) = self.out_size;
+        for c in 0..channels {
+            for oy in 0..oh {
+                let rows = self.window.span(0, oy, height);
+                for ox in 0..ow {
+                    let cols = self.window.span(1, ox, width);
+                    f((c * oh + oy) * ow + ox, c, rows.clone(), cols);
+                }
+            }
+        }
+    }
+
+    fn forward_sample<T: Scalar>(&self, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
+        let Shape { height, width, .. } = self.input;
+        let scale = T::of(1.0 / self.window.area() as f64);
+        self.for_each_window(|out, c, rows, cols| {
+            let mut acc = match self.kind {
+                PoolKind::Max => T::neg_infinity(),
+                PoolKind::Average => T::zero(),
+            };
+            for iy in rows {
+                let base = (c * height + iy) * width;
+                for ix in cols.clone() {
+                    let v = x[base + ix];
+                    acc = match self.kind {
+                        // `>` keeps the first maximum, and lets a NaN through.
+                        PoolKind::Max if v > acc || v.is_nan() => v,
+                        PoolKind::Max => acc,
+                        PoolKind::Average => acc + v,
+                    };
+                }
+            }
+            y[out] = match self.kind {
+                PoolKind::Max => acc,
+                PoolKind::Average => acc * scale,
+            };
+        });
+    }
+
+    fn backward_sample<T: Scalar>(
+        &self,
+        x: ArrayView1<T>,
+        y: ArrayView1<T>,
+        dy: ArrayView1<T>,
+        mut dx: ArrayViewMut1<T>,
+    ) {
+        let Shape { height, width, .. } = self.input;
+        dx.fill(T::zero());
+        let scale = T::of(1.0 / self.window.area() as f64);
+        self.for_each_window(|out, c, rows, cols| {
+            let cells =
+                rows.flat_map(|iy| cols.clone().map(move |ix| (c * height + iy) * width + ix));
+            match self.kind {
+                PoolKind::Max => {
+                    // The first cell equal to the maximum is the one forward
+                    // picked; with a NaN in the window none is, and no
+                    // gradient flows.
+                    if let Some(i) = cells.into_iter().find(|&i| x[i] == y[out]) {
+                        dx[i] = dx[i] + dy[out];
+                    }
+                }
+                PoolKind::Average => {
+                    for i in cells {
+                        dx[i] = dx[i] + dy[out] * scale;
+                    }
+                }
+            }
+        });
+    }
+
+    pub fn forward<T: Scalar>(
+        &self,
+        input: ArrayView2<T>,
+        mut output: ArrayViewMut2<T>,
+        par: &Parallel,
+    ) {
+        let tasks: Vec<_> = input
+            .axis_chunks_iter(Axis(0), CHUNK)
+            .zip(output.axis_chunks_iter_mut(Axis(0), CHUNK))
+            .collect();
+        par.for_each(tasks, |(x, mut y)| {
+            for (xs, ys) in x.rows().into_iter().zip(y.rows_mut()) {
+                self.forward_sample(xs, ys);
+            }
+        });
+    }
+
+    pub fn backward<T: Scalar>(
+        &self,
+        input: ArrayView2<T>,
+        output: ArrayView2<T>,
+        grad_out: ArrayView2<T>,
+        mut grad_in: ArrayViewMut2<T>,
+        par: &Parallel,
+    ) {
+        let tasks: Vec<_> = input
+            .axis_chunks_iter(Axis(0), CHUNK)
+            .zip(output.axis_chunks_iter(Axis(0), CHUNK))
+            .zip(grad_out.axis_chunks_iter(Axis(0), CHUNK))
+            .zip(grad_in.axis_chunks_iter_mut(Axis(0), CHUNK))
+            .collect();
+        par.for_each(tasks, |(((x, y), dy), mut dx)| {
+            for (((xs, ys), dys), dxs) in x
+                .rows()
+                .into_iter()
+                .zip(y.rows())
+                .zip(dy.rows())
+                .zip(dx.rows_mut())
+            {
+                self.backward_sample(xs, ys, dys, dxs);
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{Layer, LayerOptions, LayerSpec};
+    use crate::testing::{check_gradients, pseudo_matrix, random_net};
+    use ndarray::Array2;
+
+    fn pool_spec(kind: &str, k: usize, s: Option<usize>) -> LayerSpec {
+        let options = LayerOptions {
+            kernel: [k, k],
+            stride: s.map(|s| [s, s]),
+            ..Default::default()
+        };
+        LayerSpec::new(kind, 0, 0, &options).unwrap()
+    }
+
+    #[test]
+    fn forward_takes_window_maxima_and_means() {
+        // One 4 x 4 channel holding 0..16, row by row.
+        let x = Array2::from_shape_fn((1, 16), |(_, j)| j as f64);
+        let input = Some(Shape::image(1, 4, 4));
+        let net = random_net(&[pool_spec("max_pool2d", 2, None)], input);
+        let Layer::Pool2d(max) = net.layers()[0] else {
+            panic!()
+        };
+        let mut y = Array2::zeros((1, 4));
+        max.forward(x.view(), y.view_mut(), &Parallel::default());
+        assert_eq!(y.as_slice().unwrap(), &[5.0, 7.0, 13.0, 15.0]);
+        // Overlapping 3 x 3 windows with stride 1.
+        let net = random_net(&[pool_spec("avg_pool2d", 3, Some(1))], input);
+        let Layer::Pool2d(avg) = net.layers()[0] else {
+            panic!()
+        };
+        assert_eq!(avg.output_shape(), Shape::image(1, 2, 2));
+        avg.forward(x.view(), y.view_mut(), &Parallel::default());
+        assert_eq!(y.as_slice().unwrap(), &[5.0, 6.0, 9.0, 10.0]);
+    }
+
+    #[test]
+    fn gradients_match_central_differences() {
+        let input = Shape::image(3, 7, 6);
+        for (kind, k, s) in [
+            ("max_pool2d", 2, None),
+            ("max_pool2d", 3, Some(2)),
+            ("avg_pool2d", 2, None),
+            ("avg_pool2d", 3, Some(1)),
+        ] {
+            let mut net = random_net(&[pool_spec(kind, k, s)], Some(input));
+            check_gradients(&mut net, &pseudo_matrix(40, input.size(), 1.3));
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The shape of one sample as it flows through a network.
+//!
+//! Every batch is a row-major matrix with one sample per row, whatever the
+//! layers: an image sample of `channels x height x width` is stored as one
+//! row of `channels * height * width` values in that order (width fastest,
+//! as PyTorch flattens NCHW tensors). A `Shape` says how a row is to be read;
+//! plain feature vectors are `k x 1 x 1`. Convolution and pooling read the
+//! spatial layout, dense layers only the total size, so flattening an image
+//! costs nothing.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Shape {
+    /// A vector of `k` features.
+    pub fn flat(k: usize) -> Self {
+        Shape {
+            channels: k,
+            height: 1,
+            width: 1,
+        }
+    }
+
+    pub fn image(channels: usize, height: usize, width: usize) -> Self {
+        Shape {
+            channels,
+            height,
+            width,
+        }
+    }
+
+    /// Values per sample.
+    pub fn size(self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Values per channel.
+    pub fn plane(self) -> usize {
+        self.height * self.width
+    }
+
+    pub fn is_flat(self) -> bool {
+        self.height == 1 && self.width == 1
+    }
+
+    /// The same values seen as a flat vector.
+    pub fn flattened(self) -> Self {
+        Shape::flat(self.size())
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_flat() {
+            write!(f, "{}", self.channels)
+        } else {
+            write!(f, "{} x {} x {}", self.channels, self.height, self.width)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_display() {
+        let s = Shape::image(16, 13, 13);
+        assert_eq!(s.size(), 2704);
+        assert_eq!(s.plane(), 169);
+        assert_eq!(s.to_string(), "16 x 13 x 13");
+        assert_eq!(s.flattened(), Shape::flat(2704));
+        assert_eq!(Shape::flat(10).to_string(), "10");
+        assert!(!s.is_flat());
+    }
+}
