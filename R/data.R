@@ -27,10 +27,74 @@ as_input_matrix <- function(x, arg = "x", call = rlang::caller_env()) {
   x
 }
 
+#' A batch of inputs as the engine takes it: a double matrix (rows =
+#' samples), or a double array of images, `n x height x width` (one channel)
+#' or `n x channels x height x width` (samples first, as the image layers
+#' document). Matrices and data frames go through as_input_matrix().
+#' @noRd
+as_input_batch <- function(x, arg = "x", call = rlang::caller_env()) {
+  d <- dim(x)
+  if (length(d) <= 2L) return(as_input_matrix(x, arg, call))
+  if (!(is.numeric(x) || is.logical(x)) || !length(d) %in% 3:4) {
+    abort_arg(c("{.arg {arg}} must be a numeric matrix, or an array of images {.code n x height x width} or {.code n x channels x height x width}.",
+                x = "It is {if (is.numeric(x)) paste0('a ', length(d), '-dimensional array') else cli::format_inline('{.obj_type_friendly {x}}')}."),
+              arg, call = call)
+  }
+  if (any(d == 0L)) {
+    abort_arg("{.arg {arg}} must not have an empty dimension, but its dimensions are {paste(d, collapse = ' x ')}.",
+              arg, call = call)
+  }
+  check_finite(x, arg, call)
+  storage.mode(x) <- "double"
+  x
+}
+
+#' The shape of one sample of a batch: `c(features)` for a matrix,
+#' `c(channels, height, width)` for an image array.
+#' @noRd
+sample_shape <- function(x) {
+  d <- dim(x)
+  switch(length(d) - 1L, d[2], c(1L, d[2:3]), d[2:4])
+}
+
+#' Rows `rows` of a matrix or image array.
+#' @noRd
+take_rows <- function(x, rows) {
+  switch(length(dim(x)) - 1L,
+         x[rows, , drop = FALSE],
+         x[rows, , , drop = FALSE],
+         x[rows, , , , drop = FALSE])
+}
+
+#' Engine rows (one sample per row, channel by channel, each image row by
+#' row) back to an R array `n x channels x height x width` when `shape` is
+#' an image; matrices of flat outputs are returned as they are.
+#' @noRd
+rows_to_images <- function(m, shape) {
+  if (length(shape) != 3L || prod(shape[2:3]) == 1L) return(m)
+  images <- array(m, c(nrow(m), shape[3], shape[2], shape[1]))
+  aperm(images, c(1L, 4L, 3L, 2L))
+}
+
+#' The reverse of rows_to_images(): an image array as an engine-ordered matrix.
+#' @noRd
+images_to_rows <- function(x) {
+  d <- dim(x)
+  if (length(d) <= 2L) return(x)
+  if (length(d) == 3L) d <- c(d[1], 1L, d[2:3])
+  m <- aperm(array(x, d), c(1L, 4L, 3L, 2L))
+  dim(m) <- c(d[1], prod(d[-1]))
+  m
+}
+
 check_finite <- function(x, arg, call) {
+  # A fast pass first: large image arrays are the common case.
+  if (!anyNA(x) && length(x) && all(is.finite(range(x)))) return(invisible())
   bad <- !is.finite(x)
   if (any(bad)) {
-    where <- if (is.matrix(x)) {
+    where <- if (length(dim(x)) > 2L) {
+      paste0("[", paste(arrayInd(which(bad)[1], dim(x)), collapse = ", "), "]")
+    } else if (is.matrix(x)) {
       first <- which(bad, arr.ind = TRUE)[1, ]
       paste0("row ", first[1], ", column ", first[2])
     } else {
@@ -196,7 +260,15 @@ apply_preprocess <- function(pre, x, arg, call = rlang::caller_env()) {
   if (!is.null(pre$terms) && is.data.frame(x)) {
     return(design_matrix(pre, x, arg, call)$x)
   }
-  standardize(as_input_matrix(x, arg, call), pre, arg, call)
+  x <- as_input_batch(x, arg, call)
+  if (length(dim(x)) > 2L) {
+    if (!is.null(pre$center)) {
+      abort_arg("{.arg {arg}} is an image array, but the model was trained on a matrix of {length(pre$center)} columns.",
+                arg, call = call)
+    }
+    return(x)
+  }
+  standardize(x, pre, arg, call)
 }
 
 #' Centers and scales columns with the training statistics, if any.

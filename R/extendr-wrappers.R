@@ -5,9 +5,16 @@
 #' @useDynLib rustnn, .registration = TRUE
 NULL
 
-#' Builds a network with zero parameters from a list of layer descriptions.
+#' Builds a network with zero parameters from a list of layer descriptions
+#' and the shape of one input sample (`NULL`, `c(features)` or
+#' `c(channels, height, width)`).
 #' @noRd
-rn_new <- function(dtype, specs) .Call(wrap__rn_new, dtype, specs)
+rn_new <- function(dtype, specs, input_shape) .Call(wrap__rn_new, dtype, specs, input_shape)
+
+#' The shape of a sample entering each layer, then the output's: a list of
+#' `c(channels, height, width)` or `c(features)`, `NULL` where any width goes.
+#' @noRd
+rn_shapes <- function(ptr) .Call(wrap__rn_shapes, ptr)
 
 #' TRUE when `ptr` is an engine that is still alive (not NULL after readRDS).
 #' @noRd

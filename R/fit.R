@@ -10,8 +10,10 @@
 #' and dropout use a seed drawn from R's RNG, so `set.seed()` makes the whole
 #' run reproducible; the thread count never changes the result.
 #'
-#' **Data.** `x` is a numeric matrix or data frame with `y` beside it, or a
-#' formula with `data` (`fit(model, Species ~ ., data = iris)`): factors
+#' **Data.** `x` is a numeric matrix or data frame with `y` beside it, an
+#' array of images (`n x channels x height x width`, or `n x height x width`
+#' for one channel; see [Conv2d]) with `y`, or a formula with `data`
+#' (`fit(model, Species ~ ., data = iris)`): factors
 #' among the predictors become indicator columns (as in [lm()]), and the
 #' model remembers how, so [predict()][predict.Sequential] takes a data
 #' frame with the same columns.
@@ -24,7 +26,8 @@
 #'
 #' @param object A [Sequential] model; it is trained in place.
 #' @param x Numeric matrix or data frame of numeric columns, one sample per
-#'   row; or a formula such as `y ~ .` (then give `data`).
+#'   row; an array of images, samples first; or a formula such as `y ~ .`
+#'   (then give `data`).
 #' @param y Targets: a numeric vector or matrix (one column per output), or
 #'   a factor for classification (one output per level, or one output for
 #'   two levels). With `loss = "sparse_cross_entropy"`, integer labels from
@@ -94,8 +97,8 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   state <- model$.get_state()
   prepared <- prepare_xy(state$preprocess, x, y, data)
   x <- prepared$x
-  check_input_width(model, x, "x")
-  outputs <- model_output_dim(state, ncol(x))
+  model$.resolve_input(x, "x")
+  outputs <- model_output_dim(model, x)
   loss <- as_loss(loss %||% state$loss %||% default_loss(prepared$y, outputs))
   # Refitting a classifier keeps its classes in the same output columns.
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
@@ -260,8 +263,10 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
     }
     vt <- encode_target(v$y, nrow(v$x), outputs, "validation_data$y", call, loss = loss_name,
                         levels = info$levels)
-    if (ncol(v$x) != ncol(x)) {
-      abort_arg("{.arg validation_data$x} has {ncol(v$x)} column{?s}, but {.arg x} has {ncol(x)}.",
+    if (!identical(sample_shape(v$x), sample_shape(x))) {
+      what <- function(m) if (length(dim(m)) == 2L) paste(ncol(m), "columns") else
+        paste("samples of shape", format_shape(sample_shape(m)))
+      abort_arg("{.arg validation_data$x} has {what(v$x)}, but {.arg x} has {what(x)}.",
                 "validation_data", call = call)
     }
     none$val_x <- v$x
@@ -276,9 +281,9 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
   }
   train <- seq_len(nrow(x) - n_val)
   val <- setdiff(seq_len(nrow(x)), train)
-  list(x = x[train, , drop = FALSE], y = y[train, , drop = FALSE],
+  list(x = take_rows(x, train), y = y[train, , drop = FALSE],
        weights = if (!is.null(weights)) weights[train],
-       val_x = x[val, , drop = FALSE], val_y = y[val, , drop = FALSE])
+       val_x = take_rows(x, val), val_y = y[val, , drop = FALSE])
 }
 
 #' The epoch-end function given to the engine: progress display, then the

@@ -42,28 +42,36 @@ Layer <- R6::R6Class("Layer",
     },
 
     # @description Forward pass of a standalone layer (float64).
-    # @param x Numeric matrix, one sample per row.
-    # @param training Training mode (matters to dropout only).
-    # @return The layer's output as a matrix.
+    # @param x Numeric matrix, one sample per row (or, for image layers, an
+    #   array `n x channels x height x width`).
+    # @param training Training mode (matters to dropout and batch
+    #   normalization only).
+    # @return The layer's output as a matrix (an array for image outputs).
     forward = function(x, training = TRUE) {
       private$require_standalone("forward")
-      x <- as_input_matrix(x, "x")
+      x <- as_input_batch(x, "x")
       check_flag(training)
-      out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
+      engine <- private$engine(sample_shape(x))
+      out <- rust_call(rn_forward(engine, x, training, forward_seed(engine, training)))
       private$.backward_done <- FALSE
-      out
+      # A training pass may move state the layer owns (batch normalization's
+      # running statistics).
+      if (length(private$.params)) private$.params <- rn_params(engine, FALSE)[[1]]
+      rows_to_images(out, utils::tail(rn_shapes(engine), 1L)[[1]])
     },
 
     # @description Backward pass of a standalone layer after `forward()`:
     #   fills `grads`.
-    # @param grad Gradient of the loss with respect to this layer's output.
-    # @return Gradient with respect to the layer's input.
+    # @param grad Gradient of the loss with respect to this layer's output
+    #   (shaped like the output).
+    # @return Gradient with respect to the layer's input, shaped like it.
     backward = function(grad) {
       private$require_standalone("backward")
-      grad <- as_input_matrix(grad, "grad")
-      out <- rust_call(rn_backward(private$engine(), grad))
+      grad <- images_to_rows(as_input_batch(grad, "grad"))
+      engine <- private$engine(private$.input_shape)
+      out <- rust_call(rn_backward(engine, grad))
       private$.backward_done <- TRUE
-      out
+      rows_to_images(out, rn_shapes(engine)[[1]])
     },
 
     # @description Output width for a given input width.
@@ -76,8 +84,9 @@ Layer <- R6::R6Class("Layer",
     # @param ... Unused.
     format = function(...) {
       opts <- private$.options
+      values <- vapply(opts, function(v) paste(format(v), collapse = "x"), character(1))
       shown <- c(if (!is.na(private$.in)) paste(private$.in, "->", private$.out),
-                 if (length(opts)) paste(names(opts), vapply(opts, format, character(1)), sep = " = "))
+                 if (length(opts)) paste(names(opts), values, sep = " = "))
       dims <- if (length(shown)) paste0("(", paste(shown, collapse = ", "), ")") else ""
       where <- if (is.null(private$.model)) "" else paste0(" [layer ", private$.index, " of a model]")
       paste0("<", class(self)[1], dims, ">", where)
@@ -151,7 +160,7 @@ Layer <- R6::R6Class("Layer",
       }
       if (!is.null(private$.model)) return(private$.model$.layer_grads(private$.index))
       if (!private$.backward_done || length(private$.params) == 0L) return(list())
-      rust_call(rn_params(private$engine(), TRUE))[[1]]
+      rust_call(rn_params(private$engine(private$.input_shape), TRUE))[[1]]
     },
 
     # @field model The [Sequential] model this layer belongs to, or `NULL`.
@@ -172,6 +181,7 @@ Layer <- R6::R6Class("Layer",
     .model = NULL,
     .index = NA_integer_,
     .engine_ptr = NULL,
+    .input_shape = NULL,
     .backward_done = FALSE,
 
     require_standalone = function(what) {
@@ -183,10 +193,13 @@ Layer <- R6::R6Class("Layer",
       }
     },
 
-    # A one-layer float64 network mirroring this standalone layer.
-    engine = function() {
-      if (!rn_is_live(private$.engine_ptr)) {
-        private$.engine_ptr <- build_engine("float64", list(self$.spec()), list(private$.params))
+    # A one-layer float64 network mirroring this standalone layer, for
+    # inputs of shape `input_shape` (rebuilt when that changes).
+    engine = function(input_shape) {
+      if (!rn_is_live(private$.engine_ptr) || !identical(input_shape, private$.input_shape)) {
+        private$.engine_ptr <- build_engine("float64", list(self$.spec()), list(private$.params),
+                                            input_shape, arg = "x", call = rlang::caller_env(2))
+        private$.input_shape <- input_shape
         private$.backward_done <- FALSE
       }
       private$.engine_ptr
@@ -216,11 +229,12 @@ check_param <- function(value, shape, arg, call) {
   if (!is.numeric(value)) {
     abort_arg("{.arg {arg}} must be numeric, not {.obj_type_friendly {value}}.", arg, call = call)
   }
-  if (length(shape) == 2L) {
+  if (length(shape) >= 2L) {
     if (!identical(as.integer(dim(value)), as.integer(shape))) {
       got <- if (is.null(dim(value))) paste("a vector of length", length(value)) else
         paste(dim(value), collapse = " x ")
-      abort_arg("{.arg {arg}} must be a {shape[1]} x {shape[2]} matrix, not {got}.", arg, call = call)
+      what <- if (length(shape) == 2L) "matrix" else "array"
+      abort_arg("{.arg {arg}} must be a {paste(shape, collapse = ' x ')} {what}, not {got}.", arg, call = call)
     }
   } else if (length(value) != shape) {
     abort_arg("{.arg {arg}} must have {shape} value{?s}, not {length(value)}.", arg, call = call)
@@ -231,9 +245,13 @@ check_param <- function(value, shape, arg, call) {
   value
 }
 
-#' Builds a Rust network from layer specs and parameters.
+#' Builds a Rust network from layer specs, parameters and the shape of one
+#' input sample (`NULL` when no layer needs it). The engine's shape errors
+#' (a kernel larger than the image, a width that does not fit) become
+#' argument errors naming `arg`.
 #' @noRd
-build_engine <- function(dtype, specs, params) {
+build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
+                         call = rlang::caller_env()) {
   # The engine reads numbers as doubles; widths are 0 where a layer keeps its
   # input's width.
   engine_specs <- lapply(specs, function(s) {
@@ -242,7 +260,12 @@ build_engine <- function(dtype, specs, params) {
     s[vapply(s, is.numeric, logical(1))] <- lapply(s[vapply(s, is.numeric, logical(1))], as.double)
     s
   })
-  ptr <- rust_call(rn_new(dtype, engine_specs))
+  shape <- if (!is.null(input_shape)) as.double(input_shape)
+  ptr <- tryCatch(rn_new(dtype, engine_specs, shape), error = function(e) {
+    problem <- if (is.null(input_shape)) "The layers do not fit together." else
+      "The layers cannot take inputs of shape {format_shape(input_shape)}."
+    abort_arg(c(problem, x = "{conditionMessage(e)}."), arg, call = call)
+  })
   for (i in seq_along(params)) {
     for (nm in names(params[[i]])) {
       rust_call(rn_set_param(ptr, i, nm, as.double(params[[i]][[nm]])))
@@ -260,27 +283,34 @@ forward_seed <- function(engine, training) {
 
 `%|NA|%` <- function(x, y) if (is.na(x)) y else x
 
-# Initial weight values for an `fan_in x fan_out` matrix, from R's RNG. The
-# Glorot (Xavier) ones keep the variance of activations and gradients about
-# constant through tanh/sigmoid layers; the He (Kaiming) ones double it to
-# make up for ReLU zeroing half of its inputs.
+#' "(n, 1, 28, 28)" for a sample shape; "(n, ?)" when unknown.
+#' @noRd
+format_shape <- function(shape) {
+  paste0("(n, ", if (is.null(shape)) "?" else paste(shape, collapse = ", "), ")")
+}
+
+# `n` initial weight values (by default an `fan_in x fan_out` matrix's),
+# from R's RNG. The Glorot (Xavier) ones keep the variance of activations
+# and gradients about constant through tanh/sigmoid layers; the He (Kaiming)
+# ones double it to make up for ReLU zeroing half of its inputs. A
+# convolution's fans count the kernel too (Keras's and PyTorch's rule).
 weight_initializers <- list(
-  glorot_uniform = function(fan_in, fan_out) {
+  glorot_uniform = function(fan_in, fan_out, n = fan_in * fan_out) {
     limit <- sqrt(6 / (fan_in + fan_out))
-    stats::runif(fan_in * fan_out, -limit, limit)
+    stats::runif(n, -limit, limit)
   },
-  glorot_normal = function(fan_in, fan_out) {
-    stats::rnorm(fan_in * fan_out, sd = sqrt(2 / (fan_in + fan_out)))
+  glorot_normal = function(fan_in, fan_out, n = fan_in * fan_out) {
+    stats::rnorm(n, sd = sqrt(2 / (fan_in + fan_out)))
   },
-  he_uniform = function(fan_in, fan_out) {
+  he_uniform = function(fan_in, fan_out, n = fan_in * fan_out) {
     limit <- sqrt(6 / fan_in)
-    stats::runif(fan_in * fan_out, -limit, limit)
+    stats::runif(n, -limit, limit)
   },
-  he_normal = function(fan_in, fan_out) {
-    stats::rnorm(fan_in * fan_out, sd = sqrt(2 / fan_in))
+  he_normal = function(fan_in, fan_out, n = fan_in * fan_out) {
+    stats::rnorm(n, sd = sqrt(2 / fan_in))
   },
-  normal = function(fan_in, fan_out) stats::rnorm(fan_in * fan_out),
-  uniform_small = function(fan_in, fan_out) stats::runif(fan_in * fan_out) * 0.01
+  normal = function(fan_in, fan_out, n = fan_in * fan_out) stats::rnorm(n),
+  uniform_small = function(fan_in, fan_out, n = fan_in * fan_out) stats::runif(n) * 0.01
 )
 
 #' Linear (fully connected) layer

@@ -33,17 +33,27 @@ Sequential <- R6::R6Class("Sequential",
     # @param ... Layer objects (or one list of them), first to last. A layer
     #   that already belongs to another model is copied.
     # @param dtype `"float32"` (default) or `"float64"`.
-    initialize = function(..., dtype = "float32") {
+    # @param input_shape Shape of one input sample: `c(channels, height,
+    #   width)` (or `c(height, width)` for one channel) for image models,
+    #   `c(features)` otherwise. Optional: taken from the first data the
+    #   model sees.
+    initialize = function(..., dtype = "float32", input_shape = NULL) {
       layers <- list(...)
       if (length(layers) == 1L && is.list(layers[[1]]) && !inherits(layers[[1]], "R6")) {
         layers <- layers[[1]]
       }
       check_choice(dtype, c("float32", "float64"))
       check_layers(layers)
+      input_shape <- check_input_shape(input_shape)
       layers <- lapply(layers, function(l) if (is.null(l$model)) l else l$.detached_copy())
+      if (!is.null(input_shape)) {
+        build_engine(dtype, lapply(layers, function(l) l$.spec()), list(), input_shape,
+                     arg = "input_shape")
+      }
       private$.state <- list(
         format = 1L,
         dtype = dtype,
+        input_shape = input_shape,
         specs = lapply(layers, function(l) l$.spec()),
         params = lapply(layers, function(l) l$params),
         target = NULL,
@@ -57,26 +67,29 @@ Sequential <- R6::R6Class("Sequential",
     },
 
     # @description Forward pass, keeping every layer's output for `backward()`.
-    # @param x Numeric matrix or data frame, one sample per row.
-    # @param training Training mode (dropout active, as in PyTorch's default
-    #   `train()` mode), or inference (as in `predict()`).
-    # @return The output as a matrix.
+    # @param x Numeric matrix or data frame, one sample per row; or an
+    #   array of images `n x channels x height x width` (`n x height x
+    #   width` for one channel).
+    # @param training Training mode (dropout active, batch normalization
+    #   using batch statistics, as in PyTorch's default `train()` mode), or
+    #   inference (as in `predict()`).
+    # @return The output as a matrix (an array for image outputs).
     forward = function(x, training = TRUE) {
-      x <- as_input_matrix(x, "x")
-      check_input_width(self, x, "x")
+      x <- as_input_batch(x, "x")
+      self$.resolve_input(x, "x")
       check_flag(training)
       out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
-      out
+      rows_to_images(out, utils::tail(self$.shapes(), 1L)[[1]])
     },
 
     # @description Backward pass from the gradient of the loss with respect
     #   to the output of the last `forward()`; fills every layer's `grads`.
-    # @param grad Numeric matrix shaped like the output.
-    # @return The gradient with respect to the input, invisibly.
+    # @param grad Numeric matrix (or array) shaped like the output.
+    # @return The gradient with respect to the input, shaped like it, invisibly.
     backward = function(grad) {
-      grad <- as_input_matrix(grad, "grad")
+      grad <- images_to_rows(as_input_batch(grad, "grad"))
       if (is.null(private$.forward_rows)) {
         cli::cli_abort(c("{.code model$backward()} needs a forward pass first.",
                          i = "Call {.code model$forward(x)} before it."),
@@ -84,7 +97,7 @@ Sequential <- R6::R6Class("Sequential",
       }
       out <- rust_call(rn_backward(private$engine(), grad))
       private$.grads_ready <- TRUE
-      invisible(out)
+      invisible(rows_to_images(out, self$.shapes()[[1]]))
     },
 
     # @description Text describing the model: layers, output shapes and
@@ -136,6 +149,46 @@ Sequential <- R6::R6Class("Sequential",
 
     # @description Internal: the Rust network, rebuilt if needed.
     .engine = function() private$engine(),
+
+    # @description Internal: the shape of a sample entering each layer,
+    #   then the output's (`NULL` entries where any width goes), or `NULL`
+    #   while an image model has not seen data yet.
+    .shapes = function() {
+      st <- private$.state
+      if (needs_input_shape(st$specs) && is.null(st$input_shape)) return(NULL)
+      rn_shapes(private$engine())
+    },
+
+    # @description Internal: check that a batch fits the model; an image
+    #   model without an input shape takes the batch's.
+    # @param x Batch from `as_input_batch()`.
+    # @param arg,call For error messages.
+    .resolve_input = function(x, arg, call = rlang::caller_env()) {
+      st <- private$.state
+      got <- sample_shape(x)
+      images <- needs_input_shape(st$specs)
+      if (images && length(got) != 3L) {
+        abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model with image layers.",
+                    x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
+      }
+      if (images && is.null(st$input_shape)) {
+        build_engine(st$dtype, st$specs, st$params, got, arg = arg, call = call)
+        private$.state$input_shape <- as.integer(got)
+        private$.stale <- TRUE
+      } else if (images && !identical(as.integer(got), as.integer(st$input_shape))) {
+        abort_arg("{.arg {arg}} has samples of shape {format_shape(got)}, but the model takes {format_shape(st$input_shape)}.",
+                  arg, call = call)
+      }
+      want <- self$input_dim
+      if (!is.na(want) && prod(got) != want) {
+        if (length(got) == 1L) {
+          abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model expects {want}.", arg, call = call)
+        }
+        abort_arg("{.arg {arg}} has samples of shape {format_shape(got)} ({prod(got)} values), but the model expects {want} values per sample.",
+                  arg, call = call)
+      }
+      invisible(self)
+    },
 
     # @description Internal: copy the trained parameters from the engine
     #   into the model's state and record what it was trained on.
@@ -191,12 +244,19 @@ Sequential <- R6::R6Class("Sequential",
       private$.state$dtype
     },
 
-    # @field input_dim Number of input columns the model expects (`NA` if any).
+    # @field input_dim Number of input values per sample the model expects
+    #   (`NA` if any, or not known yet).
     input_dim = function(value) {
       if (!missing(value)) abort_arg("{.field input_dim} is read-only.", "input_dim")
-      ins <- vapply(private$.state$specs, function(s) as.integer(s$in_features), integer(1))
-      ins <- ins[!is.na(ins)]
-      if (length(ins)) ins[1] else NA_integer_
+      shape <- self$input_shape
+      if (is.null(shape)) NA_integer_ else as.integer(prod(shape))
+    },
+
+    # @field input_shape Shape of one input sample: `c(channels, height,
+    #   width)` for images, `c(features)` otherwise; `NULL` if not known.
+    input_shape = function(value) {
+      if (!missing(value)) abort_arg("{.field input_shape} is read-only.", "input_shape")
+      private$.state$input_shape %||% self$.shapes()[[1]]
     }
   ),
 
@@ -214,7 +274,7 @@ Sequential <- R6::R6Class("Sequential",
         rn_is_live(private$.engine_ptr)
       if (!fresh) {
         st <- private$.state
-        private$.engine_ptr <- build_engine(st$dtype, st$specs, st$params)
+        private$.engine_ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape)
         private$.engine_owner <- self
         private$.stale <- FALSE
         private$.grads_ready <- FALSE
@@ -252,18 +312,43 @@ check_layers <- function(layers, call = rlang::caller_env()) {
                 "...", call = call)
     }
   }
+  # Widths of dense layers are checked here, with a message about them; the
+  # engine checks image shapes once it knows the input's.
   width <- NA_integer_
   for (i in seq_along(layers)) {
     spec <- layers[[i]]$.spec()
-    if (!is.na(width) && !is.na(spec$in_features) && spec$in_features != width) {
+    if (!is.na(width) && spec$type == "linear" && spec$in_features != width) {
       abort_arg(c("Layer {i} ({class(layers[[i]])[1]}) expects {spec$in_features} input{?s}, but the layers before it produce {width}.",
                   i = "Make each {.cls Linear} layer's {.arg in_features} equal the previous layer's output width."),
                 "...", call = call)
     }
-    if (is.na(width)) width <- spec$in_features
+    if (is.na(width) && spec$type == "linear") width <- spec$in_features
     if (!is.na(width)) width <- layers[[i]]$output_dim(width)
   }
   invisible(layers)
+}
+
+image_layer_types <- c("conv2d", "max_pool2d", "avg_pool2d")
+
+#' Whether a model with these layer specs needs to know its input's shape.
+#' @noRd
+needs_input_shape <- function(specs) {
+  any(vapply(specs, function(s) s$type %in% image_layer_types, logical(1)))
+}
+
+#' `input_shape` as given to Sequential$new(): NULL, c(features),
+#' c(height, width) (one channel) or c(channels, height, width).
+#' @noRd
+check_input_shape <- function(input_shape, call = rlang::caller_env()) {
+  if (is.null(input_shape)) return(NULL)
+  ok <- is.numeric(input_shape) && length(input_shape) %in% 1:3 && !anyNA(input_shape) &&
+    all(input_shape >= 1) && all(input_shape == round(input_shape))
+  if (!ok) {
+    abort_arg("{.arg input_shape} must be {.code c(channels, height, width)}, {.code c(height, width)} or {.code c(features)}: whole numbers of at least 1.",
+              "input_shape", call = call)
+  }
+  if (length(input_shape) == 2L) input_shape <- c(1, input_shape)
+  as.integer(input_shape)
 }
 
 check_model <- function(model, arg, call = rlang::caller_env()) {
@@ -273,31 +358,28 @@ check_model <- function(model, arg, call = rlang::caller_env()) {
   }
 }
 
-check_input_width <- function(model, x, arg, call = rlang::caller_env()) {
-  want <- model$input_dim
-  if (!is.na(want) && ncol(x) != want) {
-    abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model expects {want}.", arg, call = call)
-  }
-}
-
-#' Output width of a model given its state (and an input width).
+#' Output width of a model for a batch `x` it has accepted.
 #' @noRd
-model_output_dim <- function(state, input_dim) {
-  width <- input_dim
-  for (s in state$specs) if (!is.na(s$out_features)) width <- s$out_features
-  width
+model_output_dim <- function(model, x) {
+  shapes <- model$.shapes()
+  out <- if (!is.null(shapes)) shapes[[length(shapes)]]
+  if (is.null(out)) prod(sample_shape(x)) else prod(out)
 }
 
+#' One row per layer: its class, output shape, and trainable and other
+#' (batch-normalization statistics) parameter counts.
+#' @noRd
 layer_table <- function(model, state) {
   layers <- model$layers
-  width <- model$input_dim
+  shapes <- model$.shapes()
   rows <- lapply(seq_along(layers), function(i) {
-    spec <- state$specs[[i]]
-    width <<- if (is.na(spec$out_features)) width else spec$out_features
-    n_params <- sum(vapply(state$params[[i]], length, integer(1)))
+    params <- state$params[[i]]
+    sizes <- vapply(params, length, integer(1))
+    fixed <- startsWith(names(params) %||% character(), "running_")
     data.frame(layer = class(layers[[i]])[1],
-               output_shape = paste0("(n, ", if (is.na(width)) "?" else width, ")"),
-               params = n_params, stringsAsFactors = FALSE)
+               output_shape = format_shape(if (!is.null(shapes)) shapes[[i + 1L]]),
+               params = sum(sizes), trainable = sum(sizes[!fixed]),
+               stringsAsFactors = FALSE)
   })
   do.call(rbind, rows)
 }
@@ -322,7 +404,9 @@ format_model <- function(model, state) {
 #' @param object A [Sequential] model.
 #' @param ... Unused.
 #' @return An object of class `summary.Sequential`: a list with `layers` (a
-#'   data frame), `total_params`, `trainable_params`, `dtype`, `input_dim`.
+#'   data frame), `total_params`, `trainable_params` (all but batch
+#'   normalization's running statistics), `dtype`, `input_dim`,
+#'   `input_shape`.
 #' @export
 #' @examples
 #' model <- Sequential$new(Linear$new(4, 40), Sigmoid$new(), Linear$new(40, 3), Softmax$new())
@@ -331,8 +415,9 @@ summary.Sequential <- function(object, ...) {
   state <- object$.get_state()
   tab <- layer_table(object, state)
   structure(list(layers = tab, total_params = sum(tab$params),
-                 trainable_params = sum(tab$params), dtype = state$dtype,
-                 input_dim = object$input_dim, trained_with = state$loss),
+                 trainable_params = sum(tab$trainable), dtype = state$dtype,
+                 input_dim = object$input_dim, input_shape = object$input_shape,
+                 trained_with = state$loss),
             class = "summary.Sequential")
 }
 
@@ -348,7 +433,7 @@ format.summary.Sequential <- function(x, ...) {
            "   ", formatC(r[3], width = widths[3]))
   }
   rule <- function(ch) strrep(ch, sum(widths) + 7L)
-  c(sprintf("Model: Sequential, %s, input (n, %s)", x$dtype, x$input_dim),
+  c(sprintf("Model: Sequential, %s, input %s", x$dtype, format_shape(x$input_shape)),
     rule("-"), row_text(cells[1, ]), rule("="),
     vapply(seq_len(nrow(tab)) + 1L, function(i) row_text(cells[i, ]), character(1)),
     rule("-"),

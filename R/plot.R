@@ -96,3 +96,64 @@ history_ggplot <- function(long) {
     ggplot2::labs(x = "epoch", y = NULL, colour = NULL) +
     ggplot2::theme_minimal()
 }
+
+#' Show an image and its feature maps
+#'
+#' Draws a grid of grey-scale panels with base graphics: the `image` first
+#' (if given), then each feature map, as tutorial 002 shows the maps of its
+#' 64 random filters. Matrices are drawn the way they print: row 1 at the
+#' top.
+#'
+#' @param maps Feature maps: a matrix, an array `height x width x maps` (as
+#'   [conv2d()] returns for several filters), or a list of matrices.
+#' @param image Optional image (a matrix) shown before the maps.
+#' @param ncol Panels per row; default: about the square root of the count.
+#' @param titles Panel titles; default: `"image"` and the map numbers.
+#' @param col Colours, from low to high values.
+#' @return `maps`, invisibly.
+#' @export
+#' @examples
+#' image <- outer(1:20, 1:20, function(r, c) sin(r / 3) + cos(c / 4))
+#' set.seed(1)
+#' filters <- array(sample(-1:1, 9 * 15, replace = TRUE), c(3, 3, 15))
+#' plot_feature_maps(conv2d(image, filters), image = image)
+plot_feature_maps <- function(maps, image = NULL, ncol = NULL, titles = NULL,
+                              col = grDevices::grey.colors(256, start = 0, end = 1)) {
+  panels <- feature_map_list(maps)
+  if (!is.null(image)) {
+    if (!(is.numeric(image) && is.matrix(image))) {
+      abort_arg("{.arg image} must be a numeric matrix, not {.obj_type_friendly {image}}.", "image")
+    }
+    panels <- c(list(image), panels)
+  }
+  titles <- titles %||% c(if (!is.null(image)) "image", as.character(seq_along(feature_map_list(maps))))
+  if (length(titles) != length(panels)) {
+    abort_arg("{.arg titles} must have {length(panels)} element{?s}, one per panel.", "titles")
+  }
+  ncol <- if (is.null(ncol)) ceiling(sqrt(length(panels))) else check_count(ncol)
+  old <- graphics::par(mfrow = c(ceiling(length(panels) / ncol), ncol),
+                       mar = c(0.2, 0.2, 1.2, 0.2))
+  on.exit(graphics::par(old))
+  for (i in seq_along(panels)) {
+    m <- panels[[i]]
+    graphics::image(t(m[nrow(m):1, , drop = FALSE]), col = col, axes = FALSE, asp = nrow(m) / ncol(m))
+    graphics::title(titles[i], cex.main = 0.8, font.main = 1)
+  }
+  invisible(maps)
+}
+
+#' Feature maps given as a matrix, a 3-d array or a list, as a list of matrices.
+#' @noRd
+feature_map_list <- function(maps, call = rlang::caller_env()) {
+  if (is.matrix(maps)) maps <- list(maps)
+  if (is.array(maps) && length(dim(maps)) == 3L) {
+    maps <- lapply(seq_len(dim(maps)[3]), function(i) maps[, , i])
+  }
+  ok <- is.list(maps) && length(maps) > 0L &&
+    all(vapply(maps, function(m) is.numeric(m) && is.matrix(m) && all(is.finite(m)), logical(1)))
+  if (!ok) {
+    abort_arg("{.arg maps} must be a finite numeric matrix, a {.code height x width x maps} array or a list of matrices.",
+              "maps", call = call)
+  }
+  maps
+}

@@ -6,7 +6,7 @@
 #' @param newdata Numeric matrix or data frame with the columns the model
 #'   was trained on (a data frame with the formula's columns if it was
 #'   trained with a formula; standardization applied by [mlp()] is
-#'   repeated).
+#'   repeated), or an array of images shaped like the training images.
 #' @param type `"response"`: the network's outputs as a matrix. `"prob"`:
 #'   class probabilities with one column per class, named by level (for a
 #'   one-output binary model, `1 - p` and `p`). `"class"`: the predicted
@@ -15,8 +15,8 @@
 #'   number of the largest output (from 0 if trained on 0-based labels).
 #' @param threads Number of threads; see [default_threads()].
 #' @param ... Unused; must be empty.
-#' @return A matrix (`"response"`, `"prob"`), or a factor or integer vector
-#'   (`"class"`).
+#' @return A matrix (`"response"`, `"prob"`; an array for a model whose
+#'   output is an image), or a factor or integer vector (`"class"`).
 #' @export
 #' @examples
 #' set.seed(1)
@@ -33,11 +33,11 @@ predict.Sequential <- function(object, newdata, type = c("response", "class", "p
   type <- check_choice(type[1], c("response", "class", "prob"), "type")
   state <- object$.get_state()
   x <- apply_preprocess(state$preprocess, newdata, "newdata")
-  check_input_width(object, x, "newdata")
+  object$.resolve_input(x, "newdata")
   threads <- check_count(threads)
   out <- rust_call(rn_predict(object$.engine(), x, threads))
   switch(type,
-         response = out,
+         response = rows_to_images(out, utils::tail(object$.shapes(), 1L)[[1]]),
          class = classes_of(out, state$target),
          prob = probabilities(out, state$target))
 }
@@ -107,7 +107,7 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
     if (is.null(y)) abort_arg("{.arg y} is missing.", "y")
     x <- apply_preprocess(state$preprocess, x, "x")
   }
-  check_input_width(object, x, "x")
+  object$.resolve_input(x, "x")
   threads <- check_count(threads)
   pred <- rust_call(rn_predict(object$.engine(), x, threads))
   loss <- as_loss(loss %||% state$loss %||% default_loss(y, ncol(pred)))

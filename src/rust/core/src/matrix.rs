@@ -78,13 +78,22 @@ impl<'a> ColMajor<'a> {
         }
     }
 
-    /// Copies rows `start..end` into `out` (already `(end - start) x ncol`).
+    /// Copies rows `start..start + out.nrows()` into `out` (already
+    /// `rows x ncol`).
     pub fn fill_rows<T: Scalar>(&self, offsets: &[usize], start: usize, out: &mut Array2<T>) {
-        // Walk the destination row by row so writes are sequential; the reads
-        // stride through the columns.
-        for (i, mut row) in (start..).zip(out.rows_mut()) {
-            for (v, &o) in row.iter_mut().zip(offsets) {
-                *v = T::of(self.data[o + i]);
+        // A transpose: blocks of rows keep both the column reads (contiguous
+        // in R) and the row writes within the cache; row by row, every read
+        // would land on a new page of a large R matrix.
+        const BLOCK: usize = 64;
+        let rows = out.nrows();
+        for b0 in (0..rows).step_by(BLOCK) {
+            let b1 = (b0 + BLOCK).min(rows);
+            let mut block = out.slice_mut(ndarray::s![b0..b1, ..]);
+            for (mut column, &o) in block.columns_mut().into_iter().zip(offsets) {
+                let src = &self.data[o + start + b0..o + start + b1];
+                for (v, &x) in column.iter_mut().zip(src) {
+                    *v = T::of(x);
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ use rustnn_core::any::{
 use rustnn_core::train::history_columns;
 use rustnn_core::{
     AnyNetwork, ColMajor, Control, Dtype, EarlyStopping, Event, FitStatus, LayerOptions, LayerSpec,
-    Loss, Metric, Mode, NnError, OptimizerConfig, Schedule, TrainConfig,
+    Loss, Metric, Mode, NnError, OptimizerConfig, Schedule, Shape, TrainConfig,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -31,6 +31,60 @@ fn core_err(e: NnError) -> Error {
 
 fn col_major(m: &RMatrix<f64>) -> Result<ColMajor<'_>> {
     ColMajor::new(m.data(), m.nrows(), m.ncols()).map_err(core_err)
+}
+
+/// Reads a batch of inputs: a double matrix (one sample per row), or an
+/// array of images `n x height x width` (one channel) or `n x channels x
+/// height x width`. The R side has checked the type and the values.
+fn input_of(x: &Robj) -> Result<ColMajor<'_>> {
+    let data = x
+        .as_real_slice()
+        .ok_or_else(|| Error::Other("the input must be a double matrix or array".into()))?;
+    let dims: Vec<usize> = match x.get_attrib("dim").and_then(|d| d.as_integer_vector()) {
+        Some(d) => d.iter().map(|&v| v.max(0) as usize).collect(),
+        None => vec![data.len(), 1],
+    };
+    let image = match dims[..] {
+        [n, k] => return ColMajor::new(data, n, k).map_err(core_err),
+        [_, h, w] => Shape::image(1, h, w),
+        [_, c, h, w] => Shape::image(c, h, w),
+        _ => {
+            return Err(Error::Other(format!(
+                "the input must be a matrix or an array of 3 or 4 dimensions, not {}",
+                dims.len()
+            )))
+        }
+    };
+    ColMajor::image(data, dims[0], image).map_err(core_err)
+}
+
+fn optional_input(x: &Robj) -> Result<Option<ColMajor<'_>>> {
+    if x.is_null() {
+        Ok(None)
+    } else {
+        input_of(x).map(Some)
+    }
+}
+
+/// A sample shape from R: `c(channels, height, width)` or `c(features)`.
+fn shape_from(dims: &[f64]) -> Result<Shape> {
+    let whole = |v: f64| -> Result<usize> {
+        if v >= 1.0 && v.fract() == 0.0 {
+            Ok(v as usize)
+        } else {
+            Err(Error::Other(format!(
+                "a shape needs whole numbers of at least 1, not {v}"
+            )))
+        }
+    };
+    match dims {
+        [k] => Ok(Shape::flat(whole(*k)?)),
+        [c, h, w] => Ok(Shape::image(whole(*c)?, whole(*h)?, whole(*w)?)),
+        _ => Err(Error::Other(format!(
+            "a shape has 1 or 3 numbers, not {}",
+            dims.len()
+        ))),
+    }
 }
 
 fn r_matrix(m: ColMajorOwned) -> RMatrix<f64> {
@@ -61,11 +115,28 @@ fn layer_spec_from(spec: Robj) -> Result<LayerSpec> {
         count(v as i32, name)
     };
     let option = |name: &str| map.get(name).and_then(|v| v.as_real());
+    // Window sizes come as one number (both axes) or two (rows, columns).
+    let pair = |name: &str| -> Result<Option<[usize; 2]>> {
+        let Some(v) = map.get(name).and_then(|v| v.as_real_vector()) else {
+            return Ok(None);
+        };
+        let (a, b) = match v[..] {
+            [a] => (a, a),
+            [a, b] => (a, b),
+            _ => return Err(Error::Other(format!("`{name}` must have 1 or 2 values"))),
+        };
+        Ok(Some([count(a as i32, name)?, count(b as i32, name)?]))
+    };
     let options = LayerOptions {
         alpha: option("alpha"),
         rate: option("rate"),
         l1: option("l1").unwrap_or(0.0),
         l2: option("l2").unwrap_or(0.0),
+        kernel: pair("kernel_size")?.unwrap_or([0, 0]),
+        stride: pair("stride")?,
+        padding: pair("padding")?.unwrap_or([0, 0]),
+        eps: option("eps"),
+        momentum: option("momentum"),
     };
     LayerSpec::new(
         kind,
@@ -76,17 +147,38 @@ fn layer_spec_from(spec: Robj) -> Result<LayerSpec> {
     .map_err(core_err)
 }
 
-/// Builds a network with zero parameters from a list of layer descriptions.
+/// Builds a network with zero parameters from a list of layer descriptions
+/// and the shape of one input sample (`NULL`, `c(features)` or
+/// `c(channels, height, width)`).
 /// @noRd
 #[extendr]
-fn rn_new(dtype: &str, specs: List) -> Result<ExternalPtr<AnyNetwork>> {
+fn rn_new(dtype: &str, specs: List, input_shape: Robj) -> Result<ExternalPtr<AnyNetwork>> {
     let dtype = Dtype::from_name(dtype).map_err(core_err)?;
     let specs = specs
         .values()
         .map(layer_spec_from)
         .collect::<Result<Vec<_>>>()?;
-    let net = AnyNetwork::new(dtype, &specs).map_err(core_err)?;
+    let input = match input_shape.as_real_vector() {
+        Some(d) => Some(shape_from(&d)?),
+        _ => None,
+    };
+    let net = AnyNetwork::new(dtype, &specs, input).map_err(core_err)?;
     Ok(ExternalPtr::new(net))
+}
+
+/// The shape of a sample entering each layer, then the output's: a list of
+/// `c(channels, height, width)` or `c(features)`, `NULL` where any width goes.
+/// @noRd
+#[extendr]
+fn rn_shapes(ptr: ExternalPtr<AnyNetwork>) -> Result<List> {
+    let shapes = engine_ref(&ptr)?.shapes();
+    Ok(List::from_values(shapes.into_iter().map(|s| -> Robj {
+        match s {
+            None => ().into(),
+            Some(s) if s.is_flat() => (s.size() as i32).into(),
+            Some(s) => vec![s.channels as i32, s.height as i32, s.width as i32].into(),
+        }
+    })))
 }
 
 /// TRUE when `ptr` is an engine that is still alive (not NULL after readRDS).
@@ -115,16 +207,12 @@ fn rn_set_param(
 fn params_list(params: Vec<ParamExport>, layers: usize) -> List {
     let mut per_layer: Vec<(Vec<&'static str>, Vec<Robj>)> = vec![(vec![], vec![]); layers];
     for p in params {
-        let value: Robj = if p.shape.len() == 2 {
-            let m = ColMajorOwned {
-                data: p.data,
-                nrow: p.shape[0],
-                ncol: p.shape[1],
-            };
-            r_matrix(m).into()
-        } else {
-            p.data.into()
-        };
+        let mut value: Robj = p.data.into();
+        if p.shape.len() >= 2 {
+            // A matrix, or an array for convolution weights.
+            let dim: Vec<i32> = p.shape.iter().map(|&d| d as i32).collect();
+            let _ = value.set_attrib("dim", dim);
+        }
         per_layer[p.layer].0.push(p.name);
         per_layer[p.layer].1.push(value);
     }
@@ -149,13 +237,13 @@ fn rn_params(ptr: ExternalPtr<AnyNetwork>, grads: bool) -> Result<List> {
 #[extendr]
 fn rn_forward(
     mut ptr: ExternalPtr<AnyNetwork>,
-    x: RMatrix<f64>,
+    x: Robj,
     training: bool,
     seed: &[i32],
 ) -> Result<RMatrix<f64>> {
     let mode = if training { Mode::Train } else { Mode::Infer };
     let out = engine_mut(&mut ptr)?
-        .forward(col_major(&x)?, mode, seed_from(seed))
+        .forward(input_of(&x)?, mode, seed_from(seed))
         .map_err(core_err)?;
     Ok(r_matrix(out))
 }
@@ -205,15 +293,11 @@ fn rn_backward(mut ptr: ExternalPtr<AnyNetwork>, grad: RMatrix<f64>) -> Result<R
 
 /// @noRd
 #[extendr]
-fn rn_predict(
-    mut ptr: ExternalPtr<AnyNetwork>,
-    x: RMatrix<f64>,
-    threads: i32,
-) -> Result<RMatrix<f64>> {
+fn rn_predict(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, threads: i32) -> Result<RMatrix<f64>> {
     let net = engine_mut(&mut ptr)?;
     net.set_threads(count(threads, "threads")?)
         .map_err(core_err)?;
-    Ok(r_matrix(net.predict(col_major(&x)?).map_err(core_err)?))
+    Ok(r_matrix(net.predict(input_of(&x)?).map_err(core_err)?))
 }
 
 /// Reads a loss description made by `Loss$.description()`:
@@ -449,7 +533,7 @@ fn call_says_stop(f: &Function, args: Pairlist) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn rn_fit(
     mut ptr: ExternalPtr<AnyNetwork>,
-    x: RMatrix<f64>,
+    x: Robj,
     y: RMatrix<f64>,
     weights: Robj,
     val_x: Robj,
@@ -464,14 +548,14 @@ fn rn_fit(
     let loss = loss_from(loss)?;
     let (config_opt, state) = optimizer_from(optimizer)?;
     let config = train_config_from(control)?;
-    let (val_x, val_y) = (optional_matrix(&val_x)?, optional_matrix(&val_y)?);
-    let validation = match (&val_x, &val_y) {
-        (Some(vx), Some(vy)) => Some((col_major(vx)?, col_major(vy)?)),
+    let val_y = optional_matrix(&val_y)?;
+    let validation = match (optional_input(&val_x)?, &val_y) {
+        (Some(vx), Some(vy)) => Some((vx, col_major(vy)?)),
         _ => None,
     };
     let columns = history_columns(&config.metrics, validation.is_some());
     let job = FitJob {
-        x: col_major(&x)?,
+        x: input_of(&x)?,
         y: col_major(&y)?,
         weights: weights.as_real_slice(),
         validation,
@@ -554,6 +638,7 @@ fn rn_fit(
 extendr_module! {
     mod rustnn;
     fn rn_new;
+    fn rn_shapes;
     fn rn_is_live;
     fn rn_set_param;
     fn rn_params;
