@@ -282,6 +282,10 @@ conv2d <- function(image, filter, stride = 1, padding = 0) {
   check_finite(filter, "filter", rlang::current_env())
   stride <- check_window(stride, 1)
   padding <- check_window(padding, 0)
+  if (any(fd[1:2] > d[1:2] + 2 * padding)) {
+    abort_arg("{.arg filter} ({fd[1]} x {fd[2]}) is larger than {.arg image} ({d[1]} x {d[2]}{if (any(padding > 0)) ' with its padding' else ''}).",
+              "filter")
+  }
   n_filters <- if (length(fd) == 3L) fd[3] else 1L
   # The channels become the samples of a one-channel batch.
   channels <- if (length(d) == 3L) d[3] else 1L

@@ -155,7 +155,11 @@ Sequential <- R6::R6Class("Sequential",
     #   while an image model has not seen data yet.
     .shapes = function() {
       st <- private$.state
-      if (needs_input_shape(st$specs) && is.null(st$input_shape)) return(NULL)
+      if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
+        # Known anyway when a linear layer comes first.
+        return(tryCatch(rn_shapes(build_engine(st$dtype, st$specs, list())),
+                        rustnn_error = function(e) NULL))
+      }
       rn_shapes(private$engine())
     },
 
@@ -166,12 +170,12 @@ Sequential <- R6::R6Class("Sequential",
     .resolve_input = function(x, arg, call = rlang::caller_env()) {
       st <- private$.state
       got <- sample_shape(x)
-      images <- needs_input_shape(st$specs)
+      images <- any(vapply(st$specs, function(s) s$type %in% image_layer_types, logical(1)))
       if (images && length(got) != 3L) {
         abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model with image layers.",
                     x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
       }
-      if (images && is.null(st$input_shape)) {
+      if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
         build_engine(st$dtype, st$specs, st$params, got, arg = arg, call = call)
         private$.state$input_shape <- as.integer(got)
         private$.stale <- TRUE
@@ -330,10 +334,12 @@ check_layers <- function(layers, call = rlang::caller_env()) {
 
 image_layer_types <- c("conv2d", "max_pool2d", "avg_pool2d")
 
-#' Whether a model with these layer specs needs to know its input's shape.
+#' Whether a model with these layer specs needs to know its input's shape
+#' (image layers, and batch normalization, which reads channels); the
+#' engine tells the ones a linear layer fixes.
 #' @noRd
 needs_input_shape <- function(specs) {
-  any(vapply(specs, function(s) s$type %in% image_layer_types, logical(1)))
+  any(vapply(specs, function(s) s$type %in% c(image_layer_types, "batch_norm"), logical(1)))
 }
 
 #' `input_shape` as given to Sequential$new(): NULL, c(features),

@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn gradients_match_central_differences_1d_and_2d() {
-        let mut net = random_net(&specs(&[("batch_norm", 4, 0)]), None);
+        let mut net = random_net(&specs(&[("batch_norm", 4, 0)]), Some(Shape::flat(4)));
         check_gradients(&mut net, &pseudo_matrix(6, 4, 0.1));
         let image = Shape::image(3, 2, 3);
         let mut net = random_net(&specs(&[("batch_norm", 3, 0)]), Some(image));

@@ -173,10 +173,14 @@ impl LayerSpec {
         }
     }
 
-    /// Whether the layer reads the spatial layout of its input, so that the
-    /// network must know the input's shape when it is built.
+    /// Whether the layer reads the layout of its input (image planes, or
+    /// batch normalization's channels), so that the network must know the
+    /// input's shape when it is built.
     pub fn needs_input_shape(&self) -> bool {
-        matches!(self, LayerSpec::Conv2d { .. } | LayerSpec::Pool2d { .. })
+        matches!(
+            self,
+            LayerSpec::Conv2d { .. } | LayerSpec::Pool2d { .. } | LayerSpec::BatchNorm { .. }
+        )
     }
 
     /// The shape of the output for an input of shape `input`, or why the

@@ -67,26 +67,38 @@ impl<T: Scalar> Network<T> {
         if specs.is_empty() {
             return Err(arg_err!("a network needs at least one layer"));
         }
-        // Layers before the first that implies a shape keep their input's
-        // shape (activations, dropout), so the implied one is the input's too.
-        let start = input.or_else(|| specs.iter().find_map(LayerSpec::implied_input));
-        let mut shapes = vec![start];
+        let mut shapes = Vec::with_capacity(specs.len() + 1);
+        let mut current = input;
         for (i, spec) in specs.iter().enumerate() {
-            let next = match shapes[i] {
+            // A linear layer fixes the width of its input when nothing
+            // before it did.
+            current = current.or_else(|| spec.implied_input());
+            if current.is_none() && spec.needs_input_shape() {
+                return Err(NnError::State(format!(
+                    "layer {} ({}) needs to know the shape of its input: give the network an input shape (channels x height x width)",
+                    i + 1,
+                    spec.kind()
+                )));
+            }
+            shapes.push(current);
+            current = match current {
                 Some(shape) => Some(
                     spec.output_shape(shape)
                         .map_err(|e| shape_err!("layer {} ({}) {e}", i + 1, spec.kind()))?,
                 ),
-                None if spec.needs_input_shape() => {
-                    return Err(NnError::State(format!(
-                        "layer {} ({}) needs to know the shape of its input: give the network an input shape (channels x height x width)",
-                        i + 1,
-                        spec.kind()
-                    )))
-                }
                 None => None,
             };
-            shapes.push(next);
+        }
+        shapes.push(current);
+        // Activations and dropout before that linear layer keep their
+        // input's shape, so it is the network's input shape too.
+        if let Some(first) = shapes.iter().position(Option::is_some) {
+            let agnostic =
+                |s: &LayerSpec| matches!(s, LayerSpec::Activation(_) | LayerSpec::Dropout { .. });
+            if specs[..first].iter().all(agnostic) {
+                let known = shapes[first];
+                shapes[..first].iter_mut().for_each(|s| *s = known);
+            }
         }
         Ok(shapes)
     }
@@ -448,6 +460,21 @@ mod tests {
         assert_eq!(net.input_dim(), Some(36));
         assert_eq!(net.output_dim(36), 4);
         crate::testing::check_gradients(&mut net, &crate::testing::pseudo_matrix(9, 36, 0.6));
+    }
+
+    #[test]
+    fn shapes_are_known_from_the_first_linear_layer_after_width_keeping_ones() {
+        let net = Network::<f32>::new(&specs(&[("relu", 0, 0), ("linear", 3, 2)]), None).unwrap();
+        assert_eq!(net.input_dim(), Some(3));
+        // Batch normalization before it may see images: the input's shape
+        // must be given.
+        let layers = specs(&[("batch_norm", 2, 0), ("flatten", 0, 0), ("linear", 60, 2)]);
+        assert!(Network::<f32>::new(&layers, None).is_err());
+        let net = Network::<f32>::new(&layers, Some(Shape::image(2, 5, 6))).unwrap();
+        assert_eq!(net.input_dim(), Some(60));
+        assert_eq!(net.output_dim(60), 2);
+        let err = Network::<f32>::new(&layers, Some(Shape::image(3, 4, 5))).unwrap_err();
+        assert!(err.to_string().contains("expects 2 channels"), "{err}");
     }
 
     #[test]
