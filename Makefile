@@ -17,3 +17,4 @@ document:
 
 bench:
 	Rscript bench/bench_vs_plain_r.R
+	Rscript bench/bench_fashion_mnist.R

@@ -23,8 +23,7 @@ as_input_matrix <- function(x, arg = "x", call = rlang::caller_env()) {
               arg, call = call)
   }
   check_finite(x, arg, call)
-  storage.mode(x) <- "double"
-  x
+  as_doubles(x)
 }
 
 #' A batch of inputs as the engine takes it: a double matrix (rows =
@@ -45,8 +44,7 @@ as_input_batch <- function(x, arg = "x", call = rlang::caller_env()) {
               arg, call = call)
   }
   check_finite(x, arg, call)
-  storage.mode(x) <- "double"
-  x
+  as_doubles(x)
 }
 
 #' The shape of one sample of a batch: `c(features)` for a matrix,
@@ -87,9 +85,19 @@ images_to_rows <- function(x) {
   m
 }
 
+#' x with double storage, copied only if it is not double already (a
+#' replacement on a shared object would copy it even then, and the inputs
+#' of fit() can be hundreds of megabytes).
+#' @noRd
+as_doubles <- function(x) {
+  if (!is.double(x)) storage.mode(x) <- "double"
+  x
+}
+
 check_finite <- function(x, arg, call) {
-  # A fast pass first: large image arrays are the common case.
-  if (!anyNA(x) && length(x) && all(is.finite(range(x)))) return(invisible())
+  # A fast pass first, without allocating: a NA, NaN or infinite value makes
+  # the sum non-finite (a finite sum can only overflow, then look closer).
+  if (is.finite(sum(x, 0))) return(invisible())
   bad <- !is.finite(x)
   if (any(bad)) {
     where <- if (length(dim(x)) > 2L) {

@@ -111,6 +111,7 @@ history_ggplot <- function(long) {
 #' @param titles Panel titles; default: `"image"` and the map numbers.
 #' @param col Colours, from low to high values.
 #' @return `maps`, invisibly.
+#' @importFrom grDevices grey.colors
 #' @export
 #' @examples
 #' image <- outer(1:20, 1:20, function(r, c) sin(r / 3) + cos(c / 4))

@@ -9,6 +9,7 @@
 //! parallel; the weight gradient is summed per chunk and the chunks are
 //! added in order, so results never depend on the number of threads.
 
+use crate::matrix::with_slices;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
@@ -81,52 +82,74 @@ impl<T: Scalar> Conv2d<T> {
     /// Unfolds one sample into `col`: row `(c, ky, kx)`, column `(oy, ox)`
     /// holds the input value under kernel offset `(ky, kx)` at output
     /// position `(oy, ox)` (zero in the padding).
-    fn im2col(&self, x: ArrayView1<T>, col: &mut Array2<T>) {
+    fn im2col(&self, x: &[T], col: &mut [T]) {
         let Shape { height, width, .. } = self.input;
         let [kh, kw] = self.window.kernel;
         let (oh, ow) = self.out_size;
-        let x = x.as_standard_layout();
-        let x = x.as_slice().unwrap_or(&[]);
-        for (r, mut row) in col.rows_mut().into_iter().enumerate() {
+        let (stride, pad) = (self.window.stride[1], self.window.padding[1]);
+        for (r, row) in col.chunks_exact_mut(oh * ow).enumerate() {
             let (c, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
-            for oy in 0..oh {
-                let dst = row.slice_mut(ndarray::s![oy * ow..(oy + 1) * ow]);
-                match self.window.source(0, oy, ky, height) {
-                    None => dst.into_iter().for_each(|v| *v = T::zero()),
-                    Some(iy) => {
-                        let src = &x[(c * height + iy) * width..][..width];
-                        for (ox, v) in dst.into_iter().enumerate() {
-                            *v = match self.window.source(1, ox, kx, width) {
-                                Some(ix) => src[ix],
-                                None => T::zero(),
-                            };
-                        }
+            let inside = self.window.inside(1, kx, width, ow);
+            for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
+                let Some(iy) = self.window.source(0, oy, ky, height) else {
+                    dst.fill(T::zero());
+                    continue;
+                };
+                let src = &x[(c * height + iy) * width..][..width];
+                dst[..inside.start].fill(T::zero());
+                dst[inside.end..].fill(T::zero());
+                let first = inside.start * stride + kx - pad;
+                if stride == 1 {
+                    dst[inside.clone()].copy_from_slice(&src[first..first + inside.len()]);
+                } else {
+                    for (v, &s) in dst[inside.clone()]
+                        .iter_mut()
+                        .zip(src[first..].iter().step_by(stride))
+                    {
+                        *v = s;
                     }
                 }
             }
         }
     }
 
-    /// The reverse of `im2col`: adds each column entry of `col` back onto
-    /// the input value it was read from, giving dL/dinput in `grad_in`.
-    fn col2im(&self, col: &Array2<T>, mut grad_in: ArrayViewMut1<T>) {
+    /// The reverse of `im2col`: adds each entry of `col` back onto the input
+    /// value it was read from, giving dL/dinput in `grad_in`.
+    fn col2im(&self, col: &[T], grad_in: &mut [T]) {
         let Shape { height, width, .. } = self.input;
         let [kh, kw] = self.window.kernel;
         let (oh, ow) = self.out_size;
+        let (stride, pad) = (self.window.stride[1], self.window.padding[1]);
         grad_in.fill(T::zero());
-        for (r, row) in col.rows().into_iter().enumerate() {
+        for (r, row) in col.chunks_exact(oh * ow).enumerate() {
             let (c, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
-            for oy in 0..oh {
+            let inside = self.window.inside(1, kx, width, ow);
+            for (oy, src) in row.chunks_exact(ow).enumerate() {
                 let Some(iy) = self.window.source(0, oy, ky, height) else {
                     continue;
                 };
-                let base = (c * height + iy) * width;
-                for ox in 0..ow {
-                    if let Some(ix) = self.window.source(1, ox, kx, width) {
-                        grad_in[base + ix] = grad_in[base + ix] + row[oy * ow + ox];
-                    }
+                let first = (c * height + iy) * width + inside.start * stride + kx - pad;
+                let dst = grad_in[first..].iter_mut().step_by(stride);
+                for (g, &v) in dst.zip(&src[inside.clone()]) {
+                    *g = *g + v;
                 }
             }
+        }
+    }
+
+    /// `im2col` on a row of the batch (the buffers are contiguous: an owned
+    /// array, and a row borrowed as a slice or copied if it is not).
+    fn unfold(&self, x: ArrayView1<T>, col: &mut Array2<T>) {
+        let x = x.as_standard_layout();
+        if let (Some(x), Some(col)) = (x.as_slice(), col.as_slice_mut()) {
+            self.im2col(x, col);
+        }
+    }
+
+    /// `col2im` into a row of dL/dinput.
+    fn fold(&self, col: &Array2<T>, mut grad_in: ArrayViewMut1<T>) {
+        if let Some(col) = col.as_slice() {
+            with_slices(&[], &mut grad_in, |_, g| self.col2im(col, g));
         }
     }
 
@@ -153,7 +176,7 @@ impl<T: Scalar> Conv2d<T> {
         par.for_each(tasks, |(input, mut output)| {
             let mut col = self.new_col();
             for (x, y) in input.rows().into_iter().zip(output.rows_mut()) {
-                self.im2col(x, &mut col);
+                self.unfold(x, &mut col);
                 let Some(mut planes) = self.as_planes(y) else {
                     continue;
                 };
@@ -233,14 +256,14 @@ impl<T: Scalar> Conv2d<T> {
             let Some(dy) = self.as_planes_ref(dy) else {
                 continue;
             };
-            self.im2col(x, &mut col);
+            self.unfold(x, &mut col);
             general_mat_mul(T::one(), &dy, &col.t(), T::one(), grad_weight);
             Zip::from(&mut *grad_bias)
                 .and(dy.rows())
                 .for_each(|b, plane| *b = plane.iter().fold(*b, |acc, &v| acc + v));
             if let Some(g) = grad_in.as_mut() {
                 general_mat_mul(T::one(), &self.weight.t(), &dy, T::zero(), &mut grad_col);
-                self.col2im(&grad_col, g.row_mut(s));
+                self.fold(&grad_col, g.row_mut(s));
             }
         }
     }

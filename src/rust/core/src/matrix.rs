@@ -11,7 +11,7 @@
 use crate::error::{shape_err, Result};
 use crate::scalar::Scalar;
 use crate::shape::Shape;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, CowArray, Ix1};
 
 /// A borrowed column-major `f64` matrix or image array, as R hands it over.
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +138,26 @@ pub fn to_col_major<T: Scalar>(a: ArrayView2<T>) -> Vec<f64> {
         out[i + j * nrow] = v.as_f64();
     }
     out
+}
+
+/// Runs `f` on plain slices of the rows `inputs` and `output`, for loops
+/// that index by hand. Rows of the network's buffers are contiguous, so
+/// this borrows them; any other row is copied (and written back).
+pub fn with_slices<T: Scalar>(
+    inputs: &[ArrayView1<T>],
+    output: &mut ArrayViewMut1<T>,
+    f: impl FnOnce(&[&[T]], &mut [T]),
+) {
+    let owned: Vec<CowArray<T, Ix1>> = inputs.iter().map(|r| r.as_standard_layout()).collect();
+    let slices: Vec<&[T]> = owned.iter().map(|r| r.as_slice().unwrap_or(&[])).collect();
+    match output.as_slice_mut() {
+        Some(out) => f(&slices, out),
+        None => {
+            let mut out = output.to_vec();
+            f(&slices, &mut out);
+            output.assign(&ArrayView1::from(&out[..]));
+        }
+    }
 }
 
 /// Makes `buf` an `nrow x ncol` matrix, reallocating only when the shape

@@ -18,8 +18,11 @@ use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// Rows pushed through the network at once by `predict`, to bound memory.
+/// Rows pushed through the network at once by `predict`, at most, and
+/// values in its widest layer's buffer, at most (fewer rows for wide image
+/// layers), to bound memory and stay near the cache.
 const PREDICT_ROWS: usize = 4096;
+const PREDICT_VALUES: usize = 1 << 21;
 
 #[derive(Debug)]
 pub struct Network<T: Scalar> {
@@ -349,9 +352,16 @@ impl<T: Scalar> Network<T> {
     ) -> Result<Array2<T>> {
         self.check_input_width(ncol)?;
         let mut out = Array2::zeros((nrow, self.output_dim(ncol)));
+        let widest = self
+            .shapes
+            .iter()
+            .flatten()
+            .map(|s| s.size())
+            .fold(ncol, usize::max);
+        let chunk = (PREDICT_VALUES / widest.max(1)).clamp(1, PREDICT_ROWS);
         let mut start = 0;
         while start < nrow {
-            let end = (start + PREDICT_ROWS).min(nrow);
+            let end = (start + chunk).min(nrow);
             ensure_shape(&mut self.acts[0], end - start, ncol);
             fill_input(start, end, &mut self.acts[0]);
             self.forward_loaded(Mode::Infer);

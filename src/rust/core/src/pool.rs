@@ -7,11 +7,12 @@
 //! picked), found again from the input and output the network keeps, so the
 //! layer stores nothing between passes. Average pooling spreads it evenly.
 
+use crate::matrix::with_slices;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
 use crate::window::Window;
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use std::ops::Range;
 
 /// Samples per parallel task.
@@ -76,62 +77,65 @@ impl Pool2d {
         }
     }
 
-    fn forward_sample<T: Scalar>(&self, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
+    fn forward_sample<T: Scalar>(&self, x: &[T], y: &mut [T]) {
         let Shape { height, width, .. } = self.input;
-        let scale = T::of(1.0 / self.window.area() as f64);
-        self.for_each_window(|out, c, rows, cols| {
-            let mut acc = match self.kind {
-                PoolKind::Max => T::neg_infinity(),
-                PoolKind::Average => T::zero(),
-            };
-            for iy in rows {
-                let base = (c * height + iy) * width;
-                for ix in cols.clone() {
-                    let v = x[base + ix];
-                    acc = match self.kind {
-                        // `>` keeps the first maximum, and lets a NaN through.
-                        PoolKind::Max if v > acc || v.is_nan() => v,
-                        PoolKind::Max => acc,
-                        PoolKind::Average => acc + v,
-                    };
+        match self.kind {
+            PoolKind::Max => self.for_each_window(|out, c, rows, cols| {
+                // Branch-free maximum (the first one wins ties); a NaN in
+                // the window makes the output NaN, as in PyTorch.
+                let (mut acc, mut nan) = (T::neg_infinity(), false);
+                for iy in rows {
+                    for &v in &x[(c * height + iy) * width..][cols.clone()] {
+                        acc = if v > acc { v } else { acc };
+                        nan |= v.is_nan();
+                    }
                 }
+                y[out] = if nan { T::nan() } else { acc };
+            }),
+            PoolKind::Average => {
+                let scale = T::of(1.0 / self.window.area() as f64);
+                self.for_each_window(|out, c, rows, cols| {
+                    let mut acc = T::zero();
+                    for iy in rows {
+                        for &v in &x[(c * height + iy) * width..][cols.clone()] {
+                            acc = acc + v;
+                        }
+                    }
+                    y[out] = acc * scale;
+                })
             }
-            y[out] = match self.kind {
-                PoolKind::Max => acc,
-                PoolKind::Average => acc * scale,
-            };
-        });
+        }
     }
 
-    fn backward_sample<T: Scalar>(
-        &self,
-        x: ArrayView1<T>,
-        y: ArrayView1<T>,
-        dy: ArrayView1<T>,
-        mut dx: ArrayViewMut1<T>,
-    ) {
+    fn backward_sample<T: Scalar>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let Shape { height, width, .. } = self.input;
         dx.fill(T::zero());
-        let scale = T::of(1.0 / self.window.area() as f64);
-        self.for_each_window(|out, c, rows, cols| {
-            let cells =
-                rows.flat_map(|iy| cols.clone().map(move |ix| (c * height + iy) * width + ix));
-            match self.kind {
-                PoolKind::Max => {
-                    // The first cell equal to the maximum is the one forward
-                    // picked; with a NaN in the window none is, and no
-                    // gradient flows.
-                    if let Some(i) = cells.into_iter().find(|&i| x[i] == y[out]) {
-                        dx[i] = dx[i] + dy[out];
+        match self.kind {
+            // The first cell equal to the maximum is the one forward picked;
+            // with a NaN in the window none is, and no gradient flows.
+            PoolKind::Max => self.for_each_window(|out, c, rows, cols| {
+                'window: for iy in rows {
+                    let line = (c * height + iy) * width;
+                    for ix in cols.clone() {
+                        if x[line + ix] == y[out] {
+                            dx[line + ix] = dx[line + ix] + dy[out];
+                            break 'window;
+                        }
                     }
                 }
-                PoolKind::Average => {
-                    for i in cells {
-                        dx[i] = dx[i] + dy[out] * scale;
+            }),
+            PoolKind::Average => {
+                let scale = T::of(1.0 / self.window.area() as f64);
+                self.for_each_window(|out, c, rows, cols| {
+                    let share = dy[out] * scale;
+                    for iy in rows {
+                        for g in &mut dx[(c * height + iy) * width..][cols.clone()] {
+                            *g = *g + share;
+                        }
                     }
-                }
+                })
             }
-        });
+        }
     }
 
     pub fn forward<T: Scalar>(
@@ -145,8 +149,8 @@ impl Pool2d {
             .zip(output.axis_chunks_iter_mut(Axis(0), CHUNK))
             .collect();
         par.for_each(tasks, |(x, mut y)| {
-            for (xs, ys) in x.rows().into_iter().zip(y.rows_mut()) {
-                self.forward_sample(xs, ys);
+            for (xs, mut ys) in x.rows().into_iter().zip(y.rows_mut()) {
+                with_slices(&[xs], &mut ys, |ins, out| self.forward_sample(ins[0], out));
             }
         });
     }
@@ -166,14 +170,16 @@ impl Pool2d {
             .zip(grad_in.axis_chunks_iter_mut(Axis(0), CHUNK))
             .collect();
         par.for_each(tasks, |(((x, y), dy), mut dx)| {
-            for (((xs, ys), dys), dxs) in x
+            for (((xs, ys), dys), mut dxs) in x
                 .rows()
                 .into_iter()
                 .zip(y.rows())
                 .zip(dy.rows())
                 .zip(dx.rows_mut())
             {
-                self.backward_sample(xs, ys, dys, dxs);
+                with_slices(&[xs, ys, dys], &mut dxs, |ins, out| {
+                    self.backward_sample(ins[0], ins[1], ins[2], out)
+                });
             }
         });
     }

@@ -75,6 +75,21 @@ impl Window {
 }
 
 impl Window {
+    /// The output positions (among `0..outputs`) along `axis` whose input
+    /// at kernel offset `k` lies inside `0..size`, not in the padding.
+    #[inline]
+    pub fn inside(
+        &self,
+        axis: usize,
+        k: usize,
+        size: usize,
+        outputs: usize,
+    ) -> std::ops::Range<usize> {
+        let (s, p) = (self.stride[axis], self.padding[axis]);
+        let end = (size + p).saturating_sub(k).div_ceil(s).min(outputs);
+        p.saturating_sub(k).div_ceil(s).min(end)..end
+    }
+
     /// The input indices along `axis` under the window of output position
     /// `out` (the padding left out).
     #[inline]
@@ -105,6 +120,19 @@ mod tests {
         assert_eq!(padded.span(0, 0, 5), 0..2);
         assert_eq!(padded.span(0, 4, 5), 3..5);
         assert_eq!(w.span(1, 1, 5), 2..4);
+        // Kernel offset 0 with padding 1 reads the padding at output 0.
+        assert_eq!(padded.inside(0, 0, 5, 5), 1..5);
+        assert_eq!(padded.inside(0, 2, 5, 5), 0..4);
+        let strided = Window::new([3, 3], [2, 2], [1, 1]).unwrap();
+        // Outputs 0..3 read 2o - 1 + k: for k = 0, -1, 1, 3.
+        assert_eq!(strided.inside(1, 0, 5, 3), 1..3);
+        assert_eq!(strided.inside(1, 2, 5, 3), 0..2);
+        for (axis, k) in [(0, 0), (0, 1), (0, 2), (1, 0), (1, 2)] {
+            for out in 0..3 {
+                let inside = strided.inside(axis, k, 5, 3).contains(&out);
+                assert_eq!(inside, strided.source(axis, out, k, 5).is_some());
+            }
+        }
     }
 
     #[test]
