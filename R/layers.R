@@ -8,12 +8,14 @@
 #' Layer: the base class of all layers
 #'
 #' @description
-#' A layer maps a matrix whose rows are samples to another. It has a forward
-#' pass, a backward pass that fills `grads` and returns the gradient for the
-#' layer below, parameters (`params`) and their gradients (`grads`), as in
-#' the tutorials' R6 `Layer`. Use its subclasses: [Linear] and the
-#' activations ([Sigmoid], [Tanh], [ReLU], [LeakyReLU], [ELU], [GELU],
-#' [Softplus], [Softmax], [Identity]).
+#' A layer maps a batch of samples (a matrix whose rows are samples, or an
+#' array of images `n x channels x height x width`) to another. It has a
+#' forward pass, a backward pass that fills `grads` and returns the gradient
+#' for the layer below, parameters (`params`) and their gradients (`grads`),
+#' as in the tutorials' R6 `Layer`. Use its subclasses: [Linear],
+#' [Dropout], [BatchNorm], the image layers ([Conv2d], [MaxPool2d],
+#' [AvgPool2d], [Flatten]) and the activations ([Sigmoid], [Tanh], [ReLU],
+#' [LeakyReLU], [ELU], [GELU], [Softplus], [Softmax], [Identity]).
 #'
 #' A layer given to [Sequential] belongs to that model from then on:
 #' `layer$params` shows the model's current (e.g. trained) values, and
@@ -22,7 +24,7 @@
 #'
 #' @section Shape:
 #' Input: `n x in_features`; output: `n x out_features` (activations keep
-#' the width).
+#' the shape, images included). See [Conv2d] for image batches.
 #' @export
 Layer <- R6::R6Class("Layer",
   public = list(

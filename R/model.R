@@ -18,8 +18,28 @@
 #' Computation is in float32 by default, like Keras and PyTorch; use
 #' `dtype = "float64"` for exact comparisons with base R.
 #'
+#' Image models ([Conv2d], [MaxPool2d], [AvgPool2d], [BatchNorm]) take
+#' arrays `n x channels x height x width` (`n x height x width` for one
+#' channel). The model learns the shape of a sample from the first data it
+#' sees (`model$input_shape`), or from `Sequential$new(..., input_shape =
+#' c(channels, height, width))`; `print()` and `summary()` then show every
+#' layer's output shape, such as `(n, 16, 26, 26)`.
+#'
 #' Models survive `saveRDS()`/`readRDS()` and `model$clone()` (the clone
 #' trains independently of the original).
+#'
+#' @section Methods:
+#' * `Sequential$new(..., dtype = "float32", input_shape = NULL)`: layers
+#'   first to last (or one list of them); `input_shape` as above, optional.
+#' * `$forward(x, training = TRUE)`: the output (a matrix, or an array for
+#'   image outputs), keeping every layer's output for `$backward()`.
+#'   `training = FALSE` runs dropout and batch normalization as `predict()`
+#'   does.
+#' * `$backward(grad)`: from the gradient of the loss with respect to the
+#'   output, fills every layer's `grads`; returns the gradient with respect
+#'   to the input, invisibly.
+#' * Fields: `layers`, `history` (of the last `fit()`), `dtype`,
+#'   `input_shape`, `input_dim` (values per sample).
 #' @export
 #' @examples
 #' set.seed(42)
@@ -27,6 +47,11 @@
 #' model
 #' x <- matrix(rnorm(10), ncol = 2)
 #' model$forward(x)
+#'
+#' # An image model, with its input shape given up front
+#' cnn <- Sequential$new(Conv2d$new(1, 8, 3), ReLU$new(), MaxPool2d$new(2), Flatten$new(),
+#'                       Linear$new(8 * 13 * 13, 10), Softmax$new(), input_shape = c(28, 28))
+#' summary(cnn)
 Sequential <- R6::R6Class("Sequential",
   public = list(
     # @description Create a model from layers.
