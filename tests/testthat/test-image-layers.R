@@ -199,3 +199,23 @@ test_that("a dense model takes image arrays as flat vectors", {
   flat <- t(apply(x, 1, function(m) as.vector(t(m))))
   expect_equal(predict(model, x), predict(model, flat))
 })
+
+test_that("image models validate on held-out images, split or given", {
+  set.seed(30)
+  x <- array(runif(50 * 6 * 6), c(50, 6, 6))
+  y <- factor(ifelse(x[, 3, 3] > 0.5, "hi", "lo"))
+  make <- function() {
+    set.seed(2)
+    Sequential$new(Conv2d$new(1, 2, 3), Flatten$new(), Linear$new(32, 2), Softmax$new())
+  }
+  split <- make()
+  h1 <- fit(split, x, y, epochs = 2, validation_split = 0.2, shuffle = FALSE, verbose = 0)
+  given <- make()
+  h2 <- fit(given, x[1:40, , ], y[1:40], epochs = 2, shuffle = FALSE, verbose = 0,
+            validation_data = list(x[41:50, , ], y[41:50]))
+  expect_equal(h1$metrics$val_loss, h2$metrics$val_loss)
+  expect_equal(unname(evaluate(given, x[41:50, , ], y[41:50])["loss"]),
+               utils::tail(h2$metrics$val_loss, 1), tolerance = 1e-6)
+  expect_error(fit(make(), x, y, validation_data = list(array(0, c(5, 7, 7)), y[1:5]), verbose = 0),
+               class = "rustnn_error_argument")
+})
