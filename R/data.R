@@ -69,7 +69,7 @@ take_rows <- function(x, rows) {
 #' an image; matrices of flat outputs are returned as they are.
 #' @noRd
 rows_to_images <- function(m, shape) {
-  if (length(shape) != 3L || prod(shape[2:3]) == 1L) return(m)
+  if (length(shape) != 3L) return(m)
   images <- array(m, c(nrow(m), shape[3], shape[2], shape[1]))
   aperm(images, c(1L, 4L, 3L, 2L))
 }

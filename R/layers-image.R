@@ -11,7 +11,7 @@
 #' @noRd
 check_window <- function(x, min, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
   ok <- is.numeric(x) && length(x) %in% 1:2 && !anyNA(x) && all(is.finite(x)) &&
-    all(x == round(x)) && all(x >= min)
+    all(x == round(x)) && all(x >= min) && all(x <= .Machine$integer.max)
   if (!ok) {
     shown <- if (is.numeric(x) && length(x) <= 4L) paste(format(x), collapse = ", ") else
       cli::format_inline("{.obj_type_friendly {x}}")

@@ -69,8 +69,8 @@ Layer <- R6::R6Class("Layer",
     # @return Gradient with respect to the layer's input, shaped like it.
     backward = function(grad) {
       private$require_standalone("backward")
-      grad <- images_to_rows(as_input_batch(grad, "grad"))
       engine <- private$engine(private$.input_shape)
+      grad <- check_output_grad(grad, engine)
       out <- rust_call(rn_backward(engine, grad))
       private$.backward_done <- TRUE
       rows_to_images(out, rn_shapes(engine)[[1]])
@@ -183,6 +183,7 @@ Layer <- R6::R6Class("Layer",
     .model = NULL,
     .index = NA_integer_,
     .engine_ptr = NULL,
+    .engine_owner = NULL,
     .input_shape = NULL,
     .backward_done = FALSE,
 
@@ -197,10 +198,15 @@ Layer <- R6::R6Class("Layer",
 
     # A one-layer float64 network mirroring this standalone layer, for
     # inputs of shape `input_shape` (rebuilt when that changes).
+    # A clone copies the pointer too, so the engine is rebuilt for any
+    # object but the one that built it.
     engine = function(input_shape) {
-      if (!rn_is_live(private$.engine_ptr) || !identical(input_shape, private$.input_shape)) {
+      fresh <- rn_is_live(private$.engine_ptr) && identical(private$.engine_owner, self) &&
+        identical(input_shape, private$.input_shape)
+      if (!fresh) {
         private$.engine_ptr <- build_engine("float64", list(self$.spec()), list(private$.params),
                                             input_shape, arg = "x", call = rlang::caller_env(2))
+        private$.engine_owner <- self
         private$.input_shape <- input_shape
         private$.backward_done <- FALSE
       }
@@ -274,6 +280,22 @@ build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
     }
   }
   ptr
+}
+
+#' The gradient given to a manual backward pass, as engine rows: it must
+#' have the shape of the last forward pass's output (an image array is not
+#' read in another layout just because its size matches).
+#' @noRd
+check_output_grad <- function(grad, engine, call = rlang::caller_env()) {
+  grad <- as_input_batch(grad, "grad", call)
+  out_shape <- utils::tail(rn_shapes(engine), 1L)[[1]]
+  if (length(out_shape) == 3L || length(dim(grad)) > 2L) {
+    if (!identical(as.integer(dim(grad)[-1]), as.integer(out_shape))) {
+      abort_arg("{.arg grad} must have the shape of the output, {format_shape(out_shape)}, not {format_shape(dim(grad)[-1])}.",
+                "grad", call = call)
+    }
+  }
+  images_to_rows(grad)
 }
 
 #' Seed for a manual forward pass: drawn from R's RNG (so set.seed() decides

@@ -106,6 +106,8 @@ Sequential <- R6::R6Class("Sequential",
       out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
+      # Batch normalization moved its running statistics: keep them.
+      if (training && has_running_statistics(private$.state$specs)) private$refresh_params()
       rows_to_images(out, utils::tail(self$.shapes(), 1L)[[1]])
     },
 
@@ -114,12 +116,13 @@ Sequential <- R6::R6Class("Sequential",
     # @param grad Numeric matrix (or array) shaped like the output.
     # @return The gradient with respect to the input, shaped like it, invisibly.
     backward = function(grad) {
-      grad <- images_to_rows(as_input_batch(grad, "grad"))
+      force(grad) # may run the forward pass: model$backward(loss$grad(model$forward(x), y))
       if (is.null(private$.forward_rows)) {
         cli::cli_abort(c("{.code model$backward()} needs a forward pass first.",
                          i = "Call {.code model$forward(x)} before it."),
                        class = c("rustnn_error_state", "rustnn_error"))
       }
+      grad <- check_output_grad(grad, private$engine())
       out <- rust_call(rn_backward(private$engine(), grad))
       private$.grads_ready <- TRUE
       invisible(rows_to_images(out, self$.shapes()[[1]]))
@@ -195,9 +198,10 @@ Sequential <- R6::R6Class("Sequential",
     .resolve_input = function(x, arg, call = rlang::caller_env()) {
       st <- private$.state
       got <- sample_shape(x)
-      images <- any(vapply(st$specs, function(s) s$type %in% image_layer_types, logical(1)))
+      images <- length(st$input_shape) == 3L ||
+        any(vapply(st$specs, function(s) s$type %in% image_layer_types, logical(1)))
       if (images && length(got) != 3L) {
-        abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model with image layers.",
+        abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model of images.",
                     x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
       }
       if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
@@ -358,6 +362,10 @@ check_layers <- function(layers, call = rlang::caller_env()) {
 }
 
 image_layer_types <- c("conv2d", "max_pool2d", "avg_pool2d")
+
+has_running_statistics <- function(specs) {
+  any(vapply(specs, function(s) identical(s$type, "batch_norm"), logical(1)))
+}
 
 #' Whether a model with these layer specs needs to know its input's shape
 #' (image layers, and batch normalization, which reads channels); the

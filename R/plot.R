@@ -148,7 +148,8 @@ plot_feature_maps <- function(maps, image = NULL, ncol = NULL, titles = NULL,
 feature_map_list <- function(maps, call = rlang::caller_env()) {
   if (is.matrix(maps)) maps <- list(maps)
   if (is.array(maps) && length(dim(maps)) == 3L) {
-    maps <- lapply(seq_len(dim(maps)[3]), function(i) maps[, , i])
+    d <- dim(maps)
+    maps <- lapply(seq_len(d[3]), function(i) matrix(maps[, , i], d[1], d[2]))
   }
   ok <- is.list(maps) && length(maps) > 0L &&
     all(vapply(maps, function(m) is.numeric(m) && is.matrix(m) && all(is.finite(m)), logical(1)))

@@ -219,3 +219,67 @@ test_that("image models validate on held-out images, split or given", {
   expect_error(fit(make(), x, y, validation_data = list(array(0, c(5, 7, 7)), y[1:5]), verbose = 0),
                class = "rustnn_error_argument")
 })
+
+test_that("edge geometries work: windows over padding only, 1 x 1 outputs", {
+  set.seed(31)
+  conv <- Conv2d$new(1, 2, kernel_size = 4, stride = 10, padding = 3)
+  x <- array(rnorm(3), c(3, 1, 1, 1))
+  want <- plain_conv(x, conv$params$weight, conv$params$bias, 10, 3)
+  out <- conv$forward(x)
+  expect_equal(dim(out), c(3, 2, 1, 1))
+  expect_equal(out, want, tolerance = 1e-12)
+  expect_equal(conv2d(matrix(1:9, 3) * 1, matrix(1, 3, 3)), matrix(45))
+  maps <- conv2d(matrix(runif(20), 4, 5), array(1, c(4, 2, 3)))
+  expect_equal(dim(maps), c(1, 4, 3))
+  path <- withr::local_tempfile(fileext = ".png")
+  grDevices::png(path)
+  expect_invisible(plot_feature_maps(maps))
+  grDevices::dev.off()
+  # Sizes beyond what fits are errors, not a crash.
+  expect_error(Conv2d$new(1, 1, 1, padding = 1e5)$forward(array(1, c(1, 1, 1))),
+               class = "rustnn_error_argument")
+  expect_error(Conv2d$new(1, 1, 3, padding = 3e9), class = "rustnn_error_argument")
+})
+
+test_that("batch normalization keeps its statistics through manual passes, clones and tiny batches", {
+  set.seed(32)
+  model <- Sequential$new(Linear$new(2, 3), BatchNorm$new(3), dtype = "float64")
+  x <- matrix(rnorm(40, 3, 2), 20)
+  model$forward(x)
+  moved <- model$layers[[2]]$params$running_mean
+  expect_false(all(moved == 0))
+  path <- withr::local_tempfile(fileext = ".rds")
+  saveRDS(model, path)
+  expect_identical(predict(readRDS(path), x), predict(model, x))
+
+  bn <- BatchNorm$new(2)
+  bn$forward(x)
+  copy <- bn$clone()
+  copy$forward(x + 100)
+  expect_equal(bn$params$running_mean, 0.1 * colMeans(x))
+  expect_equal(bn$forward(x[1:2, ], training = FALSE), {
+    rm <- 0.1 * colMeans(x)
+    rv <- 0.9 + 0.1 * apply(x, 2, var)
+    sweep(sweep(x[1:2, ], 2, rm), 2, sqrt(rv + 1e-5), "/")
+  }, tolerance = 1e-10)
+
+  # 33 rows in batches of 32: the last batch of one row leaves the running
+  # variance alone instead of pulling it to zero.
+  xs <- matrix(rnorm(66, 0, 3), 33)
+  tiny <- Sequential$new(BatchNorm$new(2, momentum = 0.5), Linear$new(2, 1), dtype = "float64")
+  fit(tiny, xs, rnorm(33), epochs = 20, batch_size = 32, shuffle = FALSE,
+      optimizer = SGD$new(lr = 1e-12), verbose = 0)
+  expect_equal(tiny$layers[[1]]$params$running_var, apply(xs[1:32, ], 2, var), tolerance = 1e-6)
+})
+
+test_that("backward takes a gradient shaped like the output, not just as long", {
+  set.seed(33)
+  conv <- Conv2d$new(1, 2, 3)
+  out <- conv$forward(array(rnorm(50), c(2, 5, 5)))
+  expect_equal(dim(conv$backward(array(1, dim(out)))), c(2, 1, 5, 5))
+  expect_error(conv$backward(array(1, c(2, 3, 3, 2))), class = "rustnn_error_argument")
+  model <- Sequential$new(Conv2d$new(1, 2, 3), dtype = "float64")
+  model$forward(array(rnorm(50), c(2, 5, 5)))
+  expect_error(model$backward(array(1, c(2, 2, 1, 9))), class = "rustnn_error_argument")
+  expect_snapshot(error = TRUE, model$backward(array(1, c(2, 3, 3, 2))))
+})

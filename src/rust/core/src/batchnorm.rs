@@ -7,7 +7,9 @@
 //! (biased) variance, then scaled by `gamma` and shifted by `beta`; running
 //! estimates `running = (1 - momentum) * running + momentum * batch` (with
 //! the unbiased variance) are kept for inference, which uses them instead.
-//! Defaults follow PyTorch: `eps = 1e-5`, `momentum = 0.1`.
+//! Defaults follow PyTorch: `eps = 1e-5`, `momentum = 0.1`. A training
+//! batch with one value per channel leaves the running statistics as they
+//! are (PyTorch refuses it; a last mini-batch of one row is common).
 
 use crate::dropout::Mode;
 use crate::scalar::Scalar;
@@ -94,16 +96,16 @@ impl<T: Scalar> BatchNorm<T> {
         if mode == Mode::Train {
             let (mean, var, count) = self.batch_stats(&input);
             let m = self.momentum;
-            let unbias = if count > 1 {
-                count as f64 / (count - 1) as f64
-            } else {
-                1.0
-            };
             for c in 0..self.channels() {
-                let rm = self.running_mean[c].as_f64();
-                let rv = self.running_var[c].as_f64();
-                self.running_mean[c] = T::of((1.0 - m) * rm + m * mean[c]);
-                self.running_var[c] = T::of((1.0 - m) * rv + m * var[c] * unbias);
+                // One value per channel (a last mini-batch of one row) has no
+                // variance to estimate: it leaves the running statistics be.
+                if count > 1 {
+                    let unbiased = var[c] * count as f64 / (count - 1) as f64;
+                    let rm = self.running_mean[c].as_f64();
+                    let rv = self.running_var[c].as_f64();
+                    self.running_mean[c] = T::of((1.0 - m) * rm + m * mean[c]);
+                    self.running_var[c] = T::of((1.0 - m) * rv + m * unbiased);
+                }
                 self.inv_std[c] = 1.0 / (var[c] + self.eps).sqrt();
             }
             self.mean = mean;
@@ -202,6 +204,16 @@ mod tests {
         // Inference uses the running statistics.
         bn.forward(x.view(), y.view_mut(), Mode::Infer);
         assert!((y[[0, 0]] - (1.0 - 0.2) / (1.0f64 + 1e-5).sqrt()).abs() < 1e-12);
+        // A batch of one row leaves them as they are.
+        let (mean, var) = (bn.running_mean.clone(), bn.running_var.clone());
+        let one = ndarray::array![[5.0, -3.0]];
+        let mut y1 = Array2::zeros((1, 2));
+        bn.forward(one.view(), y1.view_mut(), Mode::Train);
+        assert_eq!(
+            (bn.running_mean.clone(), bn.running_var.clone()),
+            (mean, var)
+        );
+        assert_eq!(y1, ndarray::array![[0.0, 0.0]]);
     }
 
     #[test]

@@ -91,7 +91,8 @@ impl<T: Scalar> Conv2d<T> {
             let (c, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
             let inside = self.window.inside(1, kx, width, ow);
             for (oy, dst) in row.chunks_exact_mut(ow).enumerate() {
-                let Some(iy) = self.window.source(0, oy, ky, height) else {
+                let iy = self.window.source(0, oy, ky, height);
+                let Some(iy) = iy.filter(|_| !inside.is_empty()) else {
                     dst.fill(T::zero());
                     continue;
                 };
@@ -125,7 +126,8 @@ impl<T: Scalar> Conv2d<T> {
             let (c, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
             let inside = self.window.inside(1, kx, width, ow);
             for (oy, src) in row.chunks_exact(ow).enumerate() {
-                let Some(iy) = self.window.source(0, oy, ky, height) else {
+                let iy = self.window.source(0, oy, ky, height);
+                let Some(iy) = iy.filter(|_| !inside.is_empty()) else {
                     continue;
                 };
                 let first = (c * height + iy) * width + inside.start * stride + kx - pad;
@@ -293,6 +295,7 @@ mod tests {
             channels,
             height,
             width,
+            ..
         } = conv.input;
         let out = conv.output_shape();
         let [kh, kw] = conv.window.kernel;
@@ -345,7 +348,12 @@ mod tests {
 
     #[test]
     fn gradients_match_central_differences() {
-        for &(k, s, p) in &[([3, 3], 1, 0), ([3, 2], 2, 1), ([2, 2], 1, 1)] {
+        for &(k, s, p) in &[
+            ([3, 3], 1, 0),
+            ([3, 2], 2, 1),
+            ([2, 2], 1, 1),
+            ([4, 4], 10, 3),
+        ] {
             let input = Shape::image(2, 5, 6);
             let mut net = random_net(&[conv_spec(2, 3, k, s, p)], Some(input));
             // 10 samples: more than one chunk.

@@ -39,15 +39,15 @@ impl<T: Scalar> Dropout<T> {
         mut output: ArrayViewMut2<T>,
         mode: Mode,
         rng: &mut StdRng,
-    ) {
+    ) -> crate::error::Result<()> {
         self.masked = mode == Mode::Train && self.rate > 0.0;
         if !self.masked {
             output.assign(&input);
-            return;
+            return Ok(());
         }
         let keep = 1.0 - self.rate;
         let scale = T::of(1.0 / keep);
-        crate::matrix::ensure_shape(&mut self.mask, input.nrows(), input.ncols());
+        crate::matrix::ensure_shape(&mut self.mask, input.nrows(), input.ncols())?;
         // Drawn in row-major order from one generator: the same seed gives
         // the same masks whatever the thread count.
         self.mask.map_inplace(|m| {
@@ -61,6 +61,7 @@ impl<T: Scalar> Dropout<T> {
             .and(&input)
             .and(&self.mask)
             .for_each(|y, &x, &m| *y = x * m);
+        Ok(())
     }
 
     pub fn backward(&self, grad_out: ArrayView2<T>, mut grad_in: ArrayViewMut2<T>) {
@@ -87,7 +88,8 @@ mod tests {
         let x = Array2::from_elem((200, 50), 2.0);
         let mut y = Array2::zeros(x.dim());
         let mut rng = StdRng::seed_from_u64(3);
-        d.forward(x.view(), y.view_mut(), Mode::Train, &mut rng);
+        d.forward(x.view(), y.view_mut(), Mode::Train, &mut rng)
+            .unwrap();
         let kept = y.iter().filter(|&&v| v != 0.0).count() as f64 / 10_000.0;
         assert!((kept - 0.75).abs() < 0.02, "kept {kept}");
         assert!(y
@@ -101,7 +103,8 @@ mod tests {
             .and(&y)
             .for_each(|&gv, &yv| assert_eq!(gv, yv / 2.0));
         // Inference is the identity, and so is its backward pass.
-        d.forward(x.view(), y.view_mut(), Mode::Infer, &mut rng);
+        d.forward(x.view(), y.view_mut(), Mode::Infer, &mut rng)
+            .unwrap();
         assert_eq!(y, x);
         d.backward(g.view(), gi.view_mut());
         assert_eq!(gi, g);
@@ -118,7 +121,8 @@ mod tests {
                 y.view_mut(),
                 Mode::Train,
                 &mut StdRng::seed_from_u64(seed),
-            );
+            )
+            .unwrap();
             y
         };
         assert_eq!(run(9), run(9));

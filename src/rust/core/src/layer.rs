@@ -213,7 +213,7 @@ impl LayerSpec {
                 out_channels,
                 window,
             } => {
-                if input.is_flat() && input.channels != in_channels {
+                if input.is_flat() {
                     return Err(needs_image("features"));
                 }
                 if input.channels != in_channels {
@@ -226,7 +226,7 @@ impl LayerSpec {
                 Ok(Shape::image(out_channels, h, w))
             }
             LayerSpec::Pool2d { window, .. } => {
-                if input.is_flat() && window.kernel != [1, 1] {
+                if input.is_flat() {
                     return Err(needs_image("features"));
                 }
                 let (h, w) = window.output_size(input.height, input.width)?;
@@ -338,7 +338,8 @@ impl<T: Scalar> Layer<T> {
         }
     }
 
-    /// `output = layer(input)`; `mode` and `rng` matter to dropout only.
+    /// `output = layer(input)`; `mode` matters to dropout and batch
+    /// normalization, `rng` to dropout.
     pub fn forward(
         &mut self,
         input: ArrayView2<T>,
@@ -346,16 +347,17 @@ impl<T: Scalar> Layer<T> {
         par: &Parallel,
         mode: Mode,
         rng: &mut StdRng,
-    ) {
+    ) -> Result<()> {
         match self {
             Layer::Linear(l) => l.forward(input, output, par),
             Layer::Activation(a) => a.forward(input, output),
-            Layer::Dropout(d) => d.forward(input, output, mode, rng),
+            Layer::Dropout(d) => d.forward(input, output, mode, rng)?,
             Layer::Conv2d(c) => c.forward(input, output, par),
             Layer::Pool2d(p) => p.forward(input, output, par),
             Layer::Flatten => output.assign(&input),
             Layer::BatchNorm(b) => b.forward(input, output, mode),
         }
+        Ok(())
     }
 
     /// The penalty (L1/L2) this layer adds to the loss.

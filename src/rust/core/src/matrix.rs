@@ -162,10 +162,25 @@ pub fn with_slices<T: Scalar>(
 
 /// Makes `buf` an `nrow x ncol` matrix, reallocating only when the shape
 /// changes (the last, smaller batch of an epoch), so hot loops reuse memory.
-pub fn ensure_shape<T: Scalar>(buf: &mut Array2<T>, nrow: usize, ncol: usize) {
-    if buf.dim() != (nrow, ncol) {
-        *buf = Array2::zeros((nrow, ncol));
+/// Memory that cannot be had is an error, not an abort of the host.
+pub fn ensure_shape<T: Scalar>(buf: &mut Array2<T>, nrow: usize, ncol: usize) -> Result<()> {
+    if buf.dim() == (nrow, ncol) {
+        return Ok(());
     }
+    let too_big = || {
+        shape_err!(
+            "a {nrow} x {ncol} buffer ({:.1} GB) does not fit in memory; use fewer rows or smaller layers",
+            nrow as f64 * ncol as f64 * std::mem::size_of::<T>() as f64 / 1e9
+        )
+    };
+    let len = nrow.checked_mul(ncol).ok_or_else(too_big)?;
+    // Free the old buffer first: it is about to be replaced anyway.
+    *buf = Array2::zeros((0, 0));
+    let mut data: Vec<T> = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| too_big())?;
+    data.resize(len, T::zero());
+    *buf = Array2::from_shape_vec((nrow, ncol), data).map_err(|_| too_big())?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -228,9 +243,13 @@ mod tests {
     #[test]
     fn ensure_shape_reuses_same_shape() {
         let mut a = Array2::<f32>::ones((2, 3));
-        ensure_shape(&mut a, 2, 3);
+        ensure_shape(&mut a, 2, 3).unwrap();
         assert_eq!(a[[1, 2]], 1.0);
-        ensure_shape(&mut a, 1, 3);
+        ensure_shape(&mut a, 1, 3).unwrap();
         assert_eq!(a.dim(), (1, 3));
+        let err = ensure_shape(&mut a, usize::MAX / 2, 3).unwrap_err();
+        assert!(err.to_string().contains("does not fit in memory"));
+        let err = ensure_shape(&mut a, 1 << 40, 1 << 10).unwrap_err();
+        assert!(err.to_string().contains("does not fit in memory"));
     }
 }

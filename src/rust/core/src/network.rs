@@ -85,10 +85,23 @@ impl<T: Scalar> Network<T> {
             }
             shapes.push(current);
             current = match current {
-                Some(shape) => Some(
-                    spec.output_shape(shape)
-                        .map_err(|e| shape_err!("layer {} ({}) {e}", i + 1, spec.kind()))?,
-                ),
+                Some(shape) => {
+                    let out = spec
+                        .output_shape(shape)
+                        .map_err(|e| shape_err!("layer {} ({}) {e}", i + 1, spec.kind()))?;
+                    if out.checked_size().is_none() {
+                        return Err(shape_err!(
+                            "layer {} ({}) would produce {} x {} x {} values per sample, more than the {} the engine takes",
+                            i + 1,
+                            spec.kind(),
+                            out.channels,
+                            out.height,
+                            out.width,
+                            Shape::MAX_SIZE
+                        ));
+                    }
+                    Some(out)
+                }
                 None => None,
             };
         }
@@ -192,39 +205,42 @@ impl<T: Scalar> Network<T> {
     }
 
     /// Copies rows `rows` of `x` into the input buffer (a mini-batch).
-    pub(crate) fn load_rows(&mut self, x: ArrayView2<T>, rows: &[usize]) {
+    pub(crate) fn load_rows(&mut self, x: ArrayView2<T>, rows: &[usize]) -> Result<()> {
         let input = &mut self.acts[0];
-        ensure_shape(input, rows.len(), x.ncols());
+        ensure_shape(input, rows.len(), x.ncols())?;
         for (mut dst, &r) in input.axis_iter_mut(Axis(0)).zip(rows) {
             dst.assign(&x.row(r));
         }
+        Ok(())
     }
 
     /// Runs every layer on the batch in the input buffer.
-    pub(crate) fn forward_loaded(&mut self, mode: Mode) {
+    pub(crate) fn forward_loaded(&mut self, mode: Mode) -> Result<()> {
+        self.forward_rows = None;
         let rows = self.acts[0].nrows();
         for (i, layer) in self.layers.iter_mut().enumerate() {
             let width = self.shapes[i + 1].map_or(self.acts[i].ncols(), Shape::size);
             let (done, rest) = self.acts.split_at_mut(i + 1);
-            ensure_shape(&mut rest[0], rows, width);
+            ensure_shape(&mut rest[0], rows, width)?;
             layer.forward(
                 done[i].view(),
                 rest[0].view_mut(),
                 &self.parallel,
                 mode,
                 &mut self.rng,
-            );
+            )?;
         }
         self.forward_rows = Some(rows);
+        Ok(())
     }
 
     /// Forward pass over `x`, keeping every layer's output for `backward`.
     pub fn forward(&mut self, x: ArrayView2<T>, mode: Mode) -> Result<ArrayView2<'_, T>> {
         self.check_input_width(x.ncols())?;
         let input = &mut self.acts[0];
-        ensure_shape(input, x.nrows(), x.ncols());
+        ensure_shape(input, x.nrows(), x.ncols())?;
         input.assign(&x);
-        self.forward_loaded(mode);
+        self.forward_loaded(mode)?;
         Ok(self.output())
     }
 
@@ -273,10 +289,9 @@ impl<T: Scalar> Network<T> {
             &mut self.deltas[top],
             grad_output.nrows(),
             grad_output.ncols(),
-        );
+        )?;
         self.deltas[top].assign(&grad_output);
-        self.backward_from(top, input_grad);
-        Ok(())
+        self.backward_from(top, input_grad)
     }
 
     /// Loss of the last forward pass against `target` (with optional per-row
@@ -297,7 +312,7 @@ impl<T: Scalar> Network<T> {
         };
         let start = if fused { top - 1 } else { top };
         let (r, c) = self.acts[start].dim();
-        ensure_shape(&mut self.deltas[start], r, c);
+        ensure_shape(&mut self.deltas[start], r, c)?;
         let value = if fused {
             loss.fused_value_and_grad(
                 self.acts[top - 1].view(),
@@ -314,17 +329,17 @@ impl<T: Scalar> Network<T> {
                 Some(self.deltas[top].view_mut()),
             )?
         };
-        self.backward_from(start, false);
+        self.backward_from(start, false)?;
         Ok(value)
     }
 
     /// Runs layers `top - 1` down to 0 from `deltas[top]`.
-    fn backward_from(&mut self, top: usize, input_grad: bool) {
+    fn backward_from(&mut self, top: usize, input_grad: bool) -> Result<()> {
         for i in (0..top).rev() {
             let want_grad_in = i > 0 || input_grad;
             if want_grad_in {
                 let (r, c) = self.acts[i].dim();
-                ensure_shape(&mut self.deltas[i], r, c);
+                ensure_shape(&mut self.deltas[i], r, c)?;
             }
             let (below, above) = self.deltas.split_at_mut(i + 1);
             let grad_in = if want_grad_in {
@@ -340,6 +355,7 @@ impl<T: Scalar> Network<T> {
                 &self.parallel,
             );
         }
+        Ok(())
     }
 
     /// Outputs for every row of `x`, computed `PREDICT_ROWS` rows at a time;
@@ -362,9 +378,9 @@ impl<T: Scalar> Network<T> {
         let mut start = 0;
         while start < nrow {
             let end = (start + chunk).min(nrow);
-            ensure_shape(&mut self.acts[0], end - start, ncol);
+            ensure_shape(&mut self.acts[0], end - start, ncol)?;
             fill_input(start, end, &mut self.acts[0]);
-            self.forward_loaded(Mode::Infer);
+            self.forward_loaded(Mode::Infer)?;
             out.slice_mut(s![start..end, ..]).assign(&self.output());
             start = end;
         }

@@ -64,6 +64,7 @@ impl Pool2d {
             channels,
             height,
             width,
+            ..
         } = self.input;
         let (oh, ow) = self.out_size;
         for c in 0..channels {

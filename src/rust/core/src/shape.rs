@@ -15,15 +15,22 @@ pub struct Shape {
     pub channels: usize,
     pub height: usize,
     pub width: usize,
+    /// A vector of features rather than an image (an image may be 1 x 1).
+    flat: bool,
 }
 
 impl Shape {
+    /// The most values one sample may hold: beyond it, sizes are a mistake
+    /// (a padding of 100,000) rather than a network to build.
+    pub const MAX_SIZE: usize = i32::MAX as usize;
+
     /// A vector of `k` features.
     pub fn flat(k: usize) -> Self {
         Shape {
             channels: k,
             height: 1,
             width: 1,
+            flat: true,
         }
     }
 
@@ -32,7 +39,16 @@ impl Shape {
             channels,
             height,
             width,
+            flat: false,
         }
+    }
+
+    /// Values per sample, if they fit in [`Shape::MAX_SIZE`].
+    pub fn checked_size(self) -> Option<usize> {
+        self.channels
+            .checked_mul(self.height)?
+            .checked_mul(self.width)
+            .filter(|&n| n <= Self::MAX_SIZE)
     }
 
     /// Values per sample.
@@ -46,7 +62,7 @@ impl Shape {
     }
 
     pub fn is_flat(self) -> bool {
-        self.height == 1 && self.width == 1
+        self.flat
     }
 
     /// The same values seen as a flat vector.
@@ -78,5 +94,9 @@ mod tests {
         assert_eq!(s.flattened(), Shape::flat(2704));
         assert_eq!(Shape::flat(10).to_string(), "10");
         assert!(!s.is_flat());
+        assert!(!Shape::image(4, 1, 1).is_flat());
+        assert_eq!(Shape::image(4, 1, 1).to_string(), "4 x 1 x 1");
+        assert_eq!(Shape::image(1 << 20, 1 << 10, 4).checked_size(), None);
+        assert_eq!(Shape::image(2, 3, 4).checked_size(), Some(24));
     }
 }

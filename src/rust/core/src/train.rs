@@ -230,11 +230,12 @@ impl<T: Scalar> Checkpoint<T> {
 }
 
 /// Copies rows `rows` of `from` into `to`.
-fn gather<T: Scalar>(from: ArrayView2<T>, rows: &[usize], to: &mut Array2<T>) {
-    ensure_shape(to, rows.len(), from.ncols());
+fn gather<T: Scalar>(from: ArrayView2<T>, rows: &[usize], to: &mut Array2<T>) -> Result<()> {
+    ensure_shape(to, rows.len(), from.ncols())?;
     for (mut dst, &r) in to.axis_iter_mut(Axis(0)).zip(rows) {
         dst.assign(&from.row(r));
     }
+    Ok(())
 }
 
 /// Loss and metrics of the network on the validation data, in inference mode.
@@ -321,15 +322,15 @@ pub fn fit<T: Scalar>(
         let mut seen = 0;
         for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
             let batch = b + 1;
-            net.load_rows(x, rows);
-            gather(y, rows, &mut target);
+            net.load_rows(x, rows)?;
+            gather(y, rows, &mut target)?;
             let weights = data.weights.map(|w| {
                 // Reuses one buffer: nothing is allocated per batch.
                 batch_weights.clear();
                 batch_weights.extend(rows.iter().map(|&r| w[r]));
                 ArrayView1::from(&batch_weights[..])
             });
-            net.forward_loaded(Mode::Train);
+            net.forward_loaded(Mode::Train)?;
             let batch_loss = net.loss_backward(loss, target.view(), weights)? + net.penalty();
             if !batch_loss.is_finite() {
                 last_good.restore(net, Some(optimizer));
