@@ -56,9 +56,8 @@ Layer <- R6::R6Class("Layer",
       engine <- private$engine(sample_shape(x))
       out <- rust_call(rn_forward(engine, x, training, forward_seed(engine, training)))
       private$.backward_done <- FALSE
-      # A training pass may move state the layer owns (batch normalization's
-      # running statistics).
-      if (length(private$.params)) private$.params <- rn_params(engine, FALSE)[[1]]
+      # A training pass moves batch normalization's running statistics.
+      if (training && private$.type == "batch_norm") private$.params <- rn_params(engine, FALSE)[[1]]
       rows_to_images(out, utils::tail(rn_shapes(engine), 1L)[[1]])
     },
 

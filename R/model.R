@@ -107,7 +107,7 @@ Sequential <- R6::R6Class("Sequential",
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
       # Batch normalization moved its running statistics: keep them.
-      if (training && has_running_statistics(private$.state$specs)) private$refresh_params()
+      if (training && has_layer(private$.state$specs, "batch_norm")) private$refresh_params()
       rows_to_images(out, utils::tail(self$.shapes(), 1L)[[1]])
     },
 
@@ -198,16 +198,18 @@ Sequential <- R6::R6Class("Sequential",
     .resolve_input = function(x, arg, call = rlang::caller_env()) {
       st <- private$.state
       got <- sample_shape(x)
-      images <- length(st$input_shape) == 3L ||
-        any(vapply(st$specs, function(s) s$type %in% image_layer_types, logical(1)))
+      images <- length(st$input_shape) == 3L || has_layer(st$specs, image_layer_types)
       if (images && length(got) != 3L) {
         abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model of images.",
                     x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
       }
       if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
-        build_engine(st$dtype, st$specs, st$params, got, arg = arg, call = call)
+        # Building the engine checks that the layers take this shape; if they
+        # do not, the model stays without one.
         private$.state$input_shape <- as.integer(got)
         private$.stale <- TRUE
+        withCallingHandlers(private$engine(arg, call),
+                            error = function(e) private$.state$input_shape <- NULL)
       } else if (images && !identical(as.integer(got), as.integer(st$input_shape))) {
         abort_arg("{.arg {arg}} has samples of shape {format_shape(got)}, but the model takes {format_shape(st$input_shape)}.",
                   arg, call = call)
@@ -302,12 +304,14 @@ Sequential <- R6::R6Class("Sequential",
     .grads_ready = FALSE,
     .forward_rows = NULL,
 
-    engine = function() {
+    # `arg` and `call` name the culprit if the layers do not take the input shape.
+    engine = function(arg = "...", call = rlang::caller_env()) {
       fresh <- identical(private$.engine_owner, self) && !private$.stale &&
         rn_is_live(private$.engine_ptr)
       if (!fresh) {
         st <- private$.state
-        private$.engine_ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape)
+        private$.engine_ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape,
+                                            arg = arg, call = call)
         private$.engine_owner <- self
         private$.stale <- FALSE
         private$.grads_ready <- FALSE
@@ -363,8 +367,10 @@ check_layers <- function(layers, call = rlang::caller_env()) {
 
 image_layer_types <- c("conv2d", "max_pool2d", "avg_pool2d")
 
-has_running_statistics <- function(specs) {
-  any(vapply(specs, function(s) identical(s$type, "batch_norm"), logical(1)))
+#' Whether any of these layer specs is of one of `types`.
+#' @noRd
+has_layer <- function(specs, types) {
+  any(vapply(specs, function(s) s$type %in% types, logical(1)))
 }
 
 #' Whether a model with these layer specs needs to know its input's shape
@@ -372,7 +378,7 @@ has_running_statistics <- function(specs) {
 #' engine tells the ones a linear layer fixes.
 #' @noRd
 needs_input_shape <- function(specs) {
-  any(vapply(specs, function(s) s$type %in% c(image_layer_types, "batch_norm"), logical(1)))
+  has_layer(specs, c(image_layer_types, "batch_norm"))
 }
 
 #' `input_shape` as given to Sequential$new(): NULL, c(features),

@@ -235,6 +235,8 @@ mod tests {
                 .unwrap();
         let names: Vec<_> = layer.values().iter().map(|p| p.name).collect();
         assert_eq!(names, ["gamma", "beta", "running_mean", "running_var"]);
+        let trained: Vec<_> = layer.params().iter().map(|p| p.name).collect();
+        assert_eq!(trained, ["gamma", "beta"]);
         assert_eq!(layer.param_count(), 10);
     }
 }

@@ -151,7 +151,7 @@ impl<T: Scalar> Conv2d<T> {
     /// `col2im` into a row of dL/dinput.
     fn fold(&self, col: &Array2<T>, mut grad_in: ArrayViewMut1<T>) {
         if let Some(col) = col.as_slice() {
-            with_slices(&[], &mut grad_in, |_, g| self.col2im(col, g));
+            with_slices([], &mut grad_in, |[], g| self.col2im(col, g));
         }
     }
 

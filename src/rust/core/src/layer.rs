@@ -246,12 +246,36 @@ impl LayerSpec {
     }
 }
 
-/// One parameter tensor, read-only, with its name and shape.
+/// One tensor of a layer's state, read-only, with its name and shape: a
+/// trained parameter beside its gradient, or a buffer (batch
+/// normalization's running statistics), learned but not by the optimizer,
+/// whose `grad` is empty.
 pub struct ParamView<'a, T> {
     pub name: &'static str,
     pub shape: Vec<usize>,
     pub data: &'a [T],
     pub grad: &'a [T],
+}
+
+impl<T> ParamView<'_, T> {
+    pub fn trainable(&self) -> bool {
+        !self.grad.is_empty()
+    }
+}
+
+/// A view of `data` (and `grad`; `None` for a buffer) named `name`.
+fn view<'a, T, D: ndarray::Dimension>(
+    name: &'static str,
+    shape: Vec<usize>,
+    data: &'a ndarray::Array<T, D>,
+    grad: Option<&'a ndarray::Array<T, D>>,
+) -> ParamView<'a, T> {
+    ParamView {
+        name,
+        shape,
+        data: slice(data.as_slice()),
+        grad: grad.map_or(&[], |g| slice(g.as_slice())),
+    }
 }
 
 // A network holds a handful of layers in one Vec: boxing the large variant
@@ -405,35 +429,19 @@ impl<T: Scalar> Layer<T> {
         }
     }
 
-    /// The trainable parameters, with their gradients.
-    pub fn params(&self) -> Vec<ParamView<'_, T>> {
-        fn view<'a, T>(
-            name: &'static str,
-            shape: Vec<usize>,
-            data: Option<&'a [T]>,
-            grad: Option<&'a [T]>,
-        ) -> ParamView<'a, T> {
-            ParamView {
-                name,
-                shape,
-                data: slice(data),
-                grad: slice(grad),
-            }
-        }
+    /// Every tensor of the layer's state: trained parameters, then
+    /// buffers. [`Layer::for_each_value_mut`] visits the same ones in the
+    /// same order.
+    pub fn values(&self) -> Vec<ParamView<'_, T>> {
         match self {
             Layer::Linear(l) => vec![
                 view(
                     "weight",
                     vec![l.in_features(), l.out_features()],
-                    l.weight.as_slice(),
-                    l.grad_weight.as_slice(),
+                    &l.weight,
+                    Some(&l.grad_weight),
                 ),
-                view(
-                    "bias",
-                    vec![l.out_features()],
-                    l.bias.as_slice(),
-                    l.grad_bias.as_slice(),
-                ),
+                view("bias", vec![l.out_features()], &l.bias, Some(&l.grad_bias)),
             ],
             Layer::Conv2d(c) => {
                 let [kh, kw] = c.window.kernel;
@@ -441,115 +449,75 @@ impl<T: Scalar> Layer<T> {
                     view(
                         "weight",
                         vec![c.out_channels(), c.input.channels, kh, kw],
-                        c.weight.as_slice(),
-                        c.grad_weight.as_slice(),
+                        &c.weight,
+                        Some(&c.grad_weight),
                     ),
-                    view(
-                        "bias",
-                        vec![c.out_channels()],
-                        c.bias.as_slice(),
-                        c.grad_bias.as_slice(),
-                    ),
+                    view("bias", vec![c.out_channels()], &c.bias, Some(&c.grad_bias)),
                 ]
             }
-            Layer::BatchNorm(b) => vec![
-                view(
-                    "gamma",
-                    vec![b.channels()],
-                    b.gamma.as_slice(),
-                    b.grad_gamma.as_slice(),
-                ),
-                view(
-                    "beta",
-                    vec![b.channels()],
-                    b.beta.as_slice(),
-                    b.grad_beta.as_slice(),
-                ),
-            ],
+            Layer::BatchNorm(b) => {
+                let n = b.channels();
+                vec![
+                    view("gamma", vec![n], &b.gamma, Some(&b.grad_gamma)),
+                    view("beta", vec![n], &b.beta, Some(&b.grad_beta)),
+                    view("running_mean", vec![n], &b.running_mean, None),
+                    view("running_var", vec![n], &b.running_var, None),
+                ]
+            }
             Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {
                 Vec::new()
             }
         }
     }
 
-    /// State that is learned but not trained by the optimizer (batch
-    /// normalization's running statistics); their `grad` is empty.
-    pub fn buffers(&self) -> Vec<ParamView<'_, T>> {
-        match self {
-            Layer::BatchNorm(b) => vec![
-                ParamView {
-                    name: "running_mean",
-                    shape: vec![b.channels()],
-                    data: slice(b.running_mean.as_slice()),
-                    grad: &[],
-                },
-                ParamView {
-                    name: "running_var",
-                    shape: vec![b.channels()],
-                    data: slice(b.running_var.as_slice()),
-                    grad: &[],
-                },
-            ],
-            _ => Vec::new(),
-        }
+    /// The trainable parameters, with their gradients.
+    pub fn params(&self) -> Vec<ParamView<'_, T>> {
+        self.values()
+            .into_iter()
+            .filter(ParamView::trainable)
+            .collect()
     }
 
-    /// Parameters then buffers: everything that makes up the layer's state.
-    pub fn values(&self) -> Vec<ParamView<'_, T>> {
-        let mut all = self.params();
-        all.extend(self.buffers());
-        all
-    }
-
-    /// Calls `f(param, grad)` for each parameter beside its gradient, in the
-    /// order of [`Layer::params`]. Optimizers run this on every step, so it
-    /// allocates nothing.
-    pub fn for_each_param_mut(&mut self, mut f: impl FnMut(&mut [T], &[T])) {
+    /// Calls `f(name, values, grad)` for every tensor, in the order of
+    /// [`Layer::values`]; `grad` is empty for buffers. Allocates nothing.
+    pub fn for_each_tensor_mut(&mut self, mut f: impl FnMut(&'static str, &mut [T], &[T])) {
+        let mut visit = |name, data: Option<&mut [T]>, grad: Option<&[T]>| {
+            f(name, slice_mut(data), slice(grad))
+        };
         match self {
             Layer::Linear(l) => {
-                f(
-                    slice_mut(l.weight.as_slice_mut()),
-                    slice(l.grad_weight.as_slice()),
-                );
-                f(
-                    slice_mut(l.bias.as_slice_mut()),
-                    slice(l.grad_bias.as_slice()),
-                );
+                visit("weight", l.weight.as_slice_mut(), l.grad_weight.as_slice());
+                visit("bias", l.bias.as_slice_mut(), l.grad_bias.as_slice());
             }
             Layer::Conv2d(c) => {
-                f(
-                    slice_mut(c.weight.as_slice_mut()),
-                    slice(c.grad_weight.as_slice()),
-                );
-                f(
-                    slice_mut(c.bias.as_slice_mut()),
-                    slice(c.grad_bias.as_slice()),
-                );
+                visit("weight", c.weight.as_slice_mut(), c.grad_weight.as_slice());
+                visit("bias", c.bias.as_slice_mut(), c.grad_bias.as_slice());
             }
             Layer::BatchNorm(b) => {
-                f(
-                    slice_mut(b.gamma.as_slice_mut()),
-                    slice(b.grad_gamma.as_slice()),
-                );
-                f(
-                    slice_mut(b.beta.as_slice_mut()),
-                    slice(b.grad_beta.as_slice()),
-                );
+                visit("gamma", b.gamma.as_slice_mut(), b.grad_gamma.as_slice());
+                visit("beta", b.beta.as_slice_mut(), b.grad_beta.as_slice());
+                visit("running_mean", b.running_mean.as_slice_mut(), None);
+                visit("running_var", b.running_var.as_slice_mut(), None);
             }
             Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {}
         }
     }
 
+    /// Calls `f(param, grad)` for each trained parameter beside its
+    /// gradient, in the order of [`Layer::params`]. Optimizers run this on
+    /// every step, so it allocates nothing.
+    pub fn for_each_param_mut(&mut self, mut f: impl FnMut(&mut [T], &[T])) {
+        self.for_each_tensor_mut(|_, data, grad| {
+            if !grad.is_empty() {
+                f(data, grad)
+            }
+        });
+    }
+
     /// Calls `f(name, values)` for every parameter and buffer, in the order
     /// of [`Layer::values`].
     pub fn for_each_value_mut(&mut self, mut f: impl FnMut(&'static str, &mut [T])) {
-        let names: Vec<&'static str> = self.values().iter().map(|p| p.name).collect();
-        let mut names = names.into_iter();
-        self.for_each_param_mut(|param, _| f(names.next().unwrap_or(""), param));
-        if let Layer::BatchNorm(b) = self {
-            f("running_mean", slice_mut(b.running_mean.as_slice_mut()));
-            f("running_var", slice_mut(b.running_var.as_slice_mut()));
-        }
+        self.for_each_tensor_mut(|name, data, _| f(name, data));
     }
 
     /// Number of trainable values.
@@ -646,6 +614,32 @@ mod tests {
         assert_eq!(layer.param_count(), 9);
         let Layer::Linear(l) = &layer else { panic!() };
         assert_eq!(l.weight[[1, 0]], 2.0); // row 2, column 1
+    }
+
+    /// The read-only list and the mutable visitor are written separately
+    /// (Rust cannot share one match between `&` and `&mut`): they must agree.
+    #[test]
+    fn views_and_the_mutable_visitor_list_the_same_tensors() {
+        let options = LayerOptions {
+            kernel: [2, 3],
+            ..Default::default()
+        };
+        let input = Some(Shape::image(2, 5, 5));
+        for (kind, i, o) in [("linear", 3, 4), ("conv2d", 2, 3), ("batch_norm", 2, 0)] {
+            let spec = LayerSpec::new(kind, i, o, &options).unwrap();
+            let shape = if kind == "linear" { None } else { input };
+            let mut layer = Layer::<f64>::from_spec(spec, shape).unwrap();
+            let views: Vec<_> = layer
+                .values()
+                .iter()
+                .map(|p| (p.name, p.data.len(), p.grad.len()))
+                .collect();
+            let mut visited = Vec::new();
+            layer.for_each_tensor_mut(|name, data, grad| {
+                visited.push((name, data.len(), grad.len()))
+            });
+            assert_eq!(views, visited, "{kind}");
+        }
     }
 
     #[test]

@@ -142,19 +142,20 @@ pub fn to_col_major<T: Scalar>(a: ArrayView2<T>) -> Vec<f64> {
 
 /// Runs `f` on plain slices of the rows `inputs` and `output`, for loops
 /// that index by hand. Rows of the network's buffers are contiguous, so
-/// this borrows them; any other row is copied (and written back).
-pub fn with_slices<T: Scalar>(
-    inputs: &[ArrayView1<T>],
+/// this borrows them without allocating; any other row is copied (and
+/// written back).
+pub fn with_slices<T: Scalar, const N: usize>(
+    inputs: [ArrayView1<T>; N],
     output: &mut ArrayViewMut1<T>,
-    f: impl FnOnce(&[&[T]], &mut [T]),
+    f: impl FnOnce([&[T]; N], &mut [T]),
 ) {
-    let owned: Vec<CowArray<T, Ix1>> = inputs.iter().map(|r| r.as_standard_layout()).collect();
-    let slices: Vec<&[T]> = owned.iter().map(|r| r.as_slice().unwrap_or(&[])).collect();
+    let owned: [CowArray<T, Ix1>; N] = std::array::from_fn(|i| inputs[i].as_standard_layout());
+    let slices: [&[T]; N] = std::array::from_fn(|i| owned[i].as_slice().unwrap_or(&[]));
     match output.as_slice_mut() {
-        Some(out) => f(&slices, out),
+        Some(out) => f(slices, out),
         None => {
             let mut out = output.to_vec();
-            f(&slices, &mut out);
+            f(slices, &mut out);
             output.assign(&ArrayView1::from(&out[..]));
         }
     }

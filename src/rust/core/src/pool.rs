@@ -151,7 +151,7 @@ impl Pool2d {
             .collect();
         par.for_each(tasks, |(x, mut y)| {
             for (xs, mut ys) in x.rows().into_iter().zip(y.rows_mut()) {
-                with_slices(&[xs], &mut ys, |ins, out| self.forward_sample(ins[0], out));
+                with_slices([xs], &mut ys, |[x], y| self.forward_sample(x, y));
             }
         });
     }
@@ -178,8 +178,8 @@ impl Pool2d {
                 .zip(dy.rows())
                 .zip(dx.rows_mut())
             {
-                with_slices(&[xs, ys, dys], &mut dxs, |ins, out| {
-                    self.backward_sample(ins[0], ins[1], ins[2], out)
+                with_slices([xs, ys, dys], &mut dxs, |[x, y, dy], dx| {
+                    self.backward_sample(x, y, dy, dx)
                 });
             }
         });
