@@ -159,3 +159,144 @@ feature_map_list <- function(maps, call = rlang::caller_env()) {
   }
   maps
 }
+
+#' Plot a classifier's decision boundary
+#'
+#' Colours the plane by the class a model predicts, draws the boundary
+#' between the classes, and adds the data points coloured by their true
+#' class, as tutorial 003 does to compare its network with a logistic
+#' regression. Works for any model of two input features: a [Sequential]
+#' model, or a function, so that [stats::glm()] and other models can be drawn
+#' the same way.
+#'
+#' @param model A [Sequential] model with two inputs, or a function that
+#'   takes a two-column matrix (column names those of `x`) and returns one
+#'   probability or score per row (binary: class 1 where it exceeds
+#'   `threshold`), a matrix of class scores (the class is the largest), or
+#'   the classes themselves (a factor or character vector).
+#' @param x The points: a numeric matrix or data frame with two columns. The
+#'   grid spans their range plus a margin of 5%.
+#' @param y Optional true classes of the points, used to colour them.
+#' @param resolution Grid points along each axis.
+#' @param threshold Cut-off for a single probability output.
+#' @param main,xlab,ylab Title and axis labels.
+#' @param col Colours, one per class (in the order of the class levels).
+#' @param ... Further arguments to [graphics::points()] for the data points.
+#' @return Invisibly, a data frame of the grid: the two features (named as
+#'   `x`'s columns) and `class`, the predicted class (a factor).
+#' @export
+#' @examples
+#' set.seed(69)
+#' flower <- planar_flower()
+#' x <- scale(as.matrix(flower[, c("x1", "x2")]))
+#' model <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(4, 1), Sigmoid$new())
+#' fit(model, x, flower$y, loss = "bce", optimizer = SGD$new(lr = 1.2),
+#'     epochs = 500, batch_size = nrow(x), verbose = FALSE)
+#' plot_decision_boundary(model, x, flower$y, main = "2-4-1 network")
+#'
+#' # Any other classifier, through a function
+#' logistic <- glm(y ~ x1 + x2, family = binomial, data = data.frame(x, y = flower$y))
+#' plot_decision_boundary(function(g) predict(logistic, as.data.frame(g), type = "response"),
+#'                        x, flower$y, main = "logistic regression")
+plot_decision_boundary <- function(model, x, y = NULL, resolution = 200, threshold = 0.5,
+                                   main = NULL, xlab = NULL, ylab = NULL, col = NULL, ...) {
+  predict_fun <- boundary_predictor(model)
+  x <- boundary_points(x)
+  if (is.logical(y)) y <- as.integer(y)
+  if (!is.null(y) && length(y) != nrow(x)) {
+    abort_arg("{.arg y} must have one class per row of {.arg x} ({nrow(x)}), not {length(y)}.", "y")
+  }
+  resolution <- check_count(resolution)
+  if (resolution < 2L) abort_arg("{.arg resolution} must be at least 2.", "resolution")
+  check_number(threshold)
+  axes <- lapply(seq_len(2L), function(j) {
+    r <- range(x[, j])
+    pad <- 0.05 * max(diff(r), 1e-8)
+    seq(r[1] - pad, r[2] + pad, length.out = resolution)
+  })
+  grid <- as.matrix(expand.grid(axes[[1]], axes[[2]], KEEP.OUT.ATTRS = FALSE))
+  colnames(grid) <- colnames(x)
+  raw <- predict_fun(grid)
+  predicted <- as_classes(raw, nrow(grid), threshold)
+  levels <- union(levels(predicted), if (!is.null(y)) as.character(sort(unique(y))))
+  predicted <- factor(predicted, levels = levels)
+  col <- col %||% grDevices::hcl.colors(max(2L, length(levels)), "Dark 3")[seq_along(levels)]
+  if (length(col) < length(levels)) {
+    abort_arg("{.arg col} must have a colour for each of the {length(levels)} classes.", "col")
+  }
+  codes <- matrix(as.integer(predicted), resolution)
+  graphics::image(axes[[1]], axes[[2]], codes, col = grDevices::adjustcolor(col, alpha.f = 0.25),
+                  breaks = seq(0.5, length(levels) + 0.5), useRaster = TRUE, main = main,
+                  xlab = xlab %||% colnames(x)[1], ylab = ylab %||% colnames(x)[2])
+  # A single score gives a smooth line at the threshold; classes, a step.
+  if (is.numeric(raw) && length(raw) == nrow(grid)) {
+    graphics::contour(axes[[1]], axes[[2]], matrix(as.vector(raw), resolution), levels = threshold,
+                      drawlabels = FALSE, add = TRUE, lwd = 1.5)
+  } else {
+    graphics::contour(axes[[1]], axes[[2]], codes, levels = seq_len(length(levels) - 1L) + 0.5,
+                      drawlabels = FALSE, add = TRUE, lwd = 1.5)
+  }
+  point_col <- if (is.null(y)) "black" else col[match(as.character(y), levels)]
+  graphics::points(x[, 1], x[, 2], col = point_col, pch = 19, cex = 0.6, ...)
+  out <- as.data.frame(grid)
+  out$class <- predicted
+  invisible(out)
+}
+
+#' A function from a grid matrix to predictions, for a model or a function.
+#' @noRd
+boundary_predictor <- function(model, call = rlang::caller_env()) {
+  if (is.function(model)) return(model)
+  if (!inherits(model, "Sequential")) {
+    abort_arg("{.arg model} must be a {.cls Sequential} model or a function, not {.obj_type_friendly {model}}.",
+              "model", call = call)
+  }
+  if (!identical(model$input_dim, 2L) && !is.na(model$input_dim)) {
+    abort_arg("{.arg model} must take two input features, not {model$input_dim}.", "model", call = call)
+  }
+  state <- model$.get_state()
+  # A model fitted with a formula reads its inputs by column name.
+  by_name <- !is.null(state$preprocess$terms)
+  function(grid) {
+    out <- predict(model, if (by_name) as.data.frame(grid) else grid)
+    # The class names predict(type = "class") would give, in column order.
+    attr(out, "labels") <- colnames(probabilities(out[1L, , drop = FALSE], state$target))
+    out
+  }
+}
+
+#' The points as a two-column numeric matrix with column names.
+#' @noRd
+boundary_points <- function(x, call = rlang::caller_env()) {
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (!(is.numeric(x) && is.matrix(x) && ncol(x) == 2L && nrow(x) > 0L && all(is.finite(x)))) {
+    abort_arg("{.arg x} must be a finite numeric matrix or data frame with two columns.",
+              "x", call = call)
+  }
+  if (is.null(colnames(x))) colnames(x) <- c("x1", "x2")
+  x
+}
+
+#' Predictions (probabilities, class scores or classes) as classes.
+#' A `labels` attribute names the classes (the two of a single score, or
+#' one per column of scores).
+#' @noRd
+as_classes <- function(pred, n, threshold, call = rlang::caller_env()) {
+  labels <- attr(pred, "labels")
+  if (is.factor(pred) || is.character(pred)) {
+    out <- factor(pred)
+  } else if (is.numeric(pred) && (is.null(dim(pred)) || ncol(pred) == 1L)) {
+    out <- factor(as.integer(as.vector(pred) > threshold) + 1L, levels = 1:2,
+                  labels = labels %||% c("0", "1"))
+  } else if (is.numeric(pred) && is.matrix(pred)) {
+    out <- factor(max.col(pred, ties.method = "first"), levels = seq_len(ncol(pred)),
+                  labels = labels %||% colnames(pred) %||% as.character(seq_len(ncol(pred))))
+  } else {
+    out <- NULL
+  }
+  if (is.null(out) || length(out) != n || anyNA(out)) {
+    abort_arg("{.arg model} must give one prediction per grid point (probabilities, class scores or classes).",
+              "model", call = call)
+  }
+  out
+}

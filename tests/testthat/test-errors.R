@@ -142,3 +142,16 @@ test_that("conv2d() and plot_feature_maps() reject bad input", {
   expect_snapshot(error = TRUE, conv2d(array(runif(16), c(1, 2, 2, 4)), diag(2)))
   expect_error(conv2d(img, matrix(NA_real_, 2, 2)), class = "rustnn_error_argument")
 })
+
+test_that("plot_decision_boundary() rejects bad input", {
+  model <- Sequential$new(Linear$new(2, 1), Sigmoid$new())
+  x <- matrix(runif(20), 10)
+  expect_snapshot(error = TRUE, plot_decision_boundary("model", x))
+  expect_snapshot(error = TRUE, plot_decision_boundary(Sequential$new(Linear$new(3, 1)), x))
+  expect_snapshot(error = TRUE, plot_decision_boundary(model, x[, 1]))
+  expect_snapshot(error = TRUE, plot_decision_boundary(model, x, y = 1:3))
+  expect_snapshot(error = TRUE, plot_decision_boundary(function(g) 1, x))
+  expect_snapshot(error = TRUE, plot_decision_boundary(model, x, resolution = 1))
+  expect_error(plot_decision_boundary(model, x, col = "red", y = rep(0:1, 5)),
+               class = "rustnn_error_argument")
+})
