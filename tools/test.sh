@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up, then run every test: the Rust core (fmt, clippy, cargo test), the
-# generated wrappers' freshness, testthat on the installed package, and
-# R CMD build + R CMD check --no-manual on the tarball. Ends with the line
-# "N passed, N failed" (Rust tests + testthat tests + the R CMD check run)
+# generated wrappers' freshness, testthat on the installed package, the
+# vignettes (built under 60 s each, with their plots), and R CMD build +
+# R CMD check --no-manual on the tarball. Ends with the line
+# "N passed, N failed" (Rust tests + testthat tests + the vignette check +
+# the R CMD check run)
 # and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,13 @@ if R CMD INSTALL --no-multiarch --library="$out/lib" . >"$out/install.log" 2>&1;
 else
   tail -40 "$out/install.log"
   step_failed "R CMD INSTALL"
+fi
+
+echo "== Vignettes: each builds in under 60 s and shows its plots"
+if [ -d "$out/lib/rustnn" ] && R_LIBS="$out/lib" Rscript tools/vignette_times.R; then
+  passed=$((passed + 1))
+else
+  step_failed "vignettes"
 fi
 
 echo "== R CMD build + R CMD check --no-manual"
