@@ -11,6 +11,7 @@
 # Needs Debian's dataset-fashion-mnist (installed by `make setup`).
 # Run from the package root after installing rustnn:
 #   Rscript bench/bench_fashion_mnist.R
+# (the plain-R network comes from bench/plain_r.R, in this script's directory).
 suppressPackageStartupMessages(library(rustnn))
 if (!fashion_mnist_available()) stop("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist")
 
@@ -56,45 +57,30 @@ results <- rbind(
 )
 
 # Tutorial 003's vectorized R network (one matrix product per layer and
-# batch) on the same MLP epoch, with R's own BLAS.
-plain_r_mlp <- function(x, y, lr = 0.1, batch_size = 32) {
-  sigmoid <- function(z) 1 / (1 + exp(-z))
-  limit <- function(a, b) sqrt(6 / (a + b))
-  w1 <- matrix(runif(784 * 100, -limit(784, 100), limit(784, 100)), 784)
-  w2 <- matrix(runif(100 * 10, -limit(100, 10), limit(100, 10)), 100)
-  b1 <- rep(0, 100)
-  b2 <- rep(0, 10)
-  for (start in seq(1, nrow(x), by = batch_size)) {
-    rows <- start:min(nrow(x), start + batch_size - 1)
-    m <- length(rows)
-    a1 <- sigmoid(x[rows, ] %*% w1 + rep(b1, each = m))
-    z2 <- a1 %*% w2 + rep(b2, each = m)
-    e <- exp(z2 - apply(z2, 1, max))
-    dz2 <- (e / rowSums(e) - y[rows, ]) / m
-    dz1 <- (dz2 %*% t(w2)) * a1 * (1 - a1)
-    w2 <- w2 - lr * crossprod(a1, dz2)
-    b2 <- b2 - lr * colSums(dz2)
-    w1 <- w1 - lr * crossprod(x[rows, ], dz1)
-    b1 <- b1 - lr * colSums(dz1)
-  }
-  list(w1 = w1, b1 = b1, w2 = w2, b2 = b2)
-}
+# batch, bench/plain_r.R's train_vectorized()) on the same MLP epoch, with
+# R's own BLAS: Glorot-uniform weights as rustnn's, batches in order.
+bench_dir <- local({
+  file <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  if (length(file)) dirname(file[1]) else "bench"
+})
+source(file.path(bench_dir, "plain_r.R"))
 flat_train <- matrix(x_train, nrow(x_train))
 one_hot <- diag(10)[as.integer(fm$train$y), ]
 set.seed(1)
-plain_seconds <- system.time(p <- plain_r_mlp(flat_train, one_hot))[["elapsed"]]
+plain_seconds <- system.time(
+  p <- train_vectorized(init_params(784, 100, 10, init = "glorot_uniform"), flat_train, one_hot,
+                        act = "sigmoid", out = "softmax", optimizer = plain_sgd(0.1),
+                        epochs = 1, batch_size = 32))[["elapsed"]]
 flat_test <- matrix(x_test, nrow(x_test))
-scores <- (1 / (1 + exp(-(flat_test %*% p$w1 + rep(p$b1, each = nrow(flat_test)))))) %*% p$w2
+scores <- predict_vectorized(p, flat_test, act = "sigmoid", out = "softmax")
 plain_accuracy <- mean(max.col(scores) == as.integer(fm$test$y))
 results <- rbind(results, data.frame(
   network = "MLP 784-100-10, 60k", tool = "plain R (vectorized)", threads = 1,
   seconds_per_epoch = plain_seconds, test_accuracy = plain_accuracy,
   predict_images_per_second = NA))
 
-cpu <- tryCatch(sub(".*: ", "", grep("model name", readLines("/proc/cpuinfo"), value = TRUE)[1]),
-                error = function(e) "unknown CPU")
 cat(sprintf("rustnn %s, %s, %s, %s\n", utils::packageVersion("rustnn"), R.version.string,
-            cpu, format(Sys.Date())))
+            cpu_model(), format(Sys.Date())))
 results$seconds_per_epoch <- round(results$seconds_per_epoch, 3)
 results$test_accuracy <- round(results$test_accuracy, 4)
 print(results, row.names = FALSE)

@@ -7,45 +7,17 @@
 #
 # Run from the package root after installing rustnn:
 #   Rscript bench/bench_vs_plain_r.R
+# (it sources bench/plain_r.R from its own directory).
 suppressPackageStartupMessages(library(rustnn))
 
-sigmoid <- function(z) 1 / (1 + exp(-z))
-softmax_rows <- function(z) {
-  e <- exp(z - apply(z, 1, max))
-  e / rowSums(e)
-}
-
-median_seconds <- function(f, reps = 3) median(replicate(reps, system.time(f())[["elapsed"]]))
-
-# Two-layer network, rows = samples; `out` is "sigmoid" (BCE) or "softmax"
-# (cross-entropy); hidden activation `act` with derivative from its output.
-init_params <- function(n_in, n_hidden, n_out) {
-  list(w1 = matrix(runif(n_in * n_hidden, -0.5, 0.5), n_in), b1 = rep(0, n_hidden),
-       w2 = matrix(runif(n_hidden * n_out, -0.5, 0.5), n_hidden), b2 = rep(0, n_out))
-}
-
-hidden_fun <- list(tanh = list(f = tanh, d = function(a) 1 - a^2),
-                   sigmoid = list(f = sigmoid, d = function(a) a * (1 - a)))
-
-# Tutorial 003 style: one matrix product per layer and batch.
-train_vectorized <- function(p, x, y, act, out, lr, epochs, batch_size) {
-  h <- hidden_fun[[act]]
-  n <- nrow(x)
-  for (epoch in seq_len(epochs)) {
-    for (start in seq(1, n, by = batch_size)) {
-      rows <- start:min(n, start + batch_size - 1)
-      xb <- x[rows, , drop = FALSE]; yb <- y[rows, , drop = FALSE]; m <- length(rows)
-      a1 <- h$f(xb %*% p$w1 + rep(p$b1, each = m))
-      z2 <- a1 %*% p$w2 + rep(p$b2, each = m)
-      a2 <- if (out == "sigmoid") sigmoid(z2) else softmax_rows(z2)
-      dz2 <- (a2 - yb) / (if (out == "sigmoid") m * ncol(yb) else m)
-      dz1 <- (dz2 %*% t(p$w2)) * h$d(a1)
-      p$w2 <- p$w2 - lr * t(a1) %*% dz2; p$b2 <- p$b2 - lr * colSums(dz2)
-      p$w1 <- p$w1 - lr * t(xb) %*% dz1; p$b1 <- p$b1 - lr * colSums(dz1)
-    }
-  }
-  p
-}
+# Shared plain-R helpers: sigmoid(), softmax_rows(), hidden_fun,
+# init_params(), plain_sgd(), train_vectorized() (tutorial 003 style: one
+# matrix product per layer and batch), median_seconds(), cpu_model().
+bench_dir <- local({
+  file <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  if (length(file)) dirname(file[1]) else "bench"
+})
+source(file.path(bench_dir, "plain_r.R"))
 
 # Tutorial 002 style: backpropagate one example at a time, add up the
 # gradients over the mini-batch, then update.
@@ -104,8 +76,8 @@ for (w in workloads) {
   per_epoch <- c(
     rustnn = median_seconds(rustnn_fit) / w$epochs[["rustnn"]],
     vectorized = median_seconds(function()
-      train_vectorized(init_params(n_in, d$hidden, n_out), d$x, d$y, w$act, w$out, w$lr,
-                       w$epochs[["vectorized"]], w$batch_size)) / w$epochs[["vectorized"]],
+      train_vectorized(init_params(n_in, d$hidden, n_out), d$x, d$y, w$act, w$out,
+                       plain_sgd(w$lr), w$epochs[["vectorized"]], w$batch_size)) / w$epochs[["vectorized"]],
     per_example = median_seconds(function()
       train_per_example(init_params(n_in, d$hidden, n_out), d$x, d$y, w$act, w$out, w$lr,
                         w$epochs[["per_example"]], w$batch_size)) / w$epochs[["per_example"]]
@@ -117,6 +89,5 @@ for (w in workloads) {
   )
 }
 result <- do.call(rbind, rows)
-cat(sprintf("rustnn vs plain R, %s, R %s, %s\n", format(Sys.Date()), getRversion(),
-            sub("^model name\\s*:\\s*", "", grep("model name", readLines("/proc/cpuinfo"), value = TRUE)[1])))
+cat(sprintf("rustnn vs plain R, %s, R %s, %s\n", format(Sys.Date()), getRversion(), cpu_model()))
 print(result, row.names = FALSE)

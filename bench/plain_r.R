@@ -1,0 +1,238 @@
+# Plain-R neural networks written like the "neural network from scratch"
+# tutorials, shared by the benchmarks that time rustnn against them:
+#   bench/bench_vs_plain_r.R      rustnn vs tutorial 002/003 style loops
+#   bench/bench_fashion_mnist.R   rustnn on Fashion-MNIST, plain R for scale
+#   bench/bench_frameworks.R      rustnn and plain R beside PyTorch and Keras
+#
+# Not a script: `source()` it. It defines, with nothing but base R and R's
+# own BLAS (no rustnn):
+#   * activations, softmax, `median_seconds()`, `cpu_model()`;
+#   * `init_params()`: a two-layer network's weights and biases;
+#   * optimizers as closures: `plain_sgd()`, `plain_rmsprop()`, `plain_adam()`;
+#   * `train_vectorized()`: tutorial 003's vectorized network (one matrix
+#     product per layer and mini-batch) for sigmoid/BCE, softmax/
+#     cross-entropy and linear/total-squared-error outputs;
+#     `predict_vectorized()` for its outputs;
+#   * `train_cnn_vectorized()` / `predict_cnn_vectorized()`: a small CNN
+#     (3x3 convolution, ReLU, 2x2 max pooling, linear, softmax) vectorized
+#     the same way, the convolution as one product of an im2col matrix.
+# Rows are samples everywhere.
+
+sigmoid <- function(z) 1 / (1 + exp(-z))
+softmax_rows <- function(z) {
+  e <- exp(z - apply(z, 1, max))
+  e / rowSums(e)
+}
+relu <- function(z) {
+  z[z < 0] <- 0
+  z
+}
+
+# Hidden activations with their derivative computed from their output.
+hidden_fun <- list(tanh = list(f = tanh, d = function(a) 1 - a^2),
+                   sigmoid = list(f = sigmoid, d = function(a) a * (1 - a)),
+                   relu = list(f = relu, d = function(a) (a > 0) + 0))
+
+# Output activations.
+output_fun <- list(sigmoid = sigmoid, softmax = softmax_rows, identity = identity)
+
+# Median elapsed seconds of `reps` calls of f().
+median_seconds <- function(f, reps = 3) median(replicate(reps, system.time(f())[["elapsed"]]))
+
+# The CPU's model name from /proc/cpuinfo (Linux), or "unknown CPU".
+cpu_model <- function() {
+  tryCatch(sub("^model name\\s*:\\s*", "",
+               grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)[1]),
+           error = function(e) "unknown CPU", warning = function(w) "unknown CPU")
+}
+
+# Two-layer network: w1 is n_in x n_hidden, w2 n_hidden x n_out, biases zero.
+# init "uniform": runif(-0.5, 0.5) as in the tutorials; "glorot_uniform":
+# runif(-a, a) with a = sqrt(6 / (fan_in + fan_out)), rustnn's and Keras's
+# default.
+init_params <- function(n_in, n_hidden, n_out, init = c("uniform", "glorot_uniform")) {
+  init <- match.arg(init)
+  draw <- function(a, b) {
+    limit <- if (init == "uniform") 0.5 else sqrt(6 / (a + b))
+    matrix(runif(a * b, -limit, limit), a)
+  }
+  list(w1 = draw(n_in, n_hidden), b1 = rep(0, n_hidden),
+       w2 = draw(n_hidden, n_out), b2 = rep(0, n_out))
+}
+
+# Optimizers: each returns a function(p, g) -> updated p, for parameter and
+# gradient lists of the same names; RMSprop and Adam keep their state in the
+# closure (so make a fresh one per training run). Defaults as rustnn's
+# (RMSprop's are PyTorch's; Adam's are PyTorch's and rustnn's).
+plain_sgd <- function(lr) {
+  function(p, g) {
+    for (k in names(p)) p[[k]] <- p[[k]] - lr * g[[k]]
+    p
+  }
+}
+plain_rmsprop <- function(lr = 0.01, rho = 0.99, eps = 1e-8) {
+  v <- NULL
+  function(p, g) {
+    if (is.null(v)) v <<- lapply(g, function(x) x * 0)
+    for (k in names(p)) {
+      v[[k]] <<- rho * v[[k]] + (1 - rho) * g[[k]]^2
+      p[[k]] <- p[[k]] - lr * g[[k]] / (sqrt(v[[k]]) + eps)
+    }
+    p
+  }
+}
+plain_adam <- function(lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8) {
+  m <- NULL
+  v <- NULL
+  t <- 0
+  function(p, g) {
+    if (is.null(m)) {
+      m <<- lapply(g, function(x) x * 0)
+      v <<- m
+    }
+    t <<- t + 1
+    for (k in names(p)) {
+      m[[k]] <<- beta1 * m[[k]] + (1 - beta1) * g[[k]]
+      v[[k]] <<- beta2 * v[[k]] + (1 - beta2) * g[[k]]^2
+      p[[k]] <- p[[k]] - lr * (m[[k]] / (1 - beta1^t)) / (sqrt(v[[k]] / (1 - beta2^t)) + eps)
+    }
+    p
+  }
+}
+
+# Tutorial 003 style: one matrix product per layer and batch.
+#   act: hidden activation, a name of hidden_fun;
+#   out: "sigmoid" (mean binary cross-entropy over all outputs), "softmax"
+#        (cross-entropy, mean over rows) or "identity" (total squared error,
+#        tutorial 001's loss);
+#   optimizer: a function(p, g) from plain_sgd() etc.;
+#   shuffle: FALSE takes the batches in order (the tutorials), TRUE draws a
+#        new order of the rows every epoch with sample().
+train_vectorized <- function(p, x, y, act, out, optimizer, epochs, batch_size,
+                             shuffle = FALSE) {
+  h <- hidden_fun[[act]]
+  f_out <- output_fun[[out]]
+  n <- nrow(x)
+  for (epoch in seq_len(epochs)) {
+    order <- if (shuffle) sample.int(n) else seq_len(n)
+    for (start in seq(1, n, by = batch_size)) {
+      rows <- order[start:min(n, start + batch_size - 1)]
+      xb <- x[rows, , drop = FALSE]; yb <- y[rows, , drop = FALSE]; m <- length(rows)
+      a1 <- h$f(xb %*% p$w1 + rep(p$b1, each = m))
+      a2 <- f_out(a1 %*% p$w2 + rep(p$b2, each = m))
+      dz2 <- switch(out, sigmoid = (a2 - yb) / (m * ncol(yb)), softmax = (a2 - yb) / m,
+                    identity = 2 * (a2 - yb))
+      dz1 <- (dz2 %*% t(p$w2)) * h$d(a1)
+      p <- optimizer(p, list(w1 = crossprod(xb, dz1), b1 = colSums(dz1),
+                             w2 = crossprod(a1, dz2), b2 = colSums(dz2)))
+    }
+  }
+  p
+}
+
+# Outputs (probabilities, or the linear outputs for "identity") of a network
+# trained by train_vectorized().
+predict_vectorized <- function(p, x, act, out) {
+  m <- nrow(x)
+  a1 <- hidden_fun[[act]]$f(x %*% p$w1 + rep(p$b1, each = m))
+  output_fun[[out]](a1 %*% p$w2 + rep(p$b2, each = m))
+}
+
+# Small CNN for one-channel square images, vectorized over the mini-batch:
+# Conv2d(1 -> filters, k x k, stride 1, no padding) - ReLU - MaxPool(2) -
+# Flatten - Linear - Softmax, cross-entropy (mean over rows).
+#   x: n x size x size array; y: n x classes one-hot matrix.
+# The convolution is one product of the im2col matrix ((m * out^2) x k^2,
+# built by one indexing of the batch) with the k^2 x filters weights.
+init_cnn_params <- function(size, filters, kernel, classes) {
+  out <- size - kernel + 1
+  stopifnot(out %% 2 == 0)
+  flat <- filters * (out / 2)^2
+  glorot <- function(fan_in, fan_out, n) {
+    limit <- sqrt(6 / (fan_in + fan_out))
+    runif(n, -limit, limit)
+  }
+  # Conv2d's fans as in Keras and rustnn: kernel area times channels.
+  list(wc = matrix(glorot(kernel^2, kernel^2 * filters, kernel^2 * filters), kernel^2),
+       bc = rep(0, filters),
+       w2 = matrix(glorot(flat, classes, flat * classes), flat), b2 = rep(0, classes))
+}
+
+# Indices into an m x size x size array (column-major) of the im2col matrix:
+# row (i, r, c) of the output position, column (dr, dc) of the kernel offset.
+im2col_index <- function(m, size, kernel) {
+  out <- size - kernel + 1
+  pos <- expand.grid(i = seq_len(m), r = seq_len(out), c = seq_len(out))
+  off <- expand.grid(dr = seq_len(kernel) - 1, dc = seq_len(kernel) - 1)
+  base <- pos$i + m * (pos$r - 1) + m * size * (pos$c - 1)
+  outer(base, m * off$dr + m * size * off$dc, `+`)
+}
+
+cnn_forward <- function(p, xb, index) {
+  m <- dim(xb)[1]
+  size <- dim(xb)[2]
+  kernel <- sqrt(nrow(p$wc))
+  out <- size - kernel + 1
+  half <- out / 2
+  filters <- ncol(p$wc)
+  cols <- matrix(xb[index], nrow = nrow(index))
+  a <- relu(cols %*% p$wc + rep(p$bc, each = nrow(cols)))   # (m * out^2) x filters
+  dim(a) <- c(m, out, out, filters)
+  odd <- seq(1, out, by = 2)
+  even <- odd + 1
+  windows <- list(a[, odd, odd, , drop = FALSE], a[, even, odd, , drop = FALSE],
+                  a[, odd, even, , drop = FALSE], a[, even, even, , drop = FALSE])
+  pooled <- do.call(pmax, windows)                          # m x half x half x filters
+  flat <- matrix(pooled, m)
+  probs <- softmax_rows(flat %*% p$w2 + rep(p$b2, each = m))
+  list(cols = cols, a = a, windows = windows, pooled = pooled, flat = flat, probs = probs,
+       m = m, out = out, half = half, filters = filters)
+}
+
+train_cnn_vectorized <- function(p, x, y, optimizer, epochs, batch_size, shuffle = TRUE) {
+  n <- dim(x)[1]
+  size <- dim(x)[2]
+  kernel <- sqrt(nrow(p$wc))
+  indexes <- list()
+  for (epoch in seq_len(epochs)) {
+    order <- if (shuffle) sample.int(n) else seq_len(n)
+    for (start in seq(1, n, by = batch_size)) {
+      rows <- order[start:min(n, start + batch_size - 1)]
+      m <- length(rows)
+      key <- as.character(m)
+      if (is.null(indexes[[key]])) indexes[[key]] <- im2col_index(m, size, kernel)
+      f <- cnn_forward(p, x[rows, , , drop = FALSE], indexes[[key]])
+      dz2 <- (f$probs - y[rows, , drop = FALSE]) / m
+      dpooled <- dz2 %*% t(p$w2)
+      dim(dpooled) <- dim(f$pooled)
+      # Max pooling's gradient goes to the first window position holding
+      # the maximum; ReLU's to positive outputs.
+      da <- array(0, dim(f$a))
+      odd <- seq(1, f$out, by = 2)
+      even <- odd + 1
+      taken <- array(FALSE, dim(f$pooled))
+      slots <- list(list(odd, odd), list(even, odd), list(odd, even), list(even, even))
+      for (w in seq_along(slots)) {
+        hit <- !taken & f$windows[[w]] == f$pooled
+        taken <- taken | hit
+        da[, slots[[w]][[1]], slots[[w]][[2]], ] <- dpooled * hit
+      }
+      dz1 <- matrix(da * (f$a > 0), ncol = f$filters)
+      p <- optimizer(p, list(wc = crossprod(f$cols, dz1), bc = colSums(dz1),
+                             w2 = crossprod(f$flat, dz2), b2 = colSums(dz2)))
+    }
+  }
+  p
+}
+
+# Class probabilities of the CNN for an n x size x size array, in chunks.
+predict_cnn_vectorized <- function(p, x, chunk = 500) {
+  n <- dim(x)[1]
+  size <- dim(x)[2]
+  kernel <- sqrt(nrow(p$wc))
+  starts <- seq(1, n, by = chunk)
+  do.call(rbind, lapply(starts, function(start) {
+    rows <- start:min(n, start + chunk - 1)
+    cnn_forward(p, x[rows, , , drop = FALSE], im2col_index(length(rows), size, kernel))$probs
+  }))
+}
