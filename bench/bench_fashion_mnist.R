@@ -59,10 +59,7 @@ results <- rbind(
 # Tutorial 003's vectorized R network (one matrix product per layer and
 # batch, bench/plain_r.R's train_vectorized()) on the same MLP epoch, with
 # R's own BLAS: Glorot-uniform weights as rustnn's, batches in order.
-bench_dir <- local({
-  file <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-  if (length(file)) dirname(file[1]) else "bench"
-})
+bench_dir <- "bench"  # scripts run from the package root
 source(file.path(bench_dir, "plain_r.R"))
 flat_train <- matrix(x_train, nrow(x_train))
 one_hot <- diag(10)[as.integer(fm$train$y), ]

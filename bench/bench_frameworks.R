@@ -28,10 +28,7 @@
 # (the individual fit times, separated by ";").
 suppressPackageStartupMessages(library(rustnn))
 
-bench_dir <- local({
-  file <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-  if (length(file)) dirname(file[1]) else "bench"
-})
+bench_dir <- "bench"  # scripts run from the package root
 source(file.path(bench_dir, "plain_r.R"))
 
 # --name=value arguments.

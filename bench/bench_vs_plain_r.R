@@ -7,16 +7,13 @@
 #
 # Run from the package root after installing rustnn:
 #   Rscript bench/bench_vs_plain_r.R
-# (it sources bench/plain_r.R from its own directory).
+# (it sources bench/plain_r.R).
 suppressPackageStartupMessages(library(rustnn))
 
 # Shared plain-R helpers: sigmoid(), softmax_rows(), hidden_fun,
 # init_params(), plain_sgd(), train_vectorized() (tutorial 003 style: one
 # matrix product per layer and batch), median_seconds(), cpu_model().
-bench_dir <- local({
-  file <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-  if (length(file)) dirname(file[1]) else "bench"
-})
+bench_dir <- "bench"  # scripts run from the package root
 source(file.path(bench_dir, "plain_r.R"))
 
 # Tutorial 002 style: backpropagate one example at a time, add up the

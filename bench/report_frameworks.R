@@ -18,10 +18,7 @@
 #   R_LIBS=.build/lib Rscript bench/report_frameworks.R --raw=DIR \
 #     [--date=YYYY-MM-DD] [--command="bench/run_frameworks.sh"] [--runs=3] [--root=.]
 # (--root: the package root the outputs are written under.)
-bench_dir <- local({
-  file <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-  if (length(file)) dirname(file[1]) else "bench"
-})
+bench_dir <- "bench"  # scripts run from the package root
 source(file.path(bench_dir, "plain_r.R"))   # for cpu_model()
 
 arg <- function(name, default) {
