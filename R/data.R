@@ -95,9 +95,10 @@ as_doubles <- function(x) {
 }
 
 check_finite <- function(x, arg, call) {
-  # A fast pass first, without allocating: a NA, NaN or infinite value makes
-  # the sum non-finite (a finite sum can only overflow, then look closer).
-  if (is.finite(sum(x, 0))) return(invisible())
+  # A fast pass first, without allocating: one scan in the engine for
+  # doubles; integers and logicals can only hold NA.
+  all_ok <- if (is.double(x)) rn_all_finite(x) else !anyNA(x)
+  if (all_ok) return(invisible())
   bad <- !is.finite(x)
   if (any(bad)) {
     where <- if (length(dim(x)) > 2L) {

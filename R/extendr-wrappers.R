@@ -11,6 +11,11 @@ NULL
 #' @noRd
 rn_new <- function(dtype, specs, input_shape) .Call(wrap__rn_new, dtype, specs, input_shape)
 
+#' TRUE if no value of a double vector, matrix or array is NA, NaN or
+#' infinite (FALSE for any other type: the R side checks those itself).
+#' @noRd
+rn_all_finite <- function(x) .Call(wrap__rn_all_finite, x)
+
 #' The shape of a sample entering each layer, then the output's: a list of
 #' `c(channels, height, width)` or `c(features)`, `NULL` where any width goes.
 #' @noRd

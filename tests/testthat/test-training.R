@@ -55,6 +55,27 @@ test_that("same seed, same model and history; 1 and 2 threads give identical wei
   expect_identical(train_once(7, 2, "float64"), train_once(7, 1, "float64"))
 })
 
+test_that("a network large enough for every parallel path trains bit-identically on 1, 2 and 3 threads", {
+  # 600 x 500 weights (300,500 values) and batches of 128 x 600 cross the
+  # sizes above which the matrix products, the optimizer step and the
+  # gathering of batch rows run on several threads.
+  set.seed(3)
+  x <- matrix(rnorm(512 * 600), 512)
+  y <- factor(sample(letters[1:4], 512, replace = TRUE))
+  train <- function(threads) {
+    set.seed(5)
+    model <- Sequential$new(Linear$new(600, 500), ReLU$new(), Linear$new(500, 4), Softmax$new())
+    h <- fit(model, x, y, optimizer = RMSprop$new(lr = 1e-3), epochs = 2, batch_size = 128,
+             verbose = FALSE, threads = threads)
+    list(loss = h$metrics$loss, params = lapply(model$layers, function(l) l$params),
+         pred = predict(model, x, threads = threads))
+  }
+  one <- train(1)
+  expect_identical(train(2), one)
+  expect_identical(train(3), one)
+  expect_true(all(is.finite(one$loss)))
+})
+
 test_that("saveRDS/readRDS keeps predictions; clone() trains independently", {
   d <- flower_split(1)
   set.seed(1)

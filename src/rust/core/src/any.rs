@@ -134,14 +134,20 @@ fn fit_generic<T: Scalar>(
     observer: &mut dyn FnMut(Event) -> Control,
 ) -> Result<(FitReport, ExportedState)> {
     // The one working copy of the data, row-major in the network's type.
-    let xs = job.x.to_array::<T>();
-    let ys = job.y.to_array::<T>();
+    let xs = job.x.to_array_with::<T>(&net.parallel)?;
+    let ys = job.y.to_array_with::<T>(&net.parallel)?;
     let ws = job
         .weights
         .map(|w| w.iter().map(|&v| T::of(v)).collect::<Array1<T>>());
     let val = job
         .validation
-        .map(|(vx, vy)| (vx.to_array::<T>(), vy.to_array::<T>()));
+        .map(|(vx, vy)| -> Result<_> {
+            Ok((
+                vx.to_array_with::<T>(&net.parallel)?,
+                vy.to_array_with::<T>(&net.parallel)?,
+            ))
+        })
+        .transpose()?;
     let data = TrainData {
         x: xs.view(),
         y: ys.view(),
@@ -158,7 +164,7 @@ fn predict_generic<T: Scalar>(net: &mut Network<T>, x: ColMajor<'_>) -> Result<C
     // Convert chunk by chunk: no full copy of x in the network's type.
     let offsets = x.column_offsets();
     let out = net.predict_with(x.nrow, x.ncol, |start, _, buf| {
-        x.fill_rows(&offsets, start, buf)
+        x.fill_rows(&offsets, start, &mut buf.view_mut())
     })?;
     Ok(ColMajorOwned::from_view(out.view()))
 }

@@ -9,12 +9,12 @@
 //! parallel; the weight gradient is summed per chunk and the chunks are
 //! added in order, so results never depend on the number of threads.
 
+use crate::gemm::matmul;
 use crate::matrix::with_slices;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
 use crate::window::Window;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
 /// Samples per parallel task (and per partial weight gradient).
@@ -185,7 +185,7 @@ impl<T: Scalar> Conv2d<T> {
                 for (mut plane, &b) in planes.rows_mut().into_iter().zip(&self.bias) {
                     plane.fill(b);
                 }
-                general_mat_mul(T::one(), &self.weight, &col, T::one(), &mut planes);
+                matmul(self.weight.view(), col.view(), T::one(), planes, 1);
             }
         });
     }
@@ -259,12 +259,12 @@ impl<T: Scalar> Conv2d<T> {
                 continue;
             };
             self.unfold(x, &mut col);
-            general_mat_mul(T::one(), &dy, &col.t(), T::one(), grad_weight);
+            matmul(dy, col.t(), T::one(), grad_weight.view_mut(), 1);
             Zip::from(&mut *grad_bias)
                 .and(dy.rows())
                 .for_each(|b, plane| *b = plane.iter().fold(*b, |acc, &v| acc + v));
             if let Some(g) = grad_in.as_mut() {
-                general_mat_mul(T::one(), &self.weight.t(), &dy, T::zero(), &mut grad_col);
+                matmul(self.weight.t(), dy, T::zero(), grad_col.view_mut(), 1);
                 self.fold(&grad_col, g.row_mut(s));
             }
         }

@@ -478,34 +478,57 @@ impl<T: Scalar> Layer<T> {
             .collect()
     }
 
-    /// Calls `f(name, values, grad)` for every tensor, in the order of
-    /// [`Layer::values`]; `grad` is empty for buffers. Allocates nothing.
-    pub fn for_each_tensor_mut(&mut self, mut f: impl FnMut(&'static str, &mut [T], &[T])) {
-        let mut visit = |name, data: Option<&mut [T]>, grad: Option<&[T]>| {
-            f(name, slice_mut(data), slice(grad))
-        };
+    /// Every tensor as `(name, values, grad)`, in the order of
+    /// [`Layer::values`]; `grad` is empty for buffers.
+    pub fn tensors_mut(&mut self) -> Vec<(&'static str, &mut [T], &[T])> {
+        fn tensor<'a, T>(
+            name: &'static str,
+            data: Option<&'a mut [T]>,
+            grad: Option<&'a [T]>,
+        ) -> (&'static str, &'a mut [T], &'a [T]) {
+            (name, slice_mut(data), slice(grad))
+        }
         match self {
-            Layer::Linear(l) => {
-                visit("weight", l.weight.as_slice_mut(), l.grad_weight.as_slice());
-                visit("bias", l.bias.as_slice_mut(), l.grad_bias.as_slice());
+            Layer::Linear(l) => vec![
+                tensor("weight", l.weight.as_slice_mut(), l.grad_weight.as_slice()),
+                tensor("bias", l.bias.as_slice_mut(), l.grad_bias.as_slice()),
+            ],
+            Layer::Conv2d(c) => vec![
+                tensor("weight", c.weight.as_slice_mut(), c.grad_weight.as_slice()),
+                tensor("bias", c.bias.as_slice_mut(), c.grad_bias.as_slice()),
+            ],
+            Layer::BatchNorm(b) => vec![
+                tensor("gamma", b.gamma.as_slice_mut(), b.grad_gamma.as_slice()),
+                tensor("beta", b.beta.as_slice_mut(), b.grad_beta.as_slice()),
+                tensor("running_mean", b.running_mean.as_slice_mut(), None),
+                tensor("running_var", b.running_var.as_slice_mut(), None),
+            ],
+            Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {
+                Vec::new()
             }
-            Layer::Conv2d(c) => {
-                visit("weight", c.weight.as_slice_mut(), c.grad_weight.as_slice());
-                visit("bias", c.bias.as_slice_mut(), c.grad_bias.as_slice());
-            }
-            Layer::BatchNorm(b) => {
-                visit("gamma", b.gamma.as_slice_mut(), b.grad_gamma.as_slice());
-                visit("beta", b.beta.as_slice_mut(), b.grad_beta.as_slice());
-                visit("running_mean", b.running_mean.as_slice_mut(), None);
-                visit("running_var", b.running_var.as_slice_mut(), None);
-            }
-            Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {}
+        }
+    }
+
+    /// Each trained parameter beside its gradient, in the order of
+    /// [`Layer::params`].
+    pub fn params_mut(&mut self) -> Vec<(&mut [T], &[T])> {
+        self.tensors_mut()
+            .into_iter()
+            .filter(|(_, _, grad)| !grad.is_empty())
+            .map(|(_, data, grad)| (data, grad))
+            .collect()
+    }
+
+    /// Calls `f(name, values, grad)` for every tensor, in the order of
+    /// [`Layer::values`]; `grad` is empty for buffers.
+    pub fn for_each_tensor_mut(&mut self, mut f: impl FnMut(&'static str, &mut [T], &[T])) {
+        for (name, data, grad) in self.tensors_mut() {
+            f(name, data, grad);
         }
     }
 
     /// Calls `f(param, grad)` for each trained parameter beside its
-    /// gradient, in the order of [`Layer::params`]. Optimizers run this on
-    /// every step, so it allocates nothing.
+    /// gradient, in the order of [`Layer::params`].
     pub fn for_each_param_mut(&mut self, mut f: impl FnMut(&mut [T], &[T])) {
         self.for_each_tensor_mut(|_, data, grad| {
             if !grad.is_empty() {

@@ -17,6 +17,7 @@ pub mod callbacks;
 pub mod conv;
 pub mod dropout;
 pub mod error;
+pub mod gemm;
 pub mod layer;
 pub mod linear;
 pub mod loss;

@@ -9,9 +9,10 @@
 //! [`ColMajor::column_offsets`], done in the same single copy.
 
 use crate::error::{shape_err, Result};
+use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, CowArray, Ix1};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Ix1};
 
 /// A borrowed column-major `f64` matrix or image array, as R hands it over.
 #[derive(Debug, Clone, Copy)]
@@ -80,19 +81,28 @@ impl<'a> ColMajor<'a> {
 
     /// Copies rows `start..start + out.nrows()` into `out` (already
     /// `rows x ncol`).
-    pub fn fill_rows<T: Scalar>(&self, offsets: &[usize], start: usize, out: &mut Array2<T>) {
-        // A transpose: blocks of rows keep both the column reads (contiguous
-        // in R) and the row writes within the cache; row by row, every read
-        // would land on a new page of a large R matrix.
-        const BLOCK: usize = 64;
-        let rows = out.nrows();
-        for b0 in (0..rows).step_by(BLOCK) {
-            let b1 = (b0 + BLOCK).min(rows);
-            let mut block = out.slice_mut(ndarray::s![b0..b1, ..]);
-            for (mut column, &o) in block.columns_mut().into_iter().zip(offsets) {
-                let src = &self.data[o + start + b0..o + start + b1];
-                for (v, &x) in column.iter_mut().zip(src) {
-                    *v = T::of(x);
+    pub fn fill_rows<T: Scalar>(
+        &self,
+        offsets: &[usize],
+        start: usize,
+        out: &mut ArrayViewMut2<T>,
+    ) {
+        // A transpose, tile by tile: a tile's column reads are contiguous
+        // runs in R's data (a few pages, not one page per value) and its row
+        // writes stay in the cache until the tile is done.
+        const TILE_ROWS: usize = 256;
+        const TILE_COLS: usize = 32;
+        let (rows, cols) = out.dim();
+        for r0 in (0..rows).step_by(TILE_ROWS) {
+            let r1 = (r0 + TILE_ROWS).min(rows);
+            for c0 in (0..cols).step_by(TILE_COLS) {
+                let c1 = (c0 + TILE_COLS).min(cols);
+                let mut tile = out.slice_mut(ndarray::s![r0..r1, c0..c1]);
+                for (mut column, &o) in tile.columns_mut().into_iter().zip(&offsets[c0..c1]) {
+                    let src = &self.data[o + start + r0..o + start + r1];
+                    for (v, &x) in column.iter_mut().zip(src) {
+                        *v = T::of(x);
+                    }
                 }
             }
         }
@@ -101,8 +111,27 @@ impl<'a> ColMajor<'a> {
     /// A row-major copy in the engine's scalar type.
     pub fn to_array<T: Scalar>(&self) -> Array2<T> {
         let mut out = Array2::<T>::zeros((self.nrow, self.ncol));
-        self.fill_rows(&self.column_offsets(), 0, &mut out);
+        self.fill_rows(&self.column_offsets(), 0, &mut out.view_mut());
         out
+    }
+
+    /// [`ColMajor::to_array`] for a whole data set, on `par`'s threads
+    /// (converting is bound by memory, and two cores read faster than one);
+    /// a copy that does not fit in memory is an error.
+    pub fn to_array_with<T: Scalar>(&self, par: &Parallel) -> Result<Array2<T>> {
+        const PIECE: usize = 2048;
+        let mut out = Array2::<T>::zeros((0, 0));
+        ensure_shape(&mut out, self.nrow, self.ncol)?;
+        let offsets = self.column_offsets();
+        let pieces: Vec<(usize, ArrayViewMut2<T>)> = out
+            .axis_chunks_iter_mut(Axis(0), PIECE)
+            .enumerate()
+            .map(|(i, rows)| (i * PIECE, rows))
+            .collect();
+        par.for_each(pieces, |(start, mut rows)| {
+            self.fill_rows(&offsets, start, &mut rows)
+        });
+        Ok(out)
     }
 }
 
@@ -161,6 +190,50 @@ pub fn with_slices<T: Scalar, const N: usize>(
     }
 }
 
+/// Whether no value is NA, NaN or infinite: the fast check of user data
+/// before training (about 30 times faster than R's `sum()`, which adds in
+/// long double).
+pub fn all_finite(data: &[f64]) -> bool {
+    // Blocks folded without an early exit vectorize; the exit between
+    // blocks stops at the first bad block.
+    data.chunks(4096)
+        .all(|block| block.iter().fold(true, |ok, v| ok & v.is_finite()))
+}
+
+/// Copies rows `rows` of `from` into the rows of `to` (a mini-batch).
+/// Large batches are copied on `par`'s threads: the rows come from all over
+/// a data set larger than the cache, and two cores wait for memory in
+/// parallel.
+pub fn gather_rows<T: Scalar>(
+    from: ArrayView2<T>,
+    rows: &[usize],
+    mut to: ArrayViewMut2<T>,
+    par: &Parallel,
+) {
+    const PIECE: usize = 16;
+    let copy = |(rows, mut to): (&[usize], ArrayViewMut2<T>)| {
+        for (mut dst, &r) in to.rows_mut().into_iter().zip(rows) {
+            let src = from.row(r);
+            match (dst.as_slice_mut(), src.as_slice()) {
+                (Some(d), Some(s)) => d.copy_from_slice(s),
+                _ => dst.assign(&src),
+            }
+        }
+    };
+    let pieces: Vec<_> = rows
+        .chunks(PIECE)
+        .zip(to.axis_chunks_iter_mut(Axis(0), PIECE))
+        .collect();
+    if rows.len() * from.ncols() >= PARALLEL_GATHER_MIN {
+        par.for_each(pieces, copy);
+    } else {
+        pieces.into_iter().for_each(copy);
+    }
+}
+
+/// Batches of fewer values than this are gathered on the calling thread.
+const PARALLEL_GATHER_MIN: usize = 1 << 15;
+
 /// Makes `buf` an `nrow x ncol` matrix, reallocating only when the shape
 /// changes (the last, smaller batch of an epoch), so hot loops reuse memory.
 /// Memory that cannot be had is an error, not an abort of the host.
@@ -187,6 +260,20 @@ pub fn ensure_shape<T: Scalar>(buf: &mut Array2<T>, nrow: usize, ncol: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_finite_finds_any_bad_value() {
+        let mut v = vec![1.0; 10_000];
+        assert!(all_finite(&v));
+        assert!(all_finite(&[]));
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for at in [0, 4095, 4096, 9_999] {
+                v[at] = bad;
+                assert!(!all_finite(&v));
+                v[at] = 1.0;
+            }
+        }
+    }
 
     #[test]
     fn column_major_round_trip() {

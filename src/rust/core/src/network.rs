@@ -10,11 +10,11 @@ use crate::dropout::Mode;
 use crate::error::{arg_err, shape_err, NnError, Result};
 use crate::layer::{Layer, LayerSpec};
 use crate::loss::Loss;
-use crate::matrix::ensure_shape;
+use crate::matrix::{ensure_shape, gather_rows};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
-use ndarray::{s, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -134,6 +134,11 @@ impl<T: Scalar> Network<T> {
     }
 
     /// Input width, if some layer fixes it (a network of activations takes any).
+    /// The layers, and the threads to update them on (an optimizer step).
+    pub fn layers_and_threads(&mut self) -> (&mut [Layer<T>], &Parallel) {
+        (&mut self.layers, &self.parallel)
+    }
+
     pub fn input_dim(&self) -> Option<usize> {
         self.shapes[0].map(Shape::size)
     }
@@ -208,9 +213,7 @@ impl<T: Scalar> Network<T> {
     pub(crate) fn load_rows(&mut self, x: ArrayView2<T>, rows: &[usize]) -> Result<()> {
         let input = &mut self.acts[0];
         ensure_shape(input, rows.len(), x.ncols())?;
-        for (mut dst, &r) in input.axis_iter_mut(Axis(0)).zip(rows) {
-            dst.assign(&x.row(r));
-        }
+        gather_rows(x, rows, input.view_mut(), &self.parallel);
         Ok(())
     }
 

@@ -18,7 +18,24 @@ use crate::error::{
     arg_err, check_fraction, check_non_negative, check_positive, shape_err, NnError, Result,
 };
 use crate::layer::Layer;
+use crate::parallel::Parallel;
 use crate::scalar::Scalar;
+
+/// Values per piece of a parameter tensor in a parallel optimizer step: big
+/// enough that handing a piece to a thread costs little next to updating it.
+const STEP_PIECE: usize = 1 << 15;
+
+/// Steps over fewer values than this run on the calling thread: waking the
+/// pool for every batch costs more than it saves (measured: the 79,510
+/// values of a 784-100-10 network updated slower on two threads).
+const PARALLEL_STEP_MIN: usize = 1 << 18;
+
+/// One piece of a parameter tensor, its gradient and its buffers.
+struct UpdatePiece<'a, T> {
+    param: &'a mut [T],
+    grad: &'a [T],
+    bufs: Vec<&'a mut [T]>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptimizerConfig {
@@ -189,24 +206,61 @@ impl<T: Scalar> Optimizer<T> {
 
     /// Updates every parameter of `layers` from its gradient.
     pub fn step(&mut self, layers: &mut [Layer<T>]) -> Result<()> {
+        self.step_with(layers, &Parallel::default())
+    }
+
+    /// [`Optimizer::step`] on `par`'s threads. Every rule is elementwise, so
+    /// each tensor is cut into fixed-size pieces updated independently: the
+    /// bits are the same for any number of threads.
+    pub fn step_with(&mut self, layers: &mut [Layer<T>], par: &Parallel) -> Result<()> {
         self.ensure_slots(layers)?;
         let per_param = self.config.slots_per_param();
         let t = self.state.steps + 1;
         let config = self.config;
-        let slots = &mut self.state.slots;
-        let mut tensor = 0;
-        let mut outcome = Ok(());
-        for layer in layers.iter_mut() {
-            layer.for_each_param_mut(|param, grad| {
-                let start = tensor * per_param;
-                tensor += 1;
-                if outcome.is_ok() {
-                    let bufs = slots.get_mut(start..start + per_param).unwrap_or_default();
-                    outcome = update(&config, t, param, grad, bufs);
-                }
-            });
+        let mut slots = self.state.slots.iter_mut();
+        let mut pieces: Vec<UpdatePiece<T>> = Vec::new();
+        for (param, grad) in layers.iter_mut().flat_map(Layer::params_mut) {
+            // ensure_slots checked that each tensor has `per_param` buffers
+            // as long as itself.
+            let mut bufs: Vec<std::slice::ChunksMut<T>> = slots
+                .by_ref()
+                .take(per_param)
+                .map(|b| b.chunks_mut(STEP_PIECE))
+                .collect();
+            for (param, grad) in param.chunks_mut(STEP_PIECE).zip(grad.chunks(STEP_PIECE)) {
+                let bufs = bufs.iter_mut().filter_map(Iterator::next).collect();
+                pieces.push(UpdatePiece { param, grad, bufs });
+            }
         }
-        outcome?;
+        // Small networks update on the calling thread: waking the pool would
+        // cost more than the update.
+        let values: usize = pieces.iter().map(|p| p.param.len()).sum();
+        let serial = Parallel::default();
+        let par = if values >= PARALLEL_STEP_MIN {
+            par
+        } else {
+            &serial
+        };
+        let failed = std::sync::Mutex::new(None);
+        let simd = pulp::Arch::new();
+        par.for_each(pieces, |mut piece| {
+            // Compiled for the widest vector instructions this CPU has; each
+            // value's arithmetic is the same IEEE operations in the same
+            // order on every path, so the bits do not change.
+            let updated = simd.dispatch(Update {
+                config: &config,
+                t,
+                piece: &mut piece,
+            });
+            if let Err(e) = updated {
+                if let Ok(mut f) = failed.lock() {
+                    f.get_or_insert(e);
+                }
+            }
+        });
+        if let Some(e) = failed.into_inner().ok().flatten() {
+            return Err(e);
+        }
         self.state.steps = t;
         Ok(())
     }
@@ -252,15 +306,34 @@ impl<T: Scalar> Optimizer<T> {
     }
 }
 
-/// Updates one parameter tensor at step `t`. `bufs` are its buffers, which
-/// `ensure_slots` has checked to be `config.slots_per_param()` vectors as
-/// long as `param`; the arms below tell the variants apart by that count.
+/// [`update`] as an operation `pulp` can compile for each instruction set.
+struct Update<'a, 'b, T> {
+    config: &'a OptimizerConfig,
+    t: u64,
+    piece: &'a mut UpdatePiece<'b, T>,
+}
+
+impl<T: Scalar> pulp::WithSimd for Update<'_, '_, T> {
+    type Output = Result<()>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Result<()> {
+        let p = self.piece;
+        update(self.config, self.t, p.param, p.grad, &mut p.bufs)
+    }
+}
+
+/// Updates one piece of a parameter tensor at step `t`. `bufs` are the same
+/// pieces of its buffers, which `ensure_slots` has checked to be
+/// `config.slots_per_param()` vectors as long as the tensor; the arms below
+/// tell the variants apart by that count.
+#[inline(always)]
 fn update<T: Scalar>(
     config: &OptimizerConfig,
     t: u64,
     param: &mut [T],
     grad: &[T],
-    bufs: &mut [Vec<T>],
+    bufs: &mut [&mut [T]],
 ) -> Result<()> {
     let c = T::of;
     match (*config, bufs) {

@@ -1,23 +1,19 @@
 //! Thread pool and the deterministic parallel matrix multiply.
 //!
-//! Results must be bit-identical whatever the thread count. Each output
-//! element of a matrix product is computed entirely by one call into
-//! `general_mat_mul`, and the way the output is cut into blocks depends only
-//! on the matrix shapes — never on the number of threads. With one thread the
-//! same blocks simply run one after the other.
+//! Results must be bit-identical whatever the thread count: work is cut into
+//! pieces by shape only, never by the number of threads, and each piece is
+//! computed whole by one thread (for matrix products, see [`crate::gemm`]).
 
 use crate::error::{arg_err, Result};
+use crate::gemm::matmul;
 use crate::scalar::Scalar;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 /// Products with fewer multiply-adds than this run as one block: below it,
 /// handing work to another thread costs more than it saves (measured: a
 /// 32 x 784 x 100 mini-batch product ran slower on two threads).
 const PARALLEL_MIN_WORK: usize = 1 << 22;
-/// Rows (or columns) of the output per block.
-const BLOCK: usize = 64;
 
 /// The threads a network may use. Holds a rayon pool of its own, so the
 /// thread count chosen from R applies to this network only.
@@ -74,39 +70,22 @@ impl Parallel {
         }
     }
 
-    /// `c = a · b + beta · c`.
+    /// `c = a · b + beta · c`, on the pool's threads when the product is
+    /// large enough to gain from them. The bits are the same either way
+    /// (see [`crate::gemm`]).
     pub fn matmul<T: Scalar>(
         &self,
         a: ArrayView2<T>,
         b: ArrayView2<T>,
         beta: T,
-        mut c: ArrayViewMut2<T>,
+        c: ArrayViewMut2<T>,
     ) {
-        let (m, k) = a.dim();
-        let n = b.ncols();
-        if m * n * k < PARALLEL_MIN_WORK {
-            general_mat_mul(T::one(), &a, &b, beta, &mut c);
-            return;
-        }
-        // Cut along the longer side of the output; both cuts keep every
-        // element's dot product whole.
-        let blocks: Vec<(ArrayView2<T>, ArrayView2<T>, ArrayViewMut2<T>)> = if m >= n {
-            a.axis_chunks_iter(Axis(0), BLOCK)
-                .zip(c.axis_chunks_iter_mut(Axis(0), BLOCK))
-                .map(|(a_blk, c_blk)| (a_blk, b, c_blk))
-                .collect()
-        } else {
-            b.axis_chunks_iter(Axis(1), BLOCK)
-                .zip(c.axis_chunks_iter_mut(Axis(1), BLOCK))
-                .map(|(b_blk, c_blk)| (a, b_blk, c_blk))
-                .collect()
-        };
-        let run = |(a_blk, b_blk, mut c_blk): (ArrayView2<T>, ArrayView2<T>, ArrayViewMut2<T>)| {
-            general_mat_mul(T::one(), &a_blk, &b_blk, beta, &mut c_blk)
-        };
+        let work = a.nrows() * a.ncols() * b.ncols();
         match &self.pool {
-            Some(pool) => pool.install(|| blocks.into_par_iter().for_each(run)),
-            None => blocks.into_iter().for_each(run),
+            Some(pool) if work >= PARALLEL_MIN_WORK => {
+                pool.install(|| matmul(a, b, beta, c, self.threads))
+            }
+            _ => matmul(a, b, beta, c, 1),
         }
     }
 }
@@ -124,7 +103,16 @@ mod tests {
 
     #[test]
     fn threads_do_not_change_the_bits() {
-        for &(m, k, n) in &[(300, 200, 150), (20, 300, 500), (3, 2, 4)] {
+        for &(m, k, n) in &[
+            (300, 200, 150),
+            (20, 300, 500),
+            (3, 2, 4),
+            (128, 784, 512),
+            (784, 128, 512),
+            (300, 1000, 33),
+            (1000, 300, 7),
+            (257, 129, 65),
+        ] {
             let a = filled(m, k, 0.1);
             let b = filled(k, n, 0.7);
             let mut one = Parallel::default();

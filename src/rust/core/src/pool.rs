@@ -79,6 +79,9 @@ impl Pool2d {
     }
 
     fn forward_sample<T: Scalar>(&self, x: &[T], y: &mut [T]) {
+        if self.window.padding == [0, 0] {
+            return self.forward_unpadded(x, y);
+        }
         let Shape { height, width, .. } = self.input;
         match self.kind {
             PoolKind::Max => self.for_each_window(|out, c, rows, cols| {
@@ -108,9 +111,64 @@ impl Pool2d {
         }
     }
 
+    /// [`Pool2d::forward_sample`] without padding, where every window lies
+    /// inside the image: for each output row, the window's input rows are
+    /// first combined value by value (a loop that vectorizes), then each
+    /// window's columns. Max propagates NaN, as in PyTorch.
+    fn forward_unpadded<T: Scalar>(&self, x: &[T], y: &mut [T]) {
+        match self.kind {
+            PoolKind::Max => self.reduce_unpadded(x, y, T::neg_infinity(), max_nan, T::one()),
+            PoolKind::Average => {
+                let scale = T::of(1.0 / self.window.area() as f64);
+                self.reduce_unpadded(x, y, T::zero(), |a, b| a + b, scale)
+            }
+        }
+    }
+
+    /// Each window of `x` folded with `combine` from `init`, times `scale`.
+    #[inline(always)]
+    fn reduce_unpadded<T: Scalar>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        init: T,
+        combine: impl Fn(T, T) -> T,
+        scale: T,
+    ) {
+        let Shape {
+            channels,
+            height,
+            width,
+            ..
+        } = self.input;
+        let ([kh, kw], [sh, sw]) = (self.window.kernel, self.window.stride);
+        let (oh, ow) = self.out_size;
+        let mut rows = vec![init; width];
+        for c in 0..channels {
+            let plane = &x[c * height * width..(c + 1) * height * width];
+            for oy in 0..oh {
+                rows.fill(init);
+                for ky in 0..kh {
+                    let line = &plane[(oy * sh + ky) * width..][..width];
+                    for (r, &v) in rows.iter_mut().zip(line) {
+                        *r = combine(*r, v);
+                    }
+                }
+                let out = &mut y[(c * oh + oy) * ow..][..ow];
+                for (ox, o) in out.iter_mut().enumerate() {
+                    let window = &rows[ox * sw..][..kw];
+                    *o = window.iter().fold(init, |acc, &v| combine(acc, v)) * scale;
+                }
+            }
+        }
+    }
+
     fn backward_sample<T: Scalar>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let Shape { height, width, .. } = self.input;
         dx.fill(T::zero());
+        if self.kind == PoolKind::Max && self.window.padding == [0, 0] {
+            return self.max_backward_unpadded(x, y, dy, dx);
+        }
         match self.kind {
             // The first cell equal to the maximum is the one forward picked;
             // with a NaN in the window none is, and no gradient flows.
@@ -135,6 +193,34 @@ impl Pool2d {
                         }
                     }
                 })
+            }
+        }
+    }
+
+    /// Max pooling's backward pass without padding: as the general one,
+    /// with each window's cells indexed directly.
+    fn max_backward_unpadded<T: Scalar>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
+        let Shape {
+            channels,
+            height,
+            width,
+            ..
+        } = self.input;
+        let ([kh, kw], [sh, sw]) = (self.window.kernel, self.window.stride);
+        let (oh, ow) = self.out_size;
+        for c in 0..channels {
+            let base = c * height * width;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let out = (c * oh + oy) * ow + ox;
+                    let corner = base + oy * sh * width + ox * sw;
+                    let first = (0..kh)
+                        .flat_map(|ky| (0..kw).map(move |kx| corner + ky * width + kx))
+                        .find(|&i| x[i] == y[out]);
+                    if let Some(i) = first {
+                        dx[i] = dx[i] + dy[out];
+                    }
+                }
             }
         }
     }
@@ -183,6 +269,17 @@ impl Pool2d {
                 });
             }
         });
+    }
+}
+
+/// The larger of two values, or NaN if either is NaN (`acc` first: ties
+/// keep it).
+#[inline]
+fn max_nan<T: Scalar>(acc: T, v: T) -> T {
+    if v > acc || v.is_nan() {
+        v
+    } else {
+        acc
     }
 }
 

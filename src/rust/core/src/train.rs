@@ -7,12 +7,13 @@ use crate::callbacks::{EarlyStopping, Schedule, Tracker};
 use crate::dropout::Mode;
 use crate::error::{arg_err, shape_err, Result};
 use crate::loss::Loss;
-use crate::matrix::ensure_shape;
+use crate::matrix::{ensure_shape, gather_rows};
 use crate::metrics::{Metric, Tally};
 use crate::network::Network;
 use crate::optim::{Optimizer, OptimizerState};
+use crate::parallel::Parallel;
 use crate::scalar::Scalar;
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -232,9 +233,7 @@ impl<T: Scalar> Checkpoint<T> {
 /// Copies rows `rows` of `from` into `to`.
 fn gather<T: Scalar>(from: ArrayView2<T>, rows: &[usize], to: &mut Array2<T>) -> Result<()> {
     ensure_shape(to, rows.len(), from.ncols())?;
-    for (mut dst, &r) in to.axis_iter_mut(Axis(0)).zip(rows) {
-        dst.assign(&from.row(r));
-    }
+    gather_rows(from, rows, to.view_mut(), &Parallel::default());
     Ok(())
 }
 
@@ -338,7 +337,8 @@ pub fn fit<T: Scalar>(
                 break 'epochs;
             }
             tally.add(net.output(), target.view())?;
-            optimizer.step(net.layers_mut())?;
+            let (layers, par) = net.layers_and_threads();
+            optimizer.step_with(layers, par)?;
             seen += rows.len();
             // Mean losses: weight each batch by its rows, so the epoch's loss
             // is the mean over all its samples. Sum losses just add up.

@@ -181,6 +181,15 @@ fn rn_shapes(ptr: ExternalPtr<AnyNetwork>) -> Result<List> {
     })))
 }
 
+/// TRUE if no value of a double vector, matrix or array is NA, NaN or
+/// infinite (FALSE for any other type: the R side checks those itself).
+/// @noRd
+#[extendr]
+fn rn_all_finite(x: Robj) -> bool {
+    x.as_real_slice()
+        .is_some_and(rustnn_core::matrix::all_finite)
+}
+
 /// TRUE when `ptr` is an engine that is still alive (not NULL after readRDS).
 /// @noRd
 #[extendr]
@@ -638,6 +647,7 @@ fn rn_fit(
 extendr_module! {
     mod rustnn;
     fn rn_new;
+    fn rn_all_finite;
     fn rn_shapes;
     fn rn_is_live;
     fn rn_set_param;
