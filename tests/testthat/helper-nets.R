@@ -6,7 +6,8 @@
 # the largest relative error over all parameters and the input gradient.
 # `extra()` is added to the loss (an L1/L2 penalty); with `seed`, every
 # forward pass draws the same dropout masks.
-max_grad_error <- function(model, x, y, loss, eps = 1e-6, extra = function() 0, seed = NULL) {
+max_grad_error <- function(model, x, y, loss, eps = 1e-6, extra = function() 0, seed = NULL,
+                           floor = 1e-8) {
   forward <- function(x) {
     if (!is.null(seed)) set.seed(seed)
     model$forward(x)
@@ -15,7 +16,7 @@ max_grad_error <- function(model, x, y, loss, eps = 1e-6, extra = function() 0, 
   grad_x <- model$backward(loss$grad(out, y))
   analytic <- lapply(model$layers, function(l) l$grads)
   value_at <- function() loss$loss(forward(x), y) + extra()
-  rel <- function(a, b) abs(a - b) / max(1e-8, abs(a), abs(b))
+  rel <- function(a, b) abs(a - b) / max(floor, abs(a), abs(b))
   worst <- 0
   for (i in seq_along(model$layers)) {
     layer <- model$layers[[i]]

@@ -100,7 +100,11 @@ test_that("every image layer passes the gradient check, stride and padding inclu
   ym <- matrix(rnorm(5 * 2), 5)
   bn1d <- Sequential$new(Linear$new(4, 3), BatchNorm$new(3), Tanh$new(), Linear$new(3, 2),
                          dtype = "float64")
-  expect_lt(max_grad_error(bn1d, xm, ym, loss, eps = 1e-5), 1e-6)
+  # The bias before batch normalization has gradient exactly 0 (the
+  # normalization removes any shift): its numerical estimate is rounding
+  # noise of about 1e-11, so gradients below 1e-4 are compared absolutely
+  # (all the others here are above 0.007).
+  expect_lt(max_grad_error(bn1d, xm, ym, loss, eps = 1e-5, floor = 1e-4), 1e-6)
 })
 
 test_that("conv2d() gives tutorial 002's emboss and sharpen maps", {

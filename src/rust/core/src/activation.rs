@@ -127,7 +127,7 @@ impl Activation {
         match self {
             Activation::Identity => map_into(output, input, |x| x),
             Activation::Sigmoid => map_into(output, input, sigmoid),
-            Activation::Tanh => map_into(output, input, |x| x.tanh()),
+            Activation::Tanh => map_into(output, input, |x| x.tanh_()),
             Activation::Relu => map_into(output, input, |x| if x > zero { x } else { zero }),
             Activation::LeakyRelu { alpha } => {
                 let alpha = T::of(alpha);

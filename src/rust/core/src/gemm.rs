@@ -15,6 +15,37 @@
 use crate::scalar::Scalar;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+/// Products with at most this many multiply-adds (those of tiny networks
+/// such as the tutorials' 2-4-1) are plain loops: `gemm`'s set-up costs
+/// more than the whole product at this size. The choice depends on the
+/// shapes only, so the bits never depend on threads.
+const SMALL_PRODUCT: usize = 1 << 12;
+
+/// `c = a · b + beta · c` by the definition, each element summed in
+/// order of `k`; `k` is the outer loop, so the elements' sums advance side by
+/// side instead of each waiting on its own previous addition.
+fn matmul_small<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, beta: T, mut c: ArrayViewMut2<T>) {
+    if beta == T::zero() {
+        c.fill(T::zero());
+    } else {
+        c.mapv_inplace(|v| beta * v);
+    }
+    let n = b.ncols();
+    for (p, b_row) in b.rows().into_iter().enumerate() {
+        for (i, mut c_row) in c.rows_mut().into_iter().enumerate() {
+            let a_ip = a[[i, p]];
+            match (c_row.as_slice_mut(), b_row.as_slice()) {
+                (Some(c_row), Some(b_row)) => {
+                    for (x, &y) in c_row[..n].iter_mut().zip(b_row) {
+                        *x = *x + a_ip * y;
+                    }
+                }
+                _ => c_row.zip_mut_with(&b_row, |x, &y| *x = *x + a_ip * y),
+            }
+        }
+    }
+}
+
 /// `c = a · b + beta · c`, on `threads` threads of the current rayon pool
 /// (1: on the calling thread only). Shapes must agree; the callers build
 /// them from layer sizes that the network checked.
@@ -44,6 +75,9 @@ pub fn matmul<T: Scalar>(
             }
         });
         return;
+    }
+    if m * n * k <= SMALL_PRODUCT {
+        return matmul_small(a, b, beta, c);
     }
     let parallelism = if threads > 1 {
         gemm::Parallelism::Rayon(threads)

@@ -29,6 +29,7 @@ pub mod parallel;
 pub mod pool;
 pub mod scalar;
 pub mod shape;
+pub mod simd;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod train;

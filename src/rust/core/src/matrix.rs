@@ -120,8 +120,7 @@ impl<'a> ColMajor<'a> {
     /// a copy that does not fit in memory is an error.
     pub fn to_array_with<T: Scalar>(&self, par: &Parallel) -> Result<Array2<T>> {
         const PIECE: usize = 2048;
-        let mut out = Array2::<T>::zeros((0, 0));
-        ensure_shape(&mut out, self.nrow, self.ncol)?;
+        let mut out = zeros_with(self.nrow, self.ncol, par)?;
         let offsets = self.column_offsets();
         let pieces: Vec<(usize, ArrayViewMut2<T>)> = out
             .axis_chunks_iter_mut(Axis(0), PIECE)
@@ -133,6 +132,33 @@ impl<'a> ColMajor<'a> {
         });
         Ok(out)
     }
+}
+
+/// An `nrow x ncol` matrix of zeros written on `par`'s threads: a fresh
+/// data-set-sized buffer costs more in page faults (the first write to
+/// each page) than in copying, and two threads take them side by side. A
+/// matrix that does not fit in memory is an error.
+fn zeros_with<T: Scalar>(nrow: usize, ncol: usize, par: &Parallel) -> Result<Array2<T>> {
+    const PIECE: usize = 1 << 16;
+    let too_big = || {
+        shape_err!(
+            "a {nrow} x {ncol} copy of the data ({:.1} GB) does not fit in memory",
+            nrow as f64 * ncol as f64 * std::mem::size_of::<T>() as f64 / 1e9
+        )
+    };
+    let len = nrow.checked_mul(ncol).ok_or_else(too_big)?;
+    let mut data: Vec<T> = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| too_big())?;
+    let pieces: Vec<_> = data.spare_capacity_mut()[..len].chunks_mut(PIECE).collect();
+    par.for_each(pieces, |piece| {
+        for v in piece {
+            v.write(T::zero());
+        }
+    });
+    // SAFETY: the capacity is at least `len` (reserved above), and the
+    // pieces, which cover its first `len` values, were all written.
+    unsafe { data.set_len(len) };
+    Array2::from_shape_vec((nrow, ncol), data).map_err(|_| too_big())
 }
 
 /// For each position of a row-major tensor of `shape`, in order, the
@@ -173,6 +199,7 @@ pub fn to_col_major<T: Scalar>(a: ArrayView2<T>) -> Vec<f64> {
 /// that index by hand. Rows of the network's buffers are contiguous, so
 /// this borrows them without allocating; any other row is copied (and
 /// written back).
+#[inline(always)]
 pub fn with_slices<T: Scalar, const N: usize>(
     inputs: [ArrayView1<T>; N],
     output: &mut ArrayViewMut1<T>,

@@ -11,6 +11,7 @@ use crate::matrix::with_slices;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
+use crate::simd::vectorized;
 use crate::window::Window;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use std::ops::Range;
@@ -78,6 +79,7 @@ impl Pool2d {
         }
     }
 
+    #[inline(always)]
     fn forward_sample<T: Scalar>(&self, x: &[T], y: &mut [T]) {
         if self.window.padding == [0, 0] {
             return self.forward_unpadded(x, y);
@@ -115,6 +117,7 @@ impl Pool2d {
     /// inside the image: for each output row, the window's input rows are
     /// first combined value by value (a loop that vectorizes), then each
     /// window's columns. Max propagates NaN, as in PyTorch.
+    #[inline(always)]
     fn forward_unpadded<T: Scalar>(&self, x: &[T], y: &mut [T]) {
         match self.kind {
             PoolKind::Max => self.reduce_unpadded(x, y, T::neg_infinity(), max_nan, T::one()),
@@ -163,6 +166,7 @@ impl Pool2d {
         }
     }
 
+    #[inline(always)]
     fn backward_sample<T: Scalar>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let Shape { height, width, .. } = self.input;
         dx.fill(T::zero());
@@ -199,6 +203,7 @@ impl Pool2d {
 
     /// Max pooling's backward pass without padding: as the general one,
     /// with each window's cells indexed directly.
+    #[inline(always)]
     fn max_backward_unpadded<T: Scalar>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let Shape {
             channels,
@@ -214,11 +219,14 @@ impl Pool2d {
                 for ox in 0..ow {
                     let out = (c * oh + oy) * ow + ox;
                     let corner = base + oy * sh * width + ox * sw;
-                    let first = (0..kh)
-                        .flat_map(|ky| (0..kw).map(move |kx| corner + ky * width + kx))
-                        .find(|&i| x[i] == y[out]);
-                    if let Some(i) = first {
-                        dx[i] = dx[i] + dy[out];
+                    'window: for ky in 0..kh {
+                        let line = corner + ky * width;
+                        for i in line..line + kw {
+                            if x[i] == y[out] {
+                                dx[i] = dx[i] + dy[out];
+                                break 'window;
+                            }
+                        }
                     }
                 }
             }
@@ -236,9 +244,19 @@ impl Pool2d {
             .zip(output.axis_chunks_iter_mut(Axis(0), CHUNK))
             .collect();
         par.for_each(tasks, |(x, mut y)| {
-            for (xs, mut ys) in x.rows().into_iter().zip(y.rows_mut()) {
-                with_slices([xs], &mut ys, |[x], y| self.forward_sample(x, y));
-            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (xs, mut ys) in x.rows().into_iter().zip(y.rows_mut()) {
+                        with_slices(
+                            [xs],
+                            &mut ys,
+                            #[inline(always)]
+                            |[x], y| self.forward_sample(x, y),
+                        );
+                    }
+                },
+            )
         });
     }
 
@@ -257,17 +275,25 @@ impl Pool2d {
             .zip(grad_in.axis_chunks_iter_mut(Axis(0), CHUNK))
             .collect();
         par.for_each(tasks, |(((x, y), dy), mut dx)| {
-            for (((xs, ys), dys), mut dxs) in x
-                .rows()
-                .into_iter()
-                .zip(y.rows())
-                .zip(dy.rows())
-                .zip(dx.rows_mut())
-            {
-                with_slices([xs, ys, dys], &mut dxs, |[x, y, dy], dx| {
-                    self.backward_sample(x, y, dy, dx)
-                });
-            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (((xs, ys), dys), mut dxs) in x
+                        .rows()
+                        .into_iter()
+                        .zip(y.rows())
+                        .zip(dy.rows())
+                        .zip(dx.rows_mut())
+                    {
+                        with_slices(
+                            [xs, ys, dys],
+                            &mut dxs,
+                            #[inline(always)]
+                            |[x, y, dy], dx| self.backward_sample(x, y, dy, dx),
+                        );
+                    }
+                },
+            )
         });
     }
 }
