@@ -31,12 +31,6 @@ suppressPackageStartupMessages(library(rustnn))
 bench_dir <- "bench"  # scripts run from the package root
 source(file.path(bench_dir, "plain_r.R"))
 
-# --name=value arguments.
-arg <- function(name, default) {
-  args <- commandArgs(trailingOnly = TRUE)
-  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
-  if (length(hit)) sub(paste0("^--", name, "="), "", hit[length(hit)]) else default
-}
 tools <- strsplit(arg("tools", "rustnn,rustnn_1thread,plain_r"), ",")[[1]]
 specs <- utils::read.csv(file.path(bench_dir, "frameworks-workloads.csv"),
                          stringsAsFactors = FALSE, comment.char = "#")

@@ -36,13 +36,8 @@
 suppressPackageStartupMessages(library(rustnn))
 
 bench_dir <- "bench"  # scripts run from the package root
-source(file.path(bench_dir, "plain_r.R"))   # for cpu_model()
+source(file.path(bench_dir, "plain_r.R"))   # for cpu_model() and arg()
 
-arg <- function(name, default) {
-  args <- commandArgs(trailingOnly = TRUE)
-  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
-  if (length(hit)) sub(paste0("^--", name, "="), "", hit[length(hit)]) else default
-}
 threads <- as.integer(arg("threads", "2"))
 runs <- as.integer(arg("runs", "3"))
 predict_runs <- as.integer(arg("predict-runs", "5"))

@@ -39,6 +39,13 @@ output_fun <- list(sigmoid = sigmoid, softmax = softmax_rows, identity = identit
 # Median elapsed seconds of `reps` calls of f().
 median_seconds <- function(f, reps = 3) median(replicate(reps, system.time(f())[["elapsed"]]))
 
+# The value of a --name=value command-line argument, or `default`.
+arg <- function(name, default) {
+  args <- commandArgs(trailingOnly = TRUE)
+  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
+  if (length(hit)) sub(paste0("^--", name, "="), "", hit[length(hit)]) else default
+}
+
 # The CPU's model name from /proc/cpuinfo (Linux), or "unknown CPU".
 cpu_model <- function() {
   tryCatch(sub("^model name\\s*:\\s*", "",

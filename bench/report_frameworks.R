@@ -19,13 +19,8 @@
 #     [--date=YYYY-MM-DD] [--command="bench/run_frameworks.sh"] [--runs=3] [--root=.]
 # (--root: the package root the outputs are written under.)
 bench_dir <- "bench"  # scripts run from the package root
-source(file.path(bench_dir, "plain_r.R"))   # for cpu_model()
+source(file.path(bench_dir, "plain_r.R"))   # for cpu_model() and arg()
 
-arg <- function(name, default) {
-  args <- commandArgs(trailingOnly = TRUE)
-  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
-  if (length(hit)) sub(paste0("^--", name, "="), "", hit[length(hit)]) else default
-}
 raw_dir <- arg("raw", NA)
 if (is.na(raw_dir)) stop("give --raw=DIR, the directory of r.csv, pytorch.csv, keras.csv, versions.csv")
 date <- arg("date", format(Sys.Date()))

@@ -30,13 +30,12 @@ fn matmul_small<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, beta: T, mut c: A
     } else {
         c.mapv_inplace(|v| beta * v);
     }
-    let n = b.ncols();
     for (p, b_row) in b.rows().into_iter().enumerate() {
         for (i, mut c_row) in c.rows_mut().into_iter().enumerate() {
             let a_ip = a[[i, p]];
             match (c_row.as_slice_mut(), b_row.as_slice()) {
                 (Some(c_row), Some(b_row)) => {
-                    for (x, &y) in c_row[..n].iter_mut().zip(b_row) {
+                    for (x, &y) in c_row.iter_mut().zip(b_row) {
                         *x = *x + a_ip * y;
                     }
                 }

@@ -136,13 +136,13 @@ impl<'a> ColMajor<'a> {
 
 /// An `nrow x ncol` matrix of zeros written on `par`'s threads: a fresh
 /// data-set-sized buffer costs more in page faults (the first write to
-/// each page) than in copying, and two threads take them side by side. A
-/// matrix that does not fit in memory is an error.
+/// each page) than in copying, and two threads take them side by side.
+/// Memory that cannot be had is an error, not an abort of the host.
 fn zeros_with<T: Scalar>(nrow: usize, ncol: usize, par: &Parallel) -> Result<Array2<T>> {
     const PIECE: usize = 1 << 16;
     let too_big = || {
         shape_err!(
-            "a {nrow} x {ncol} copy of the data ({:.1} GB) does not fit in memory",
+            "a {nrow} x {ncol} buffer ({:.1} GB) does not fit in memory; use fewer rows or smaller layers",
             nrow as f64 * ncol as f64 * std::mem::size_of::<T>() as f64 / 1e9
         )
     };
@@ -268,19 +268,9 @@ pub fn ensure_shape<T: Scalar>(buf: &mut Array2<T>, nrow: usize, ncol: usize) ->
     if buf.dim() == (nrow, ncol) {
         return Ok(());
     }
-    let too_big = || {
-        shape_err!(
-            "a {nrow} x {ncol} buffer ({:.1} GB) does not fit in memory; use fewer rows or smaller layers",
-            nrow as f64 * ncol as f64 * std::mem::size_of::<T>() as f64 / 1e9
-        )
-    };
-    let len = nrow.checked_mul(ncol).ok_or_else(too_big)?;
     // Free the old buffer first: it is about to be replaced anyway.
     *buf = Array2::zeros((0, 0));
-    let mut data: Vec<T> = Vec::new();
-    data.try_reserve_exact(len).map_err(|_| too_big())?;
-    data.resize(len, T::zero());
-    *buf = Array2::from_shape_vec((nrow, ncol), data).map_err(|_| too_big())?;
+    *buf = zeros_with(nrow, ncol, &Parallel::default())?;
     Ok(())
 }
 

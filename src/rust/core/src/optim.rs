@@ -20,6 +20,7 @@ use crate::error::{
 use crate::layer::Layer;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
+use crate::simd::vectorized;
 
 /// Values per piece of a parameter tensor in a parallel optimizer step: big
 /// enough that handing a piece to a thread costs little next to updating it.
@@ -242,16 +243,16 @@ impl<T: Scalar> Optimizer<T> {
             &serial
         };
         let failed = std::sync::Mutex::new(None);
-        let simd = pulp::Arch::new();
-        par.for_each(pieces, |mut piece| {
-            // Compiled for the widest vector instructions this CPU has; each
-            // value's arithmetic is the same IEEE operations in the same
-            // order on every path, so the bits do not change.
-            let updated = simd.dispatch(Update {
-                config: &config,
-                t,
-                piece: &mut piece,
-            });
+        par.for_each(pieces, |piece| {
+            let UpdatePiece {
+                param,
+                grad,
+                mut bufs,
+            } = piece;
+            let updated = vectorized(
+                #[inline(always)]
+                || update(&config, t, param, grad, &mut bufs),
+            );
             if let Err(e) = updated {
                 if let Ok(mut f) = failed.lock() {
                     f.get_or_insert(e);
@@ -303,23 +304,6 @@ impl<T: Scalar> Optimizer<T> {
         Err(shape_err!(
             "the optimizer's state holds buffers of sizes {found:?}, but this optimizer needs {expected:?} for this network; reset the optimizer or use a new one"
         ))
-    }
-}
-
-/// [`update`] as an operation `pulp` can compile for each instruction set.
-struct Update<'a, 'b, T> {
-    config: &'a OptimizerConfig,
-    t: u64,
-    piece: &'a mut UpdatePiece<'b, T>,
-}
-
-impl<T: Scalar> pulp::WithSimd for Update<'_, '_, T> {
-    type Output = Result<()>;
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Result<()> {
-        let p = self.piece;
-        update(self.config, self.t, p.param, p.grad, &mut p.bufs)
     }
 }
 

