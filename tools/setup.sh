@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing rustnn needs on Debian 12 with only the
 # Rust toolchain: R and the R packages (from Debian's r-cran-* packages; CRAN
-# is not needed), pandoc and qpdf for R CMD check, the Fashion-MNIST data
-# package, and the Rust crates (from the crate registry). Idempotent: it
+# is not needed), pandoc, qpdf, LaTeX, checkbashisms and tidy for R CMD check
+# --as-cran, valgrind, the Fashion-MNIST data package, and the crates that
+# cargo test, clippy and the fuzz tests use (from the crate registry; the
+# package itself builds offline from src/rust/vendor.tar.xz). Idempotent: it
 # installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,11 @@ packages=(
   r-base-dev r-cran-r6 r-cran-cli r-cran-generics r-cran-rlang
   r-cran-testthat r-cran-callr r-cran-withr r-cran-knitr r-cran-rmarkdown
   r-cran-roxygen2 r-cran-ggplot2 pandoc qpdf dataset-fashion-mnist
+  # R CMD check --as-cran: the PDF manual, configure's shell check, HTML docs
+  texlive-latex-base texlive-latex-recommended texlive-fonts-recommended
+  devscripts tidy
+  # tools/valgrind.sh
+  valgrind
 )
 missing=()
 for p in "${packages[@]}"; do
