@@ -47,9 +47,27 @@ describe_range <- function(min, max, min_inclusive, max_inclusive) {
          if (max_inclusive) "]" else ")")
 }
 
-check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+#' Checks a count: a whole number from 1 to `max`, by default the largest R
+#' integer (beyond it, as.integer() would give NA with a warning).
+#' @noRd
+check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env(),
+                        max = .Machine$integer.max) {
   check_number(x, arg, min = 1, whole = TRUE, call = call)
+  if (x > max) {
+    abort_arg("{.arg {arg}} must be at most {format(max, big.mark = ',')}, not {format(x, big.mark = ',')}.",
+              arg, call = call)
+  }
   as.integer(x)
+}
+
+#' rlang::check_dots_empty(), its error classed like the package's others.
+#' @noRd
+check_dots_empty <- function(env = rlang::caller_env(), call = rlang::caller_env()) {
+  rlang::check_dots_empty(env = env, call = call, error = function(cnd) {
+    class(cnd) <- c("rustnn_error_argument", "rustnn_error", class(cnd))
+    cnd$arg <- "..."
+    stop(cnd)
+  })
 }
 
 check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
@@ -76,9 +94,12 @@ check_hyper <- function(x, kind, arg, call) {
 }
 
 #' Runs a call into the Rust engine; its errors become classed R errors.
+#' Errors already classed (from R code that the call's arguments run when
+#' they are forced, such as rebuilding the engine) keep their class.
 #' @noRd
 rust_call <- function(expr, call = rlang::caller_env()) {
   tryCatch(expr, error = function(e) {
+    if (inherits(e, "rustnn_error")) stop(e)
     msg <- conditionMessage(e)
     cli::cli_abort("{msg}", class = c("rustnn_error_engine", "rustnn_error"),
                    call = call)

@@ -92,7 +92,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                            validation_split = 0, metrics = NULL, callbacks = list(),
                            class_weight = NULL, sample_weight = NULL, shuffle = TRUE,
                            verbose = default_verbose(), threads = default_threads(), ...) {
-  rlang::check_dots_empty()
+  check_dots_empty()
   model <- object
   state <- model$.get_state()
   prepared <- prepare_xy(state$preprocess, x, y, data)
@@ -112,7 +112,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   weights <- row_weights(sample_weight, class_weight, prepared$y, target, nrow(x))
   check_flag(shuffle)
   verbose <- check_verbose(verbose)
-  threads <- check_count(threads)
+  threads <- check_threads(threads)
 
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
                             model, prepared, target$info, loss$name, outputs)
@@ -312,7 +312,8 @@ epoch_end_caller <- function(on_epoch, user) {
 report_end <- function(result, history, failure, verbose, call = rlang::caller_env()) {
   if (!is.null(failure)) {
     cli::cli_warn(c("A {.fn callback_epoch_end} function failed in epoch {failure$epoch}, so training stopped.",
-                    x = "{failure$message}"), class = "rustnn_warning_callback", call = call)
+                    x = "{failure$message}"),
+                  class = c("rustnn_warning_callback", "rustnn_warning"), call = call)
   }
   switch(result$status,
     non_finite = {
@@ -320,7 +321,7 @@ report_end <- function(result, history, failure, verbose, call = rlang::caller_e
       cli::cli_warn(c("Training stopped in epoch {result$stopped_epoch}: the loss became NaN or infinite.",
                       i = if (result$stopped_epoch > 1) "The model keeps its weights from the end of epoch {result$stopped_epoch - 1}." else "The model keeps the weights it had before this fit().",
                       i = "Try a lower learning rate{if (length(lr)) paste0(' (it was ', format(lr[length(lr)]), ')') else ''}, or standardize the inputs."),
-                    class = "rustnn_warning_non_finite", call = call)
+                    class = c("rustnn_warning_non_finite", "rustnn_warning"), call = call)
     },
     early_stopped = if (verbose > 0) {
       restored <- if (result$restored_epoch > 0) paste0("; restored the weights of epoch ", result$restored_epoch) else ""

@@ -83,7 +83,9 @@ Conv2d <- R6::R6Class("Conv2d",
       stride <- check_window(stride, 1)
       padding <- check_window(padding, 0)
       check_choice(init, names(weight_initializers))
-      area <- prod(kernel_size)
+      area <- prod(as.double(kernel_size))
+      check_param_size(as.double(in_channels) * out_channels * area, "a weight array",
+                       c("in_channels", "out_channels", "kernel_size"))
       values <- weight_initializers[[init]](in_channels * area, out_channels * area,
                                             n = out_channels * in_channels * area)
       weight <- array(values, c(out_channels, in_channels, kernel_size))

@@ -252,6 +252,19 @@ check_param <- function(value, shape, arg, call) {
   value
 }
 
+#' Checks the size of a parameter before it is allocated: the engine holds
+#' at most `.Machine$integer.max` values in one (as in one sample), so an
+#' absurd layer size is an error, not an attempt to allocate terabytes.
+#' @noRd
+check_param_size <- function(n, what, arg, call = rlang::caller_env()) {
+  if (n > .Machine$integer.max) {
+    shown <- format(n, big.mark = ",", scientific = FALSE)
+    abort_arg("{.arg {arg}} make {what} of {shown} values, more than the {format(.Machine$integer.max, big.mark = ',')} a layer can hold.",
+              arg, call = call)
+  }
+  invisible(n)
+}
+
 #' Builds a Rust network from layer specs, parameters and the shape of one
 #' input sample (`NULL` when no layer needs it). The engine's shape errors
 #' (a kernel larger than the image, a width that does not fit) become
@@ -391,6 +404,8 @@ Linear <- R6::R6Class("Linear",
     initialize = function(in_features, out_features, init = "glorot_uniform", l1 = 0, l2 = 0) {
       in_features <- check_count(in_features)
       out_features <- check_count(out_features)
+      check_param_size(as.double(in_features) * out_features, "a weight matrix",
+                       c("in_features", "out_features"))
       check_choice(init, names(weight_initializers))
       penalties <- list(l1 = check_number(l1, min = 0), l2 = check_number(l2, min = 0))
       weight <- matrix(weight_initializers[[init]](in_features, out_features),

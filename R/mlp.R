@@ -45,7 +45,7 @@ mlp <- function(x, y = NULL, data = NULL, hidden = 10, activation = "relu", drop
                 validation_split = 0, callbacks = list(), verbose = default_verbose(),
                 threads = default_threads(), dtype = "float32", ...) {
   if (!(is.numeric(hidden) && all(is.finite(hidden)) && all(hidden >= 1) &&
-        all(hidden == round(hidden)))) {
+        all(hidden <= .Machine$integer.max) && all(hidden == round(hidden)))) {
     abort_arg("{.arg hidden} must be whole numbers of units (at least 1 each), or {.code integer(0)}, not {.obj_type_friendly {hidden}}.",
               "hidden")
   }

@@ -26,7 +26,8 @@
 #' layer's output shape, such as `(n, 16, 26, 26)`.
 #'
 #' Models survive `saveRDS()`/`readRDS()` and `model$clone()` (the clone
-#' trains independently of the original).
+#' trains independently of the original); [save_model()] writes a versioned
+#' file, with the optimizer's state, that later versions of rustnn will read.
 #'
 #' @section Methods:
 #' * `Sequential$new(..., dtype = "float32", input_shape = NULL)`: layers
@@ -132,7 +133,7 @@ Sequential <- R6::R6Class("Sequential",
     #   parameter counts.
     # @param ... Unused.
     format = function(...) {
-      format_model(self, private$.state)
+      format_model(self, private$state())
     },
 
     # @description Print the model.
@@ -182,7 +183,7 @@ Sequential <- R6::R6Class("Sequential",
     #   then the output's (`NULL` entries where any width goes), or `NULL`
     #   while an image model has not seen data yet.
     .shapes = function() {
-      st <- private$.state
+      st <- private$state()
       if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
         # Known anyway when a linear layer comes first.
         return(tryCatch(rn_shapes(build_engine(st$dtype, st$specs, list())),
@@ -196,7 +197,7 @@ Sequential <- R6::R6Class("Sequential",
     # @param x Batch from `as_input_batch()`.
     # @param arg,call For error messages.
     .resolve_input = function(x, arg, call = rlang::caller_env()) {
-      st <- private$.state
+      st <- private$state(call = call)
       got <- sample_shape(x)
       images <- length(st$input_shape) == 3L || has_layer(st$specs, image_layer_types)
       if (images && length(got) != 3L) {
@@ -242,7 +243,7 @@ Sequential <- R6::R6Class("Sequential",
     },
 
     # @description Internal: the model's plain-R state.
-    .get_state = function() private$.state,
+    .get_state = function() private$state(call = rlang::caller_env()),
 
     # @description Internal: set how new inputs are prepared (by [mlp()]).
     # @param preprocess List of `terms`, `xlevels`, `center`, `scale`.
@@ -304,14 +305,20 @@ Sequential <- R6::R6Class("Sequential",
     .grads_ready = FALSE,
     .forward_rows = NULL,
 
+    # The plain-R state, checked (see check_state()).
+    state = function(values = FALSE, call = rlang::caller_env()) {
+      check_state(private$.state, values, call)
+    },
+
     # `arg` and `call` name the culprit if the layers do not take the input shape.
     engine = function(arg = "...", call = rlang::caller_env()) {
       fresh <- identical(private$.engine_owner, self) && !private$.stale &&
         rn_is_live(private$.engine_ptr)
       if (!fresh) {
-        st <- private$.state
+        st <- private$state(values = TRUE, call = call)
         private$.engine_ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape,
                                             arg = arg, call = call)
+        check_state_params(st$params, private$.engine_ptr, call)
         private$.engine_owner <- self
         private$.stale <- FALSE
         private$.grads_ready <- FALSE
@@ -328,6 +335,11 @@ Sequential <- R6::R6Class("Sequential",
     # A clone shares its original's layer objects until it makes its own.
     own_layers = function() {
       layers <- private$.layers
+      if (!(is.list(layers) && length(layers) == length(private$state()$specs) &&
+            all(vapply(layers, inherits, logical(1), "Layer")))) {
+        abort_corrupt_state("its layer objects are not one layer per layer description.",
+                            rlang::caller_env(2))
+      }
       if (length(layers) && !identical(layers[[1]]$model, self)) {
         private$.layers <- lapply(seq_along(layers), function(i) layers[[i]]$clone()$.attach(self, i))
       }
@@ -338,6 +350,145 @@ Sequential <- R6::R6Class("Sequential",
     }
   )
 )
+
+#' A model's plain-R state, checked: it may come from readRDS() of a damaged
+#' or edited file, and the engine is rebuilt from it, so a corrupt state
+#' must fail with a classed error, not predict garbage or reach the engine
+#' with sizes it cannot allocate. Parameter values (NA, infinite) are scanned
+#' only with `values = TRUE`, before the engine is rebuilt: that costs a
+#' pass over every weight.
+#' @noRd
+check_state <- function(st, values = FALSE, call = rlang::caller_env()) {
+  problem <- state_problem(st, values)
+  if (!is.null(problem)) abort_corrupt_state(problem, call)
+  st
+}
+
+abort_corrupt_state <- function(problem, call) {
+  cli::cli_abort(c("The model's state is corrupt: {problem}",
+                   i = "Build the model again, or load an intact copy."),
+                 class = c("rustnn_error_state", "rustnn_error"), call = call)
+}
+
+#' What is wrong with a model state, as the end of a sentence, or NULL.
+#' @noRd
+state_problem <- function(st, values) {
+  if (!is.list(st)) return("it is not a list.")
+  if (!(is.character(st$dtype) && length(st$dtype) == 1L && st$dtype %in% c("float32", "float64"))) {
+    return("its dtype is not \"float32\" or \"float64\".")
+  }
+  specs <- st$specs
+  if (!(is.list(specs) && length(specs) >= 1L)) return("it has no layers.")
+  if (!(is.list(st$params) && length(st$params) == length(specs))) {
+    return("it does not have one list of parameters per layer.")
+  }
+  shape <- st$input_shape
+  if (!is.null(shape) && !(is.numeric(shape) && length(shape) %in% c(1L, 3L) && whole_counts(shape))) {
+    return("its input shape is not 1 or 3 whole numbers of at least 1.")
+  }
+  for (i in seq_along(specs)) {
+    problem <- spec_problem(specs[[i]]) %||% params_problem(st$params[[i]], values)
+    if (!is.null(problem)) return(paste0("layer ", i, " ", problem))
+  }
+  target <- st$target
+  if (!is.null(target) && !(is.list(target) && identical(target$type, "numeric") ||
+                            is.list(target) && identical(target$type, "factor") &&
+                            is.character(target$levels) && length(target$levels) >= 1L &&
+                            !anyNA(target$levels))) {
+    return("its target description is not a numeric one or a factor's levels.")
+  }
+  if (!is.null(st$loss) && !(is.character(st$loss) && length(st$loss) == 1L && st$loss %in% loss_names)) {
+    return("its loss is not a loss name.")
+  }
+  if (!is.null(st$optimizer) && !inherits(st$optimizer, "Optimizer")) {
+    return("its optimizer is not an optimizer object.")
+  }
+  if (!is.null(st$history) && !inherits(st$history, "rustnn_history")) {
+    return("its history is not a training history.")
+  }
+  pre <- st$preprocess
+  if (!is.null(pre) && !(is.list(pre) && (is.null(pre$terms) || inherits(pre$terms, "terms")) &&
+                         (is.null(pre$xlevels) || is.list(pre$xlevels)) &&
+                         identical(is.null(pre$center), is.null(pre$scale)) &&
+                         (is.null(pre$center) || is.numeric(pre$center) && is.numeric(pre$scale) &&
+                            length(pre$center) == length(pre$scale) &&
+                            all(is.finite(pre$center)) && all(is.finite(pre$scale)) && all(pre$scale != 0)))) {
+    return("its input preparation (formula terms, centering, scaling) is malformed.")
+  }
+  NULL
+}
+
+whole_counts <- function(x) {
+  !anyNA(x) && all(x >= 1 & x <= .Machine$integer.max & x == round(x))
+}
+
+#' What is wrong with one layer description (see `Layer$.spec()`), or NULL.
+#' @noRd
+spec_problem <- function(s) {
+  if (!(is.list(s) && is.character(s$type) && length(s$type) == 1L && !is.na(s$type))) {
+    return("has no type.")
+  }
+  widths <- list(s$in_features, s$out_features)
+  if (!all(vapply(widths, function(w) is.numeric(w) && length(w) == 1L, logical(1)))) {
+    return("has no in_features or out_features.")
+  }
+  widths <- as.double(unlist(widths))
+  widths <- widths[!is.na(widths)]
+  if (!whole_counts(widths)) return("has widths that are not whole numbers of at least 1.")
+  options <- s[setdiff(names(s), c("type", "in_features", "out_features"))]
+  ok <- vapply(options, function(v) (is.numeric(v) || is.logical(v)) && length(v) >= 1L &&
+                 all(is.finite(v)), logical(1))
+  if (!all(ok)) return(paste0("has an invalid setting, ", names(options)[!ok][1], "."))
+  # Widths times the kernel's area bound the values of one parameter (the
+  # engine would abort on an allocation that large).
+  size <- prod(widths, as.double(s$kernel_size))
+  if (size > .Machine$integer.max) {
+    return(paste0("is too large: a parameter of ", format(size, big.mark = ",", scientific = FALSE),
+                  " values."))
+  }
+  NULL
+}
+
+#' What is wrong with one layer's parameters, or NULL; values are scanned
+#' only with `values = TRUE`.
+#' @noRd
+params_problem <- function(p, values) {
+  if (!is.list(p)) return("has parameters that are not a list.")
+  if (length(p) == 0L) return(NULL)
+  nm <- names(p)
+  if (is.null(nm) || anyNA(nm) || !all(nzchar(nm)) || anyDuplicated(nm)) {
+    return("has parameters without names.")
+  }
+  for (n in nm) {
+    v <- p[[n]]
+    if (!is.numeric(v)) return(paste0("has a parameter ", n, " that is not numeric."))
+    if (values && !(if (is.double(v)) rn_all_finite(v) else !anyNA(v))) {
+      return(paste0("has NA or infinite values in its parameter ", n, "."))
+    }
+    if (values && n == "running_var" && any(v < 0)) {
+      return("has negative running variances.")
+    }
+  }
+  NULL
+}
+
+#' After the engine is rebuilt from a state: each layer's parameters must be
+#' exactly the ones the engine has (a missing one would silently keep the
+#' engine's initial values).
+#' @noRd
+check_state_params <- function(params, ptr, call) {
+  expected <- lapply(rust_call(rn_params(ptr, FALSE), call = call), names)
+  for (i in seq_along(expected)) {
+    have <- names(params[[i]]) %||% character()
+    want <- expected[[i]] %||% character()
+    if (!setequal(have, want)) {
+      abort_corrupt_state(paste0("layer ", i, " has parameters ",
+                                 if (length(have)) paste(have, collapse = ", ") else "none",
+                                 " instead of ", if (length(want)) paste(want, collapse = ", ") else "none", "."),
+                          call)
+    }
+  }
+}
 
 check_layers <- function(layers, call = rlang::caller_env()) {
   if (length(layers) == 0L) {

@@ -151,6 +151,11 @@ Optimizer <- R6::R6Class("Optimizer",
     # @description Internal: checked hyper-parameters and state for the engine.
     # @param call Call to blame for a bad hyper-parameter.
     .description = function(call = rlang::caller_env()) {
+      if (!(is.null(self$state) || is.list(self$state))) {
+        abort_arg(c("The optimizer's {.field state} must be {.code NULL} or the list that {.code $step()} and {.fn fit} leave, not {.obj_type_friendly {self$state}}.",
+                    i = "Call {.code $reset()} to clear it."),
+                  "state", class = "rustnn_error_state", call = call)
+      }
       c(list(type = private$type), private$checked_hypers(call), private$fixed,
         list(steps = self$state$steps %||% 0, slots = self$state$slots))
     },

@@ -26,7 +26,7 @@
 #' table(predict(model, iris, type = "class"), iris$Species)
 predict.Sequential <- function(object, newdata, type = c("response", "class", "prob"),
                                threads = default_threads(), ...) {
-  rlang::check_dots_empty()
+  check_dots_empty()
   if (missing(newdata)) {
     abort_arg("{.arg newdata} is missing: give the inputs to predict for.", "newdata")
   }
@@ -34,7 +34,7 @@ predict.Sequential <- function(object, newdata, type = c("response", "class", "p
   state <- object$.get_state()
   x <- apply_preprocess(state$preprocess, newdata, "newdata")
   object$.resolve_input(x, "newdata")
-  threads <- check_count(threads)
+  threads <- check_threads(threads)
   out <- rust_call(rn_predict(object$.engine(), x, threads))
   switch(type,
          response = rows_to_images(out, utils::tail(object$.shapes(), 1L)[[1]]),
@@ -94,7 +94,7 @@ evaluate <- function(object, ...) {
 #' evaluate(model, x, y, metrics = c("accuracy", "auc"))
 evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, metrics = NULL,
                                 threads = default_threads(), ...) {
-  rlang::check_dots_empty()
+  check_dots_empty()
   state <- object$.get_state()
   if (inherits(x, "formula")) {
     if (is.null(state$preprocess$terms)) {
@@ -108,7 +108,7 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
     x <- apply_preprocess(state$preprocess, x, "x")
   }
   object$.resolve_input(x, "x")
-  threads <- check_count(threads)
+  threads <- check_threads(threads)
   pred <- rust_call(rn_predict(object$.engine(), x, threads))
   loss <- as_loss(loss %||% state$loss %||% default_loss(y, ncol(pred)))
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels

@@ -14,10 +14,23 @@
 default_threads <- function() {
   opt <- getOption("rustnn.threads")
   if (!is.null(opt)) {
-    return(check_count(opt, "options(rustnn.threads)"))
+    return(check_threads(opt, "options(rustnn.threads)"))
   }
   cores <- parallel::detectCores()
   if (is.na(cores)) cores <- 1L
   if (nzchar(Sys.getenv("_R_CHECK_LIMIT_CORES_"))) cores <- min(cores, 2L)
   max(1L, as.integer(cores))
+}
+
+# More threads than this is a mistake (typically a number meant for another
+# argument): each is an OS thread the engine starts, and results never
+# depend on the count, so none beyond the cores can help.
+max_threads <- function() {
+  max(256L, parallel::detectCores(), na.rm = TRUE)
+}
+
+#' Checks a thread count: a whole number from 1 to max_threads().
+#' @noRd
+check_threads <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  check_count(x, arg, call = call, max = max_threads())
 }
