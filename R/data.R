@@ -197,7 +197,8 @@ prepare_xy <- function(pre, x, y, data, call = rlang::caller_env()) {
       abort_arg("Give {.arg y} or a formula, not both: with a formula, the response comes from {.arg data}.",
                 "y", call = call)
     }
-    pre <- c(formula_terms(x, data, call), pre[c("center", "scale")])
+    # A new formula's terms, keeping the standardization of mlp() if any.
+    pre <- c(formula_terms(x, data, call), pre[intersect(c("center", "scale"), names(pre))])
     d <- design_matrix(pre, data, "data", call, response = TRUE)
     return(list(x = d$x, y = d$y, preprocess = pre))
   }

@@ -34,9 +34,9 @@
 #'   0 are also accepted. Not used with a formula.
 #' @param data A data frame, with a formula.
 #' @param loss A loss name (see [losses]) or a [Loss] object. Default: the
-#'   loss of the last `fit()`, or else `"cross_entropy"` for a factor with
-#'   several outputs, `"bce"` for a factor with one output, `"mse"` for
-#'   numbers.
+#'   loss of the last `fit()`, with its settings (a huber loss's `delta`),
+#'   or else `"cross_entropy"` for a factor with several outputs, `"bce"`
+#'   for a factor with one output, `"mse"` for numbers.
 #' @param optimizer An optimizer object such as `SGD$new(lr = 0.1)`, or a
 #'   name (`"sgd"`, `"adam"`, ...) for one with default settings. Default:
 #'   the last one used with this model (with its state), or `SGD$new()`.
@@ -99,7 +99,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   x <- prepared$x
   model$.resolve_input(x, "x")
   outputs <- model_output_dim(model, x)
-  loss <- as_loss(loss %||% state$loss %||% default_loss(prepared$y, outputs))
+  loss <- as_loss(loss %||% loss_from_description(state$loss) %||% default_loss(prepared$y, outputs))
   # Refitting a classifier keeps its classes in the same output columns.
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
   target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss$name,
@@ -129,7 +129,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   reporter$finish()
   optimizer$state <- result$optimizer_state
   history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs)
-  model$.after_fit(target$info, loss$name, optimizer$clone(), history, prepared$preprocess)
+  model$.after_fit(target$info, loss$.description(), optimizer$clone(), history, prepared$preprocess)
   report_end(result, history, epoch_end$failure(), verbose)
   invisible(history)
 }

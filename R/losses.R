@@ -109,8 +109,7 @@ Loss <- R6::R6Class("Loss",
     # @description One line describing the loss.
     # @param ... Unused.
     format = function(...) {
-      delta <- if (is.null(self$delta)) "" else paste0(" (delta = ", format(self$delta), ")")
-      paste0("<", class(self)[1], ": ", self$name, delta, ">")
+      paste0("<", class(self)[1], ": ", loss_label(self$.description()), ">")
     },
 
     # @description Print the loss.
@@ -223,6 +222,22 @@ CrossEntropyLoss <- loss_class("CrossEntropyLoss", "cross_entropy")
 #' @rdname losses
 #' @export
 SparseCrossEntropyLoss <- loss_class("SparseCrossEntropyLoss", "sparse_cross_entropy")
+
+#' A loss's description (`Loss$.description()`, as a model's state keeps
+#' its last loss) in words: its name, and its delta if it has one.
+#' @noRd
+loss_label <- function(description) {
+  delta <- description$delta
+  paste0(description$name, if (!is.null(delta)) paste0(" (delta = ", format(delta), ")"))
+}
+
+#' The Loss object a description (`Loss$.description()`) stands for, or
+#' NULL for NULL.
+#' @noRd
+loss_from_description <- function(description) {
+  if (is.null(description)) return(NULL)
+  Loss$new(description$name, delta = description$delta)
+}
 
 #' A Loss object from a name or a Loss.
 #' @noRd

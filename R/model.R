@@ -229,7 +229,7 @@ Sequential <- R6::R6Class("Sequential",
     # @description Internal: copy the trained parameters from the engine
     #   into the model's state and record what it was trained on.
     # @param target,loss,optimizer,history,preprocess Description of the
-    #   last training.
+    #   last training (`loss` as `Loss$.description()`, with its settings).
     .after_fit = function(target, loss, optimizer, history, preprocess) {
       private$refresh_params()
       private$.state$target <- target
@@ -351,15 +351,21 @@ Sequential <- R6::R6Class("Sequential",
   )
 )
 
-#' A model's plain-R state, checked: it may come from readRDS() of a damaged
-#' or edited file, and the engine is rebuilt from it, so a corrupt state
-#' must fail with a classed error, not predict garbage or reach the engine
-#' with sizes it cannot allocate. Parameter values (NA, infinite) are scanned
-#' only with `values = TRUE`, before the engine is rebuilt: that costs a
-#' pass over every weight.
+#' A model's plain-R state, in its current form and checked (the rules are
+#' in state.R): it may come from readRDS() of a damaged or edited file, and
+#' the engine is rebuilt from it, so a corrupt state must fail with a
+#' classed error, not predict garbage or reach the engine with sizes it
+#' cannot allocate. Parameter values (NA, infinite) are scanned only with
+#' `values = TRUE`, before the engine is rebuilt: that costs a pass over
+#' every weight.
 #' @noRd
 check_state <- function(st, values = FALSE, call = rlang::caller_env()) {
+  st <- upgrade_state(st)
   problem <- state_problem(st, values)
+  # The one field a file holds in another form (see state.R).
+  if (is.null(problem) && !is.null(st$optimizer) && !inherits(st$optimizer, "Optimizer")) {
+    problem <- "its optimizer is not an optimizer object."
+  }
   if (!is.null(problem)) abort_corrupt_state(problem, call)
   st
 }
@@ -370,106 +376,22 @@ abort_corrupt_state <- function(problem, call) {
                  class = c("rustnn_error_state", "rustnn_error"), call = call)
 }
 
-#' What is wrong with a model state, as the end of a sentence, or NULL.
+#' A state kept by saveRDS() in an earlier version of rustnn, in the current
+#' form: the last loss was kept as its bare name (now its description, with
+#' the default settings that name gave), and refitting a formula model left
+#' `NA`-named `NULL` entries in `preprocess`.
 #' @noRd
-state_problem <- function(st, values) {
-  if (!is.list(st)) return("it is not a list.")
-  if (!(is.character(st$dtype) && length(st$dtype) == 1L && st$dtype %in% c("float32", "float64"))) {
-    return("its dtype is not \"float32\" or \"float64\".")
-  }
-  specs <- st$specs
-  if (!(is.list(specs) && length(specs) >= 1L)) return("it has no layers.")
-  if (!(is.list(st$params) && length(st$params) == length(specs))) {
-    return("it does not have one list of parameters per layer.")
-  }
-  shape <- st$input_shape
-  if (!is.null(shape) && !(is.numeric(shape) && length(shape) %in% c(1L, 3L) && whole_counts(shape))) {
-    return("its input shape is not 1 or 3 whole numbers of at least 1.")
-  }
-  for (i in seq_along(specs)) {
-    problem <- spec_problem(specs[[i]]) %||% params_problem(st$params[[i]], values)
-    if (!is.null(problem)) return(paste0("layer ", i, " ", problem))
-  }
-  target <- st$target
-  if (!is.null(target) && !(is.list(target) && identical(target$type, "numeric") ||
-                            is.list(target) && identical(target$type, "factor") &&
-                            is.character(target$levels) && length(target$levels) >= 1L &&
-                            !anyNA(target$levels))) {
-    return("its target description is not a numeric one or a factor's levels.")
-  }
-  if (!is.null(st$loss) && !(is.character(st$loss) && length(st$loss) == 1L && st$loss %in% loss_names)) {
-    return("its loss is not a loss name.")
-  }
-  if (!is.null(st$optimizer) && !inherits(st$optimizer, "Optimizer")) {
-    return("its optimizer is not an optimizer object.")
-  }
-  if (!is.null(st$history) && !inherits(st$history, "rustnn_history")) {
-    return("its history is not a training history.")
+upgrade_state <- function(st) {
+  if (!is.list(st)) return(st)
+  loss <- st$loss
+  if (is.character(loss) && length(loss) == 1L && !is.na(loss) && loss %in% loss_names) {
+    st$loss <- Loss$new(loss)$.description()
   }
   pre <- st$preprocess
-  if (!is.null(pre) && !(is.list(pre) && (is.null(pre$terms) || inherits(pre$terms, "terms")) &&
-                         (is.null(pre$xlevels) || is.list(pre$xlevels)) &&
-                         identical(is.null(pre$center), is.null(pre$scale)) &&
-                         (is.null(pre$center) || is.numeric(pre$center) && is.numeric(pre$scale) &&
-                            length(pre$center) == length(pre$scale) &&
-                            all(is.finite(pre$center)) && all(is.finite(pre$scale)) && all(pre$scale != 0)))) {
-    return("its input preparation (formula terms, centering, scaling) is malformed.")
+  if (is.list(pre) && anyNA(names(pre))) {
+    st$preprocess <- pre[!(is.na(names(pre)) & vapply(pre, is.null, logical(1)))]
   }
-  NULL
-}
-
-whole_counts <- function(x) {
-  !anyNA(x) && all(x >= 1 & x <= .Machine$integer.max & x == round(x))
-}
-
-#' What is wrong with one layer description (see `Layer$.spec()`), or NULL.
-#' @noRd
-spec_problem <- function(s) {
-  if (!(is.list(s) && is.character(s$type) && length(s$type) == 1L && !is.na(s$type))) {
-    return("has no type.")
-  }
-  widths <- list(s$in_features, s$out_features)
-  if (!all(vapply(widths, function(w) is.numeric(w) && length(w) == 1L, logical(1)))) {
-    return("has no in_features or out_features.")
-  }
-  widths <- as.double(unlist(widths))
-  widths <- widths[!is.na(widths)]
-  if (!whole_counts(widths)) return("has widths that are not whole numbers of at least 1.")
-  options <- s[setdiff(names(s), c("type", "in_features", "out_features"))]
-  ok <- vapply(options, function(v) (is.numeric(v) || is.logical(v)) && length(v) >= 1L &&
-                 all(is.finite(v)), logical(1))
-  if (!all(ok)) return(paste0("has an invalid setting, ", names(options)[!ok][1], "."))
-  # Widths times the kernel's area bound the values of one parameter (the
-  # engine would abort on an allocation that large).
-  size <- prod(widths, as.double(s$kernel_size))
-  if (size > .Machine$integer.max) {
-    return(paste0("is too large: a parameter of ", format(size, big.mark = ",", scientific = FALSE),
-                  " values."))
-  }
-  NULL
-}
-
-#' What is wrong with one layer's parameters, or NULL; values are scanned
-#' only with `values = TRUE`.
-#' @noRd
-params_problem <- function(p, values) {
-  if (!is.list(p)) return("has parameters that are not a list.")
-  if (length(p) == 0L) return(NULL)
-  nm <- names(p)
-  if (is.null(nm) || anyNA(nm) || !all(nzchar(nm)) || anyDuplicated(nm)) {
-    return("has parameters without names.")
-  }
-  for (n in nm) {
-    v <- p[[n]]
-    if (!is.numeric(v)) return(paste0("has a parameter ", n, " that is not numeric."))
-    if (values && !(if (is.double(v)) rn_all_finite(v) else !anyNA(v))) {
-      return(paste0("has NA or infinite values in its parameter ", n, "."))
-    }
-    if (values && n == "running_var" && any(v < 0)) {
-      return("has negative running variances.")
-    }
-  }
-  NULL
+  st
 }
 
 #' After the engine is rebuilt from a state: each layer's parameters must be
@@ -613,7 +535,7 @@ summary.Sequential <- function(object, ...) {
   structure(list(layers = tab, total_params = sum(tab$params),
                  trainable_params = sum(tab$trainable), dtype = state$dtype,
                  input_dim = object$input_dim, input_shape = object$input_shape,
-                 trained_with = state$loss),
+                 trained_with = if (!is.null(state$loss)) loss_label(state$loss)),
             class = "summary.Sequential")
 }
 

@@ -83,7 +83,9 @@
 #'   layers without parameters).
 #' * `target`: `NULL`, `list(type = "factor", levels = <character>)` or
 #'   `list(type = "numeric", zero_based = <logical>)`.
-#' * `loss`: `NULL` or the name of the last loss used (see [losses]).
+#' * `loss`: `NULL` or the last loss used, `list(name, delta)`: its name
+#'   (see [losses]) and, for `"huber"`, its `delta` (a positive number;
+#'   `NULL` for the other losses).
 #' * `preprocess`: `NULL`, or a list of any of `terms` (the formula's
 #'   [terms][stats::terms.object] object, with its environment removed; it
 #'   is the global environment again after loading), `xlevels` (factor
@@ -440,8 +442,6 @@ plain_model <- function(state) {
 }
 
 plain_preprocess <- function(pre) {
-  if (is.null(pre)) return(NULL)
-  pre <- pre[!vapply(pre, is.null, logical(1))]
   if (!is.null(pre$terms)) attr(pre$terms, ".Environment") <- NULL
   pre
 }
@@ -466,19 +466,10 @@ plain_optimizer <- function(opt) {
   list(class = cls, hyper = hyper, state = opt$state)
 }
 
-#' The layer classes a file can hold, by engine type: a new layer type must
-#' be added here (save_model() refuses a model with a layer it cannot
-#' rebuild, so a missing entry fails at save time, never at load time).
-#' @noRd
-layer_classes <- function() {
-  list(linear = Linear, dropout = Dropout, conv2d = Conv2d, max_pool2d = MaxPool2d,
-       avg_pool2d = AvgPool2d, flatten = Flatten, batch_norm = BatchNorm, sigmoid = Sigmoid,
-       tanh = Tanh, relu = ReLU, leaky_relu = LeakyReLU, elu = ELU, gelu = GELU,
-       softplus = Softplus, softmax = Softmax, identity = Identity)
-}
-
-#' Checks the payload's structure and types (not yet that the pieces fit
-#' together: rebuild_model() does). Errors are rustnn_error_model_corrupt.
+#' Checks the payload: what only a file can get wrong (plain data, format,
+#' fields, the optimizer as plain data), and the rules of a model state
+#' (state.R); not yet that the pieces fit together: rebuild_model() does.
+#' Errors are rustnn_error_model_corrupt.
 #' @noRd
 check_payload <- function(payload) {
   check_plain(payload)
@@ -499,25 +490,8 @@ check_payload <- function(payload) {
     invalid_model("The model's fields are ", paste(names(m), collapse = ", "), ", not ",
                   paste(model_fields, collapse = ", "), ".")
   }
-  if (!(is.list(m$specs) && length(m$specs) >= 1L && is.list(m$params) &&
-        length(m$params) == length(m$specs))) {
-    invalid_model("The model must have a list of layer specs and a list of parameters of the same length, one per layer.")
-  }
-  for (i in seq_along(m$specs)) check_spec(m$specs[[i]], i)
-  for (i in seq_along(m$params)) {
-    p <- m$params[[i]]
-    if (!is.list(p) || (length(p) && (is.null(names(p)) || !all(vapply(p, is.double, logical(1)))))) {
-      invalid_model("The parameters of layer ", i, " must be a named list of double vectors, not ",
-                    describe(p), ".")
-    }
-  }
-  check_target(m$target)
-  if (!is.null(m$loss) && !(is.character(m$loss) && length(m$loss) == 1L && m$loss %in% loss_names)) {
-    invalid_model("The loss must be one of ", paste(loss_names, collapse = ", "), ", not ",
-                  describe(m$loss), ".")
-  }
-  check_preprocess(m$preprocess)
-  check_history(m$history)
+  problem <- state_problem(m, values = TRUE)
+  if (!is.null(problem)) invalid_model("The model data are invalid: ", problem)
   check_plain_optimizer(m$optimizer)
   invisible(payload)
 }
@@ -549,82 +523,6 @@ check_plain <- function(x, where = "payload") {
     check_plain(attr(x, a, exact = TRUE), paste0("attr(", where, ", \"", a, "\")"))
   }
   invisible(x)
-}
-
-describe <- function(x) {
-  if (is.null(x)) return("NULL")
-  if (is.character(x) && length(x) == 1L) return(encodeString(x, quote = "\""))
-  if ((is.numeric(x) || is.logical(x)) && length(x) == 1L) return(format(x))
-  type <- if (is.list(x)) "list" else paste(typeof(x), "vector")
-  paste0(if (grepl("^[aeiou]", type)) "an " else "a ", type, " of length ", length(x))
-}
-
-is_count <- function(x, allow_na = FALSE) {
-  is.numeric(x) && length(x) == 1L && (if (is.na(x)) allow_na else x >= 1 && x == round(x))
-}
-
-check_spec <- function(spec, i) {
-  types <- names(layer_classes())
-  if (!(is.list(spec) && !is.null(names(spec)) && !anyNA(names(spec)) && all(nzchar(names(spec))) &&
-        !anyDuplicated(names(spec)))) {
-    invalid_model("The spec of layer ", i, " must be a list with named elements, not ", describe(spec), ".")
-  }
-  if (!(is.character(spec$type) && length(spec$type) == 1L && spec$type %in% types)) {
-    invalid_model("Layer ", i, " has type ", describe(spec$type), ", which is not a layer type of this rustnn (",
-                  paste(types, collapse = ", "), ").")
-  }
-  if (!is_count(spec$in_features, allow_na = TRUE) || !is_count(spec$out_features, allow_na = TRUE)) {
-    invalid_model("Layer ", i, " (", spec$type, ") must have whole numbers or NA as in_features and out_features.")
-  }
-}
-
-check_target <- function(target) {
-  if (is.null(target)) return()
-  ok <- is.list(target) && is.character(target$type) && length(target$type) == 1L && !is.na(target$type)
-  if (ok && target$type == "factor") {
-    lv <- target$levels
-    ok <- identical(names(target), c("type", "levels")) && is.character(lv) && length(lv) >= 1L &&
-      !anyNA(lv) && !anyDuplicated(lv)
-  } else if (ok && target$type == "numeric") {
-    ok <- identical(names(target), c("type", "zero_based")) && is.logical(target$zero_based) &&
-      length(target$zero_based) == 1L && !is.na(target$zero_based)
-  } else {
-    ok <- FALSE
-  }
-  if (!ok) {
-    invalid_model("The target must be NULL, list(type = \"factor\", levels) with distinct levels, or list(type = \"numeric\", zero_based).")
-  }
-}
-
-check_preprocess <- function(pre) {
-  if (is.null(pre)) return()
-  known <- c("terms", "xlevels", "center", "scale")
-  if (!is.list(pre) || (length(pre) && (is.null(names(pre)) || !all(names(pre) %in% known)))) {
-    invalid_model("The input preparation must be a list of ", paste(known, collapse = ", "), ".")
-  }
-  if (!is.null(pre$terms) && !(inherits(pre$terms, "terms") && is.call(pre$terms))) {
-    invalid_model("The input preparation's terms must be a terms object, not ", describe(pre$terms), ".")
-  }
-  if (!is.null(pre$xlevels) && !(is.list(pre$xlevels) &&
-                                 all(vapply(pre$xlevels, is.character, logical(1))))) {
-    invalid_model("The input preparation's xlevels must be a list of character vectors.")
-  }
-  if (!is.null(pre$center) || !is.null(pre$scale)) {
-    ok <- is.double(pre$center) && is.double(pre$scale) && length(pre$center) == length(pre$scale) &&
-      length(pre$center) >= 1L && all(is.finite(pre$center)) && all(is.finite(pre$scale)) &&
-      all(pre$scale != 0)
-    if (!ok) {
-      invalid_model("The input preparation's center and scale must be finite numbers, as many of each, with no zero scale.")
-    }
-  }
-}
-
-check_history <- function(history) {
-  if (is.null(history)) return()
-  ok <- is.list(history) && identical(class(history), "rustnn_history") &&
-    is.list(history$metrics) && all(vapply(history$metrics, is.numeric, logical(1))) &&
-    is.list(history$params) && is.character(history$status) && length(history$status) == 1L
-  if (!ok) invalid_model("The training history is not a valid rustnn_history.")
 }
 
 check_plain_optimizer <- function(opt) {

@@ -79,7 +79,8 @@ evaluate <- function(object, ...) {
 #' @rdname evaluate
 #' @param x,y,data Data as for [fit()][fit.Sequential]: a matrix or data
 #'   frame and targets, or a formula and a data frame.
-#' @param loss Loss name or object; default: the loss of the last `fit()`.
+#' @param loss Loss name or object; default: the loss of the last `fit()`,
+#'   with its settings (a huber loss's `delta`).
 #' @param metrics Metric names (see [fit()][fit.Sequential]). Default:
 #'   `"accuracy"` for classification targets (a factor, 0/1, one-hot or
 #'   labels), none otherwise.
@@ -110,7 +111,7 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
   object$.resolve_input(x, "x")
   threads <- check_threads(threads)
   pred <- rust_call(rn_predict(object$.engine(), x, threads))
-  loss <- as_loss(loss %||% state$loss %||% default_loss(y, ncol(pred)))
+  loss <- as_loss(loss %||% loss_from_description(state$loss) %||% default_loss(y, ncol(pred)))
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
   target <- encode_target(y, nrow(pred), ncol(pred), "y", loss = loss$name, levels = known_levels)
   metrics <- check_metrics(metrics %||% default_metrics(target), ncol(pred))

@@ -339,6 +339,9 @@ corpus <- list(
   "class target without levels" = bad(predict(corrupt(trained_binary(), function(p) p$.state$target$levels <- NULL), xb,
                                               type = "class"), "rustnn_error_state"),
   "loss unknown" = bad(fit(corrupt(trained(), function(p) p$.state$loss <- "hinge"), x, y, verbose = 0), "rustnn_error_state"),
+  "huber loss with a negative delta" = bad(evaluate(corrupt(trained(), function(p) {
+    p$.state$loss <- list(name = "huber", delta = -1)
+  }), x, y), "rustnn_error_state"),
   "optimizer not an optimizer" = bad(fit(corrupt(trained(), function(p) p$.state$optimizer <- "sgd"), x, y, verbose = 0),
                                      "rustnn_error_state"),
   "formula terms damaged" = bad(predict(corrupt(trained_formula(), function(p) p$.state$preprocess$terms <- "junk"), df),

@@ -354,6 +354,56 @@ test_that("fit() uses the Huber loss's delta", {
   expect_false(isTRUE(all.equal(expected, HuberLoss$new(delta = 1)$loss(predict(model, x), y))))
 })
 
+test_that("fit() without a loss, and evaluate(), use the last loss with its delta", {
+  set.seed(3)
+  x <- matrix(rnorm(100), ncol = 2)
+  y <- 3 * x[, 1] + rnorm(50)
+  weights <- function(model) lapply(model$layers, function(l) l$params)
+  start <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(4, 1), dtype = "float64")
+  train <- function(model, ...) {
+    set.seed(4)
+    fit(model, x, y, ..., epochs = 3, batch_size = 10, verbose = 0)
+    model
+  }
+  first <- function() {
+    train(start$clone(deep = TRUE), loss = HuberLoss$new(delta = 0.5), optimizer = SGD$new(lr = 0.05))
+  }
+  kept <- train(first())
+  explicit <- train(first(), loss = HuberLoss$new(delta = 0.5))
+  default_delta <- train(first(), loss = "huber")
+  expect_identical(weights(kept), weights(explicit))
+  expect_false(identical(weights(kept), weights(default_delta)))
+  expect_identical(kept$.get_state()$loss, list(name = "huber", delta = 0.5))
+  expect_identical(Loss$new("huber", delta = 0.5)$.description(), HuberLoss$new(delta = 0.5)$.description())
+
+  value <- evaluate(kept, x, y)
+  expect_identical(value, evaluate(kept, x, y, loss = HuberLoss$new(delta = 0.5)))
+  expect_equal(value[["loss"]], HuberLoss$new(delta = 0.5)$loss(predict(kept, x), y), tolerance = 1e-12)
+  expect_false(isTRUE(all.equal(value[["loss"]], evaluate(kept, x, y, loss = "huber")[["loss"]])))
+  expect_match(format(summary(kept)), "Last trained with loss: huber (delta = 0.5)", fixed = TRUE,
+               all = FALSE)
+})
+
+test_that("refitting a formula model keeps its input preparation as the first fit made it", {
+  raw_preprocess <- function(model) model$.__enclos_env__$private$.state$preprocess
+  set.seed(7)
+  model <- Sequential$new(Linear$new(4, 3), Softmax$new())
+  fit(model, Species ~ ., data = iris, epochs = 1, verbose = 0)
+  first <- names(model$.get_state()$preprocess)
+  expect_identical(first, c("terms", "xlevels"))
+  for (i in 1:2) {
+    fit(model, Species ~ ., data = iris, epochs = 1, verbose = 0)
+    expect_identical(names(raw_preprocess(model)), first)
+    expect_identical(names(model$.get_state()$preprocess), first)
+  }
+  # mlp()'s standardization is kept by a refit with a formula.
+  std <- mlp(Species ~ ., data = iris, hidden = 4, epochs = 1, verbose = 0)
+  before <- std$.get_state()$preprocess
+  fit(std, Species ~ ., data = iris, epochs = 1, verbose = 0)
+  expect_identical(names(raw_preprocess(std)), c("terms", "xlevels", "center", "scale"))
+  expect_identical(raw_preprocess(std)[c("center", "scale")], before[c("center", "scale")])
+})
+
 test_that("validation data in a data frame is standardized like the training data", {
   set.seed(6)
   model <- mlp(Species ~ ., data = iris, hidden = 8, epochs = 5, verbose = 0,

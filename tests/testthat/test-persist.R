@@ -325,6 +325,11 @@ test_that("a payload that does not describe a valid model is corrupt, not a half
   expect_error(bad(function(p) { p$model$target$levels <- c("a", "b", "c", "d"); p }), class = corrupt)
   expect_error(bad(function(p) { p$model$target$levels <- c("a", "a", "b"); p }), class = corrupt)
   expect_error(bad(function(p) { p$model$loss <- "hinge"; p }), class = corrupt)
+  expect_error(bad(function(p) { p$model$loss <- "cross_entropy"; p }), class = corrupt)
+  expect_error(bad(function(p) { p$model$loss <- list(name = "huber", delta = -1); p }), class = corrupt)
+  expect_error(bad(function(p) { p$model$loss <- list(name = "mse", delta = 2); p }), class = corrupt)
+  expect_error(bad(function(p) { p$model$preprocess <- c(p$model$preprocess, list(NULL)); p }),
+               class = corrupt)
   expect_error(bad(function(p) { p$model$preprocess$scale[1] <- 0; p }), class = corrupt)
   expect_error(bad(function(p) { p$model$preprocess$terms <- "Species ~ ."; p }), class = corrupt)
   expect_error(bad(function(p) { p$model$history <- unclass(p$model$history); p }), class = corrupt)
@@ -450,6 +455,53 @@ test_that("save_model() replaces the target of a symbolic link, not the link", {
   save_model(trained_mlp("float64"), link)
   expect_true(nzchar(Sys.readlink(link)))
   expect_identical(load_model(real)$dtype, "float64")
+})
+
+test_that("the last loss keeps its settings through save_model() and saveRDS()", {
+  set.seed(3)
+  x <- matrix(rnorm(100), ncol = 2)
+  y <- 3 * x[, 1] + rnorm(50)
+  model <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(4, 1), dtype = "float64")
+  fit(model, x, y, loss = HuberLoss$new(delta = 0.5), optimizer = SGD$new(lr = 0.05), epochs = 2,
+      batch_size = 10, verbose = 0)
+  refit <- function(m) {
+    set.seed(4)
+    fit(m, x, y, epochs = 2, batch_size = 10, verbose = 0)
+    params_of(m)
+  }
+  explicit <- model$clone(deep = TRUE)
+  set.seed(4)
+  fit(explicit, x, y, loss = HuberLoss$new(delta = 0.5), epochs = 2, batch_size = 10, verbose = 0)
+  rds <- withr::local_tempfile(fileext = ".rds")
+  saveRDS(model, rds)
+  for (back in list(round_trip(model), readRDS(rds))) {
+    expect_identical(back$.get_state()$loss, list(name = "huber", delta = 0.5))
+    expect_identical(evaluate(back, x, y), evaluate(model, x, y))
+    expect_identical(refit(back), params_of(explicit))
+  }
+})
+
+test_that("a state kept by an earlier version (bare loss name, NA-named preparation) still works", {
+  model <- trained_mlp("float64")
+  private <- model$.__enclos_env__$private
+  private$.state$loss <- "cross_entropy"
+  private$.state$preprocess <- c(private$.state$preprocess, list(NULL, NULL))
+  names(private$.state$preprocess)[5:6] <- NA
+  expect_identical(model$.get_state()$loss, list(name = "cross_entropy", delta = NULL))
+  expect_identical(names(model$.get_state()$preprocess), c("terms", "xlevels", "center", "scale"))
+  want <- predict(model, iris, type = "prob")
+  rds <- withr::local_tempfile(fileext = ".rds")
+  saveRDS(model, rds)
+  for (back in list(round_trip(model), readRDS(rds))) {
+    expect_identical(predict(back, iris, type = "prob"), want)
+    expect_identical(evaluate(back, Species ~ ., data = iris), evaluate(model, Species ~ ., data = iris))
+    expect_identical(back$.get_state()$loss, list(name = "cross_entropy", delta = NULL))
+  }
+  # A huber loss kept by name had lost its delta: it is read as the default.
+  private$.state$loss <- "huber"
+  expect_identical(model$.get_state()$loss, list(name = "huber", delta = 1))
+  fit(model, Species ~ ., data = iris, loss = "cross_entropy", epochs = 1, verbose = 0)
+  expect_identical(private$.state$loss, list(name = "cross_entropy", delta = NULL))
 })
 
 test_that("saveRDS(), serialize() and clone() keep predictions", {
