@@ -37,3 +37,4 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
 fi
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }
 cargo fetch --quiet --manifest-path src/rust/Cargo.toml
+cargo fetch --quiet --manifest-path src/rust/fuzz/Cargo.toml

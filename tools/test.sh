@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up, then run every test: the Rust core (fmt, clippy, cargo test), the
+# Set up, then run every test: the Rust core (fmt, clippy, cargo test, a
+# 40-second fuzz run), the
 # generated wrappers' freshness, testthat on the installed package, the
 # vignettes (built under 60 s each, with their plots), and R CMD build +
 # R CMD check --as-cran (no errors, warnings or notes) on the tarball,
@@ -17,15 +18,25 @@ passed=0
 failed=0
 step_failed() { echo "FAILED: $1"; failed=$((failed + 1)); }
 
+# Adds the counts of cargo test's "test result" lines in log $1 to the
+# totals; a log without one (the build failed) counts as a failure.
+count_cargo_tests() {
+  passed=$((passed + $(grep -Eo '[0-9]+ passed' "$1" | awk '{s+=$1} END {print s+0}')))
+  failed=$((failed + $(grep -Eo '[0-9]+ failed' "$1" | awk '{s+=$1} END {print s+0}')))
+  grep -q "test result" "$1" || failed=$((failed + 1))
+}
+
 echo "== Rust: fmt, clippy, cargo test"
-(cd src/rust && cargo fmt --check) || step_failed "cargo fmt --check"
-(cd src/rust && cargo clippy --quiet --all-targets -- -D warnings) || step_failed "cargo clippy"
+for crate in src/rust src/rust/fuzz; do
+  (cd "$crate" && cargo fmt --check) || step_failed "cargo fmt --check in $crate"
+  (cd "$crate" && cargo clippy --quiet --all-targets -- -D warnings) || step_failed "cargo clippy in $crate"
+done
 (cd src/rust && cargo test -p rustnn-core 2>&1) | tee "$out/cargo.log"
-rust_passed=$(grep -Eo '[0-9]+ passed' "$out/cargo.log" | awk '{s+=$1} END {print s+0}')
-rust_failed=$(grep -Eo '[0-9]+ failed' "$out/cargo.log" | awk '{s+=$1} END {print s+0}')
-grep -q "test result" "$out/cargo.log" || rust_failed=$((rust_failed + 1))
-passed=$((passed + rust_passed))
-failed=$((failed + rust_failed))
+count_cargo_tests "$out/cargo.log"
+
+echo "== Rust: fuzzing the engine's API (40 s of random cases; src/rust/fuzz)"
+(cd src/rust/fuzz && cargo test --release --locked 2>&1) | tee "$out/fuzz.log"
+count_cargo_tests "$out/fuzz.log"
 
 echo "== Vendored crates match Cargo.lock"
 # The offline build uses src/rust/vendor.tar.xz; tools/vendor.sh re-makes it.

@@ -12,6 +12,8 @@
 //! are (PyTorch refuses it; a last mini-batch of one row is common).
 
 use crate::dropout::Mode;
+use crate::error::Result;
+use crate::matrix::try_zeros1;
 use crate::scalar::Scalar;
 use ndarray::{Array1, ArrayView2, ArrayViewMut2};
 
@@ -34,20 +36,26 @@ pub struct BatchNorm<T: Scalar> {
 
 impl<T: Scalar> BatchNorm<T> {
     /// `gamma = 1`, `beta = 0`, running mean 0 and variance 1, as PyTorch.
-    pub fn new(channels: usize, eps: f64, momentum: f64) -> Self {
-        BatchNorm {
-            gamma: Array1::ones(channels),
-            beta: Array1::zeros(channels),
-            grad_gamma: Array1::zeros(channels),
-            grad_beta: Array1::zeros(channels),
-            running_mean: Array1::zeros(channels),
-            running_var: Array1::ones(channels),
+    /// More channels than the engine takes, or memory that cannot be had,
+    /// is an error.
+    pub fn new(channels: usize, eps: f64, momentum: f64) -> Result<Self> {
+        let ones = || try_zeros1::<T>(channels).map(|a| a.mapv_into(|_| T::one()));
+        let stats = |v: f64| {
+            try_zeros1::<f64>(channels).map(|a| a.mapv_into(|_| v).into_raw_vec_and_offset().0)
+        };
+        Ok(BatchNorm {
+            gamma: ones()?,
+            beta: try_zeros1(channels)?,
+            grad_gamma: try_zeros1(channels)?,
+            grad_beta: try_zeros1(channels)?,
+            running_mean: try_zeros1(channels)?,
+            running_var: ones()?,
             eps,
             momentum,
-            mean: vec![0.0; channels],
-            inv_std: vec![1.0; channels],
+            mean: stats(0.0)?,
+            inv_std: stats(1.0)?,
             mode: Mode::Infer,
-        }
+        })
     }
 
     pub fn channels(&self) -> usize {
@@ -189,7 +197,7 @@ mod tests {
 
     #[test]
     fn training_standardizes_and_updates_running_statistics() {
-        let mut bn = BatchNorm::<f64>::new(2, 1e-5, 0.1);
+        let mut bn = BatchNorm::<f64>::new(2, 1e-5, 0.1).unwrap();
         // Two features; the first has mean 2 and biased variance 2/3.
         let x = ndarray::array![[1.0, 10.0], [2.0, 10.0], [3.0, 10.0]];
         let mut y = Array2::zeros((3, 2));

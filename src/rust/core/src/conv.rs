@@ -9,8 +9,9 @@
 //! parallel; the weight gradient is summed per chunk and the chunks are
 //! added in order, so results never depend on the number of threads.
 
+use crate::error::shape_err;
 use crate::gemm::matmul;
-use crate::matrix::with_slices;
+use crate::matrix::{try_zeros, try_zeros1, with_slices};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
@@ -52,12 +53,30 @@ impl<T: Scalar> Conv2d<T> {
     /// draws the initial weights). The window must fit the input.
     pub fn zeros(input: Shape, out_channels: usize, window: Window) -> crate::error::Result<Self> {
         let out_size = window.output_size(input.height, input.width)?;
-        let fan_in = input.channels * window.area();
+        // Each sample is unfolded into `fan_in x positions` values (see
+        // `new_col`), allocated per task while the layer runs: a size the
+        // engine does not take is refused here, before anything else.
+        let (positions, fan_in) = (
+            out_size.0.checked_mul(out_size.1),
+            input.channels.checked_mul(window.area()),
+        );
+        let fan_in = match (positions, fan_in) {
+            (Some(p), Some(f)) if p.checked_mul(f).is_some_and(|n| n <= Shape::MAX_SIZE) => f,
+            _ => {
+                return Err(shape_err!(
+                    "a {} x {} kernel over {} channels would unfold each sample into more than the {} values the engine takes",
+                    window.kernel[0],
+                    window.kernel[1],
+                    input.channels,
+                    Shape::MAX_SIZE
+                ))
+            }
+        };
         Ok(Conv2d {
-            weight: Array2::zeros((out_channels, fan_in)),
-            bias: Array1::zeros(out_channels),
-            grad_weight: Array2::zeros((out_channels, fan_in)),
-            grad_bias: Array1::zeros(out_channels),
+            weight: try_zeros(out_channels, fan_in)?,
+            bias: try_zeros1(out_channels)?,
+            grad_weight: try_zeros(out_channels, fan_in)?,
+            grad_bias: try_zeros1(out_channels)?,
             window,
             input,
             out_size,

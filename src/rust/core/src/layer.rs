@@ -313,7 +313,7 @@ impl<T: Scalar> Layer<T> {
             } => Layer::Linear(Linear {
                 l1,
                 l2,
-                ..Linear::zeros(in_features, out_features)
+                ..Linear::zeros(in_features, out_features)?
             }),
             LayerSpec::Activation(a) => Layer::Activation(a),
             LayerSpec::Dropout { rate } => Layer::Dropout(Dropout::new(rate)),
@@ -330,7 +330,7 @@ impl<T: Scalar> Layer<T> {
                 channels,
                 eps,
                 momentum,
-            } => Layer::BatchNorm(BatchNorm::new(channels, eps, momentum)),
+            } => Layer::BatchNorm(BatchNorm::new(channels, eps, momentum)?),
         })
     }
 

@@ -6,6 +6,8 @@
 //! `l1 * sum(|W|) + l2 * sum(W^2)` to the loss; the backward pass adds their
 //! gradient, so every optimizer sees the penalized objective.
 
+use crate::error::Result;
+use crate::matrix::{try_zeros, try_zeros1};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
@@ -22,16 +24,17 @@ pub struct Linear<T: Scalar> {
 
 impl<T: Scalar> Linear<T> {
     /// A layer with all parameters zero; the R side fills them with its own
-    /// initializer so that `set.seed()` decides them.
-    pub fn zeros(in_features: usize, out_features: usize) -> Self {
-        Linear {
-            weight: Array2::zeros((in_features, out_features)),
-            bias: Array1::zeros(out_features),
-            grad_weight: Array2::zeros((in_features, out_features)),
-            grad_bias: Array1::zeros(out_features),
+    /// initializer so that `set.seed()` decides them. Sizes beyond what
+    /// the engine takes, or memory that cannot be had, are an error.
+    pub fn zeros(in_features: usize, out_features: usize) -> Result<Self> {
+        Ok(Linear {
+            weight: try_zeros(in_features, out_features)?,
+            bias: try_zeros1(out_features)?,
+            grad_weight: try_zeros(in_features, out_features)?,
+            grad_bias: try_zeros1(out_features)?,
             l1: 0.0,
             l2: 0.0,
-        }
+        })
     }
 
     /// The penalty term this layer adds to the loss.
@@ -108,7 +111,7 @@ mod tests {
 
     #[test]
     fn forward_is_x_w_plus_b() {
-        let mut layer = Linear::<f64>::zeros(2, 3);
+        let mut layer = Linear::<f64>::zeros(2, 3).unwrap();
         layer.weight = array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
         layer.bias = array![0.5, -0.5, 1.0];
         let x = array![[1.0, 1.0], [2.0, -1.0]];
@@ -120,7 +123,7 @@ mod tests {
     #[test]
     fn backward_matches_numerical_gradient() {
         let par = Parallel::default();
-        let mut layer = Linear::<f64>::zeros(3, 2);
+        let mut layer = Linear::<f64>::zeros(3, 2).unwrap();
         layer.weight = array![[0.1, -0.3], [0.7, 0.2], [-0.5, 0.9]];
         layer.bias = array![0.05, -0.1];
         let x = array![[0.2, -1.0, 0.4], [1.3, 0.6, -0.2]];

@@ -180,6 +180,11 @@ impl Loss {
         if self != Loss::SparseCrossEntropy {
             return Ok(Targets::Dense(target));
         }
+        if cols == 0 {
+            return Err(shape_err!(
+                "predictions have no columns, so there is no class for sparse targets to name"
+            ));
+        }
         let classes = target
             .column(0)
             .iter()

@@ -12,7 +12,9 @@ use crate::error::{shape_err, Result};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Ix1};
+use ndarray::{
+    Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Ix1,
+};
 
 /// A borrowed column-major `f64` matrix or image array, as R hands it over.
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +161,25 @@ fn zeros_with<T: Scalar>(nrow: usize, ncol: usize, par: &Parallel) -> Result<Arr
     // pieces, which cover its first `len` values, were all written.
     unsafe { data.set_len(len) };
     Array2::from_shape_vec((nrow, ncol), data).map_err(|_| too_big())
+}
+
+/// An `nrow x ncol` matrix of zeros for a layer's parameters or working
+/// buffers, whose sizes come from the host: more than [`Shape::MAX_SIZE`]
+/// values, or memory the system refuses, is an error, not an abort.
+pub fn try_zeros<T: Scalar>(nrow: usize, ncol: usize) -> Result<Array2<T>> {
+    match nrow.checked_mul(ncol) {
+        Some(n) if n <= Shape::MAX_SIZE => zeros_with(nrow, ncol, &Parallel::default()),
+        _ => Err(shape_err!(
+            "a layer of {nrow} x {ncol} values is more than the {} the engine takes",
+            Shape::MAX_SIZE
+        )),
+    }
+}
+
+/// [`try_zeros`] for a vector of `len` values.
+pub fn try_zeros1<T: Scalar>(len: usize) -> Result<Array1<T>> {
+    let (data, _) = try_zeros::<T>(1, len)?.into_raw_vec_and_offset();
+    Ok(Array1::from(data))
 }
 
 /// For each position of a row-major tensor of `shape`, in order, the

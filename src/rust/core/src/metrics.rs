@@ -331,7 +331,9 @@ fn ratio0(a: f64, b: f64) -> f64 {
 fn auc(scores: &[(f64, bool)]) -> f64 {
     let positives = scores.iter().filter(|s| s.1).count() as f64;
     let negatives = scores.len() as f64 - positives;
-    if positives == 0.0 || negatives == 0.0 {
+    // A NaN score has no rank (and would never equal itself in the tie
+    // loop below, which would then not advance).
+    if positives == 0.0 || negatives == 0.0 || scores.iter().any(|s| s.0.is_nan()) {
         return f64::NAN;
     }
     let mut sorted = scores.to_vec();
@@ -398,6 +400,8 @@ mod tests {
         assert_eq!(tally(&["auc"], p.view(), y.view()), vec![3.5 / 4.0]);
         let all_pos = array![[1.0], [1.0]];
         assert!(tally(&["auc"], p.slice(ndarray::s![..2, ..]), all_pos.view())[0].is_nan());
+        let with_nan = array![[0.9], [f64::NAN], [0.5], [0.1]];
+        assert!(tally(&["auc"], with_nan.view(), y.view())[0].is_nan());
     }
 
     #[test]

@@ -70,6 +70,15 @@ impl<T: Scalar> Network<T> {
         if specs.is_empty() {
             return Err(arg_err!("a network needs at least one layer"));
         }
+        if let Some(s) = input.filter(|s| s.checked_size().is_none()) {
+            return Err(shape_err!(
+                "an input of {} x {} x {} values per sample is more than the {} the engine takes",
+                s.channels,
+                s.height,
+                s.width,
+                Shape::MAX_SIZE
+            ));
+        }
         let mut shapes = Vec::with_capacity(specs.len() + 1);
         let mut current = input;
         for (i, spec) in specs.iter().enumerate() {
@@ -106,11 +115,17 @@ impl<T: Scalar> Network<T> {
             };
         }
         shapes.push(current);
-        // Activations and dropout before that linear layer keep their
-        // input's shape, so it is the network's input shape too.
+        // Activations, dropout and flattening before that linear layer keep
+        // their input's size, so it is the network's input shape too (left
+        // unknown, a flatten layer would take inputs of any width and hand
+        // the linear layer the wrong one).
         if let Some(first) = shapes.iter().position(Option::is_some) {
-            let agnostic =
-                |s: &LayerSpec| matches!(s, LayerSpec::Activation(_) | LayerSpec::Dropout { .. });
+            let agnostic = |s: &LayerSpec| {
+                matches!(
+                    s,
+                    LayerSpec::Activation(_) | LayerSpec::Dropout { .. } | LayerSpec::Flatten
+                )
+            };
             if specs[..first].iter().all(agnostic) {
                 let known = shapes[first];
                 shapes[..first].iter_mut().for_each(|s| *s = known);
@@ -194,7 +209,7 @@ impl<T: Scalar> Network<T> {
             .ok_or_else(|| {
                 arg_err!(
                     "layer {} does not exist; the network has {count}",
-                    layer + 1
+                    layer as u128 + 1
                 )
             })?
             .set_param(name, data)

@@ -214,9 +214,15 @@ impl<T: Scalar> Optimizer<T> {
     /// each tensor is cut into fixed-size pieces updated independently: the
     /// bits are the same for any number of threads.
     pub fn step_with(&mut self, layers: &mut [Layer<T>], par: &Parallel) -> Result<()> {
+        // A step count from the host can be anything (R passes a double).
+        let t = self.state.steps.checked_add(1).ok_or_else(|| {
+            arg_err!(
+                "the optimizer has already taken {} steps, more than it can count; reset it",
+                self.state.steps
+            )
+        })?;
         self.ensure_slots(layers)?;
         let per_param = self.config.slots_per_param();
-        let t = self.state.steps + 1;
         let config = self.config;
         let mut slots = self.state.slots.iter_mut();
         let mut pieces: Vec<UpdatePiece<T>> = Vec::new();
@@ -298,7 +304,7 @@ impl<T: Scalar> Optimizer<T> {
         let expected: Vec<usize> = layers
             .iter()
             .flat_map(|l| l.params())
-            .flat_map(|p| std::iter::repeat(p.data.len()).take(per_param))
+            .flat_map(|p| std::iter::repeat_n(p.data.len(), per_param))
             .collect();
         let found: Vec<usize> = slots.iter().map(Vec::len).collect();
         Err(shape_err!(
@@ -636,7 +642,7 @@ mod tests {
             let sizes: Vec<usize> = opt.state.slots.iter().map(Vec::len).collect();
             let expected: Vec<usize> = [2, 1, 1, 1]
                 .iter()
-                .flat_map(|&n| std::iter::repeat(n).take(config.slots_per_param()))
+                .flat_map(|&n| std::iter::repeat_n(n, config.slots_per_param()))
                 .collect();
             assert_eq!(sizes, expected, "{config:?}");
 

@@ -43,8 +43,13 @@ impl Shape {
         }
     }
 
-    /// Values per sample, if they fit in [`Shape::MAX_SIZE`].
+    /// Values per sample, if they fit in [`Shape::MAX_SIZE`] and so does
+    /// each dimension (layers size buffers by a row or a plane, so an empty
+    /// 0 x 1 x 10^12 sample is no more possible than a full one).
     pub fn checked_size(self) -> Option<usize> {
+        if self.channels.max(self.height).max(self.width) > Self::MAX_SIZE {
+            return None;
+        }
         self.channels
             .checked_mul(self.height)?
             .checked_mul(self.width)
@@ -98,5 +103,6 @@ mod tests {
         assert_eq!(Shape::image(4, 1, 1).to_string(), "4 x 1 x 1");
         assert_eq!(Shape::image(1 << 20, 1 << 10, 4).checked_size(), None);
         assert_eq!(Shape::image(2, 3, 4).checked_size(), Some(24));
+        assert_eq!(Shape::image(0, 1, 1 << 40).checked_size(), None);
     }
 }

@@ -35,15 +35,24 @@ impl Window {
         })
     }
 
-    /// Values under the window in one channel.
+    /// Values under the window in one channel (`usize::MAX` if more).
     pub fn area(&self) -> usize {
-        self.kernel[0] * self.kernel[1]
+        self.kernel[0].saturating_mul(self.kernel[1])
     }
 
     /// Output rows and columns for an input plane of `height x width`:
     /// `floor((size + 2 * padding - kernel) / stride) + 1`, as PyTorch.
     pub fn output_size(&self, height: usize, width: usize) -> Result<(usize, usize)> {
-        let padded = [height + 2 * self.padding[0], width + 2 * self.padding[1]];
+        let pad = |size: usize, p: usize| p.checked_mul(2).and_then(|p| p.checked_add(size));
+        let (Some(rows), Some(cols)) = (pad(height, self.padding[0]), pad(width, self.padding[1]))
+        else {
+            return Err(shape_err!(
+                "has a padding of {} x {}, more than the engine can count",
+                self.padding[0],
+                self.padding[1]
+            ));
+        };
+        let padded = [rows, cols];
         if padded[0] < self.kernel[0] || padded[1] < self.kernel[1] {
             return Err(shape_err!(
                 "has a {} x {} kernel, larger than its {}input ({} x {})",
