@@ -16,6 +16,8 @@
 #   * `train_cnn_vectorized()` / `predict_cnn_vectorized()`: a small CNN
 #     (3x3 convolution, ReLU, 2x2 max pooling, linear, softmax) vectorized
 #     the same way, the convolution as one product of an im2col matrix.
+# and, for the memory benchmarks (Linux: they read /proc/self), `proc_mb()`,
+# `rss_after_gc()`, `reset_peak_rss()` and `rscript_child()`.
 # Rows are samples everywhere.
 
 sigmoid <- function(z) 1 / (1 + exp(-z))
@@ -242,4 +244,46 @@ predict_cnn_vectorized <- function(p, x, chunk = 500) {
     rows <- start:min(n, start + chunk - 1)
     cnn_forward(p, x[rows, , , drop = FALSE], im2col_index(length(rows), size, kernel))$probs
   }))
+}
+
+# Memory of this R process (Linux), from /proc/self/status: the named kB
+# fields (VmRSS = resident now, VmHWM = peak resident since start or the
+# last reset_peak_rss()) in MB (10^6 bytes); "Threads" is returned as a count.
+proc_mb <- function(fields = c("VmRSS", "VmHWM")) {
+  status <- readLines("/proc/self/status")
+  vapply(fields, function(f) {
+    line <- grep(paste0("^", f, ":"), status, value = TRUE)
+    value <- as.numeric(sub("^[^0-9]*([0-9]+).*$", "\\1", line))
+    if (f == "Threads") value else value * 1024 / 1e6
+  }, numeric(1))
+}
+
+# Resident MB after two full collections (the second also frees what the
+# first one's finalizers released).
+rss_after_gc <- function() {
+  invisible(gc(full = TRUE))
+  invisible(gc(full = TRUE))
+  proc_mb("VmRSS")[[1]]
+}
+
+# Resets the kernel's peak-RSS mark VmHWM to the current VmRSS by writing
+# "5" to /proc/self/clear_refs; TRUE if that worked (VmHWM is then within
+# 1 MB of VmRSS), so that VmHWM read later is the peak since this call.
+reset_peak_rss <- function() {
+  ok <- tryCatch({cat("5", file = "/proc/self/clear_refs"); TRUE},
+                 error = function(e) FALSE, warning = function(w) FALSE)
+  mb <- proc_mb()
+  ok && mb[["VmHWM"]] <= mb[["VmRSS"]] + 1
+}
+
+# Runs `Rscript script args` in a child process that finds the packages this
+# one does, and reads the "key,value" lines it prints as a named numeric
+# vector (other lines are ignored). A fresh process, so its memory figures
+# are not disturbed by this one's.
+rscript_child <- function(script, args = character()) {
+  out <- system2(file.path(R.home("bin"), "Rscript"), c(shQuote(script), args), stdout = TRUE,
+                 env = paste0("R_LIBS=", shQuote(paste(.libPaths(), collapse = ":"))))
+  kv <- grep("^[A-Za-z_][A-Za-z0-9_.]*,[-+0-9.eEnaNA]+$", out, value = TRUE)
+  if (!length(kv)) stop("the child R process printed no results:\n", paste(out, collapse = "\n"))
+  stats::setNames(as.numeric(sub("^.*,", "", kv)), sub(",.*$", "", kv))
 }
