@@ -289,7 +289,17 @@ standardize <- function(x, pre, arg = "x", call = rlang::caller_env()) {
     abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model was trained on {length(pre$center)}.",
               arg, call = call)
   }
-  sweep(sweep(x, 2L, pre$center, check.margin = FALSE), 2L, pre$scale, "/", check.margin = FALSE)
+  # Column by column: one copy of x, where two nested sweep()s held three
+  # at once (2.4 GB more at the peak of mlp() on 10^6 x 100 doubles).
+  for (j in seq_len(ncol(x))) x[, j] <- (x[, j] - pre$center[[j]]) / pre$scale[[j]]
+  x
+}
+
+#' Standard deviation of each column, one column at a time (apply() would
+#' hold a copy of x).
+#' @noRd
+column_sd <- function(x) {
+  stats::setNames(vapply(seq_len(ncol(x)), function(j) stats::sd(x[, j]), numeric(1)), colnames(x))
 }
 
 #' The planar "flower" data set

@@ -94,14 +94,22 @@ check_hyper <- function(x, kind, arg, call) {
 }
 
 #' Runs a call into the Rust engine; its errors become classed R errors.
-#' Errors already classed (from R code that the call's arguments run when
-#' they are forced, such as rebuilding the engine) keep their class.
+#' The engine returns its errors as values of class "rustnn_engine_error"
+#' (raising them from Rust leaks memory, see `to_r()` in the glue), which
+#' must never reach the user: every `rn_` call that can fail goes through
+#' here. Errors already classed (from R code that the call's arguments run
+#' when they are forced, such as rebuilding the engine) keep their class.
+#' `abort(message, call)` signals the others, by default as engine errors.
 #' @noRd
-rust_call <- function(expr, call = rlang::caller_env()) {
-  tryCatch(expr, error = function(e) {
+rust_call <- function(expr, call = rlang::caller_env(), abort = abort_engine) {
+  result <- tryCatch(expr, error = function(e) {
     if (inherits(e, "rustnn_error")) stop(e)
-    msg <- conditionMessage(e)
-    cli::cli_abort("{msg}", class = c("rustnn_error_engine", "rustnn_error"),
-                   call = call)
+    abort(conditionMessage(e), call)
   })
+  if (inherits(result, "rustnn_engine_error")) abort(result$message, call)
+  result
+}
+
+abort_engine <- function(msg, call) {
+  cli::cli_abort("{msg}", class = c("rustnn_error_engine", "rustnn_error"), call = call)
 }

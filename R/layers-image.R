@@ -300,7 +300,7 @@ conv2d <- function(image, filter, stride = 1, padding = 0) {
                          list(list(weight = array(weight, c(n_filters, 1L, fd[1:2])),
                                    bias = rep(0, n_filters))),
                          c(1L, d[1:2]), arg = "filter")
-  out_shape <- utils::tail(rn_shapes(engine), 1L)[[1]]
+  out_shape <- utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]]
   maps <- rows_to_images(rust_call(rn_predict(engine, batch, 1L)), out_shape)
   # maps is channels x filters x out_height x out_width.
   maps <- aperm(maps, c(3L, 4L, 1L, 2L))

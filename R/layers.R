@@ -57,8 +57,8 @@ Layer <- R6::R6Class("Layer",
       out <- rust_call(rn_forward(engine, x, training, forward_seed(engine, training)))
       private$.backward_done <- FALSE
       # A training pass moves batch normalization's running statistics.
-      if (training && private$.type == "batch_norm") private$.params <- rn_params(engine, FALSE)[[1]]
-      rows_to_images(out, utils::tail(rn_shapes(engine), 1L)[[1]])
+      if (training && private$.type == "batch_norm") private$.params <- rust_call(rn_params(engine, FALSE))[[1]]
+      rows_to_images(out, utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]])
     },
 
     # @description Backward pass of a standalone layer after `forward()`:
@@ -72,7 +72,7 @@ Layer <- R6::R6Class("Layer",
       grad <- check_output_grad(grad, engine)
       out <- rust_call(rn_backward(engine, grad))
       private$.backward_done <- TRUE
-      rows_to_images(out, rn_shapes(engine)[[1]])
+      rows_to_images(out, rust_call(rn_shapes(engine))[[1]])
     },
 
     # @description Output width for a given input width.
@@ -281,10 +281,10 @@ build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
     s
   })
   shape <- if (!is.null(input_shape)) as.double(input_shape)
-  ptr <- tryCatch(rn_new(dtype, engine_specs, shape), error = function(e) {
+  ptr <- rust_call(rn_new(dtype, engine_specs, shape), call = call, abort = function(msg, call) {
     problem <- if (is.null(input_shape)) "The layers do not fit together." else
       "The layers cannot take inputs of shape {format_shape(input_shape)}."
-    abort_arg(c(problem, x = "{conditionMessage(e)}."), arg, call = call)
+    abort_arg(c(problem, x = "{msg}."), arg, call = call)
   })
   for (i in seq_along(params)) {
     for (nm in names(params[[i]])) {
@@ -300,7 +300,7 @@ build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
 #' @noRd
 check_output_grad <- function(grad, engine, call = rlang::caller_env()) {
   grad <- as_input_batch(grad, "grad", call)
-  out_shape <- utils::tail(rn_shapes(engine), 1L)[[1]]
+  out_shape <- utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]]
   if (length(out_shape) == 3L || length(dim(grad)) > 2L) {
     if (!identical(as.integer(dim(grad)[-1]), as.integer(out_shape))) {
       abort_arg("{.arg grad} must have the shape of the output, {format_shape(out_shape)}, not {format_shape(dim(grad)[-1])}.",
@@ -314,7 +314,7 @@ check_output_grad <- function(grad, engine, call = rlang::caller_env()) {
 #' dropout masks) only when the engine has layers that use one in training.
 #' @noRd
 forward_seed <- function(engine, training) {
-  if (training && rn_has_training_mode(engine)) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
+  if (training && rust_call(rn_has_training_mode(engine))) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
 }
 
 `%|NA|%` <- function(x, y) if (is.na(x)) y else x

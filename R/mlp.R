@@ -58,7 +58,7 @@ mlp <- function(x, y = NULL, data = NULL, hidden = 10, activation = "relu", drop
   pre <- prepared$preprocess
   if (standardize) {
     center <- colMeans(prepared$x)
-    scale <- apply(prepared$x, 2L, stats::sd)
+    scale <- column_sd(prepared$x)
     scale[!is.finite(scale) | scale == 0] <- 1
     pre$center <- center
     pre$scale <- scale

@@ -186,10 +186,10 @@ Sequential <- R6::R6Class("Sequential",
       st <- private$state()
       if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
         # Known anyway when a linear layer comes first.
-        return(tryCatch(rn_shapes(build_engine(st$dtype, st$specs, list())),
+        return(tryCatch(rust_call(rn_shapes(build_engine(st$dtype, st$specs, list()))),
                         rustnn_error = function(e) NULL))
       }
-      rn_shapes(private$engine())
+      rust_call(rn_shapes(private$engine()))
     },
 
     # @description Internal: check that a batch fits the model; an image

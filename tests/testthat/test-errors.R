@@ -68,6 +68,21 @@ test_that("manual passes and predict() reject bad input", {
   expect_snapshot(error = TRUE, evaluate(model, matrix(1, 4, 2), factor(1:4)))
 })
 
+test_that("engine errors come back as classed R errors, never as values", {
+  model <- Sequential$new(Linear$new(2, 3))
+  model$forward(matrix(1, 4, 2))
+  for (i in 1:3) {
+    cnd <- tryCatch(model$backward(matrix(1, 5, 3)), error = identity)
+    expect_s3_class(cnd, "rustnn_error_engine")
+    expect_false(inherits(cnd, "rustnn_engine_error"))
+  }
+  expect_error(Sequential$new(Linear$new(2, 4), Linear$new(5, 1)),
+               class = "rustnn_error_argument")
+  expect_identical(dim(model$forward(matrix(1, 4, 2))), c(4L, 3L))
+  returned <- structure(list(message = "boom"), class = "rustnn_engine_error")
+  expect_error(rust_call(returned), "boom", class = "rustnn_error_engine")
+})
+
 test_that("the training toolkit rejects bad settings with classed errors", {
   expect_snapshot(error = TRUE, bad_fit(metrics = c("accuracy", "kappa")))
   expect_snapshot(error = TRUE, bad_fit(metrics = "auc", y = matrix(rnorm(20), 10),

@@ -2,8 +2,8 @@
 //!
 //! Each function converts its R arguments once, calls the core, and converts
 //! the answer back. All of them are internal (prefixed `rn_`): the public API
-//! is the R code on top. Core errors become R errors with the core's message;
-//! the R side re-signals them as classed conditions.
+//! is the R code on top. Errors come back to R as values (see [`to_r`]); the
+//! R side re-signals them as classed conditions.
 
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
@@ -27,6 +27,28 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 fn core_err(e: NnError) -> Error {
     Error::Other(e.to_string())
+}
+
+/// Runs the body of an `rn_` function and hands its result to R as a value:
+/// the answer on success, and on failure `list(message = "<text>")` of class
+/// `"rustnn_engine_error"`, which `rust_call()` on the R side turns into a
+/// classed R error.
+///
+/// Why not return `Result` and let extendr raise the error: extendr-macros
+/// 0.9's wrapper turns an `Err` into a panic, catches it and calls
+/// `Rf_error()`, whose longjmp skips the Rust frames that own the panic
+/// payload and the message's copies, so every error leaked them (valgrind:
+/// "definitely lost" through `wrap__rn_*`; extendr issues #278 and #549).
+/// Returning normally lets Rust free everything before R sees the error.
+fn to_r<T: Into<Robj>>(body: impl FnOnce() -> Result<T>) -> Robj {
+    match body() {
+        Ok(value) => value.into(),
+        Err(e) => {
+            let mut error: Robj = list!(message = e.to_string()).into();
+            let _ = error.set_class(["rustnn_engine_error"]);
+            error
+        }
+    }
 }
 
 fn col_major(m: &RMatrix<f64>) -> Result<ColMajor<'_>> {
@@ -152,33 +174,37 @@ fn layer_spec_from(spec: Robj) -> Result<LayerSpec> {
 /// `c(channels, height, width)`).
 /// @noRd
 #[extendr]
-fn rn_new(dtype: &str, specs: List, input_shape: Robj) -> Result<ExternalPtr<AnyNetwork>> {
-    let dtype = Dtype::from_name(dtype).map_err(core_err)?;
-    let specs = specs
-        .values()
-        .map(layer_spec_from)
-        .collect::<Result<Vec<_>>>()?;
-    let input = match input_shape.as_real_vector() {
-        Some(d) => Some(shape_from(&d)?),
-        _ => None,
-    };
-    let net = AnyNetwork::new(dtype, &specs, input).map_err(core_err)?;
-    Ok(ExternalPtr::new(net))
+fn rn_new(dtype: &str, specs: List, input_shape: Robj) -> Robj {
+    to_r(|| {
+        let dtype = Dtype::from_name(dtype).map_err(core_err)?;
+        let specs = specs
+            .values()
+            .map(layer_spec_from)
+            .collect::<Result<Vec<_>>>()?;
+        let input = match input_shape.as_real_vector() {
+            Some(d) => Some(shape_from(&d)?),
+            _ => None,
+        };
+        let net = AnyNetwork::new(dtype, &specs, input).map_err(core_err)?;
+        Ok(ExternalPtr::new(net))
+    })
 }
 
 /// The shape of a sample entering each layer, then the output's: a list of
 /// `c(channels, height, width)` or `c(features)`, `NULL` where any width goes.
 /// @noRd
 #[extendr]
-fn rn_shapes(ptr: ExternalPtr<AnyNetwork>) -> Result<List> {
-    let shapes = engine_ref(&ptr)?.shapes();
-    Ok(List::from_values(shapes.into_iter().map(|s| -> Robj {
-        match s {
-            None => ().into(),
-            Some(s) if s.is_flat() => (s.size() as i32).into(),
-            Some(s) => vec![s.channels as i32, s.height as i32, s.width as i32].into(),
-        }
-    })))
+fn rn_shapes(ptr: ExternalPtr<AnyNetwork>) -> Robj {
+    to_r(|| {
+        let shapes = engine_ref(&ptr)?.shapes();
+        Ok(List::from_values(shapes.into_iter().map(|s| -> Robj {
+            match s {
+                None => ().into(),
+                Some(s) if s.is_flat() => (s.size() as i32).into(),
+                Some(s) => vec![s.channels as i32, s.height as i32, s.width as i32].into(),
+            }
+        })))
+    })
 }
 
 /// TRUE if no value of a double vector, matrix or array is NA, NaN or
@@ -201,16 +227,13 @@ fn rn_is_live(ptr: Robj) -> bool {
 
 /// @noRd
 #[extendr]
-fn rn_set_param(
-    mut ptr: ExternalPtr<AnyNetwork>,
-    layer: i32,
-    name: &str,
-    data: &[f64],
-) -> Result<()> {
-    let index = count(layer - 1, "layer")?;
-    engine_mut(&mut ptr)?
-        .set_param(index, name, data)
-        .map_err(core_err)
+fn rn_set_param(mut ptr: ExternalPtr<AnyNetwork>, layer: i32, name: &str, data: &[f64]) -> Robj {
+    to_r(|| {
+        let index = count(layer - 1, "layer")?;
+        engine_mut(&mut ptr)?
+            .set_param(index, name, data)
+            .map_err(core_err)
+    })
 }
 
 fn params_list(params: Vec<ParamExport>, layers: usize) -> List {
@@ -235,54 +258,55 @@ fn params_list(params: Vec<ParamExport>, layers: usize) -> List {
 /// Parameters (or, with `grads = TRUE`, their gradients) as one named list per layer.
 /// @noRd
 #[extendr]
-fn rn_params(ptr: ExternalPtr<AnyNetwork>, grads: bool) -> Result<List> {
-    let net = engine_ref(&ptr)?;
-    let layers = net.specs().len();
-    let exported = if grads { net.grads() } else { net.params() };
-    Ok(params_list(exported, layers))
+fn rn_params(ptr: ExternalPtr<AnyNetwork>, grads: bool) -> Robj {
+    to_r(|| {
+        let net = engine_ref(&ptr)?;
+        let layers = net.specs().len();
+        let exported = if grads { net.grads() } else { net.params() };
+        Ok(params_list(exported, layers))
+    })
 }
 
 /// @noRd
 #[extendr]
-fn rn_forward(
-    mut ptr: ExternalPtr<AnyNetwork>,
-    x: Robj,
-    training: bool,
-    seed: &[i32],
-) -> Result<RMatrix<f64>> {
-    let mode = if training { Mode::Train } else { Mode::Infer };
-    let out = engine_mut(&mut ptr)?
-        .forward(input_of(&x)?, mode, seed_from(seed))
-        .map_err(core_err)?;
-    Ok(r_matrix(out))
+fn rn_forward(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, training: bool, seed: &[i32]) -> Robj {
+    to_r(|| {
+        let mode = if training { Mode::Train } else { Mode::Infer };
+        let out = engine_mut(&mut ptr)?
+            .forward(input_of(&x)?, mode, seed_from(seed))
+            .map_err(core_err)?;
+        Ok(r_matrix(out))
+    })
 }
 
 /// TRUE when the network behaves differently in training (dropout), so
 /// that a manual forward pass needs a seed.
 /// @noRd
 #[extendr]
-fn rn_has_training_mode(ptr: ExternalPtr<AnyNetwork>) -> Result<bool> {
-    Ok(engine_ref(&ptr)?.has_training_mode())
+fn rn_has_training_mode(ptr: ExternalPtr<AnyNetwork>) -> Robj {
+    to_r(|| Ok(engine_ref(&ptr)?.has_training_mode()))
 }
 
 /// The L1/L2 penalty the layers add to the loss.
 /// @noRd
 #[extendr]
-fn rn_penalty(ptr: ExternalPtr<AnyNetwork>) -> Result<f64> {
-    Ok(engine_ref(&ptr)?.penalty())
+fn rn_penalty(ptr: ExternalPtr<AnyNetwork>) -> Robj {
+    to_r(|| Ok(engine_ref(&ptr)?.penalty()))
 }
 
 /// Metrics of predictions against targets: one value per name.
 /// @noRd
 #[extendr]
-fn rn_metrics(names: Strings, pred: RMatrix<f64>, target: RMatrix<f64>) -> Result<Doubles> {
-    let metrics = names
-        .iter()
-        .map(|n| Metric::from_name(n.as_ref()).map_err(core_err))
-        .collect::<Result<Vec<_>>>()?;
-    let values =
-        metric_values(&metrics, col_major(&pred)?, col_major(&target)?).map_err(core_err)?;
-    Ok(Doubles::from_values(values))
+fn rn_metrics(names: Strings, pred: RMatrix<f64>, target: RMatrix<f64>) -> Robj {
+    to_r(|| {
+        let metrics = names
+            .iter()
+            .map(|n| Metric::from_name(n.as_ref()).map_err(core_err))
+            .collect::<Result<Vec<_>>>()?;
+        let values =
+            metric_values(&metrics, col_major(&pred)?, col_major(&target)?).map_err(core_err)?;
+        Ok(Doubles::from_values(values))
+    })
 }
 
 /// Two 32-bit draws from R's RNG as one 64-bit seed.
@@ -293,20 +317,24 @@ fn seed_from(seed: &[i32]) -> u64 {
 
 /// @noRd
 #[extendr]
-fn rn_backward(mut ptr: ExternalPtr<AnyNetwork>, grad: RMatrix<f64>) -> Result<RMatrix<f64>> {
-    let out = engine_mut(&mut ptr)?
-        .backward(col_major(&grad)?)
-        .map_err(core_err)?;
-    Ok(r_matrix(out))
+fn rn_backward(mut ptr: ExternalPtr<AnyNetwork>, grad: RMatrix<f64>) -> Robj {
+    to_r(|| {
+        let out = engine_mut(&mut ptr)?
+            .backward(col_major(&grad)?)
+            .map_err(core_err)?;
+        Ok(r_matrix(out))
+    })
 }
 
 /// @noRd
 #[extendr]
-fn rn_predict(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, threads: i32) -> Result<RMatrix<f64>> {
-    let net = engine_mut(&mut ptr)?;
-    net.set_threads(count(threads, "threads")?)
-        .map_err(core_err)?;
-    Ok(r_matrix(net.predict(input_of(&x)?).map_err(core_err)?))
+fn rn_predict(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, threads: i32) -> Robj {
+    to_r(|| {
+        let net = engine_mut(&mut ptr)?;
+        net.set_threads(count(threads, "threads")?)
+            .map_err(core_err)?;
+        Ok(r_matrix(net.predict(input_of(&x)?).map_err(core_err)?))
+    })
 }
 
 /// Reads a loss description made by `Loss$.description()`:
@@ -327,20 +355,22 @@ fn rn_loss(
     pred: RMatrix<f64>,
     target: RMatrix<f64>,
     weights: Nullable<Doubles>,
-) -> Result<List> {
-    let loss = loss_from(loss)?;
-    let weights: Option<Vec<f64>> = match weights {
-        Nullable::NotNull(w) => Robj::from(w).as_real_vector(),
-        Nullable::Null => None,
-    };
-    let (value, grad) = loss_value_and_grad(
-        loss,
-        col_major(&pred)?,
-        col_major(&target)?,
-        weights.as_deref(),
-    )
-    .map_err(core_err)?;
-    Ok(list!(value = value, grad = r_matrix(grad)))
+) -> Robj {
+    to_r(|| {
+        let loss = loss_from(loss)?;
+        let weights: Option<Vec<f64>> = match weights {
+            Nullable::NotNull(w) => Robj::from(w).as_real_vector(),
+            Nullable::Null => None,
+        };
+        let (value, grad) = loss_value_and_grad(
+            loss,
+            col_major(&pred)?,
+            col_major(&target)?,
+            weights.as_deref(),
+        )
+        .map_err(core_err)?;
+        Ok(list!(value = value, grad = r_matrix(grad)))
+    })
 }
 
 /// Reads an optimizer description made by the R optimizer classes:
@@ -409,12 +439,14 @@ fn state_list(state: ExportedState) -> List {
 /// One optimizer step from the gradients of the last `rn_backward`; returns the new state.
 /// @noRd
 #[extendr]
-fn rn_step(mut ptr: ExternalPtr<AnyNetwork>, optimizer: List) -> Result<List> {
-    let (config, state) = optimizer_from(optimizer)?;
-    let state = engine_mut(&mut ptr)?
-        .step(config, state)
-        .map_err(core_err)?;
-    Ok(state_list(state))
+fn rn_step(mut ptr: ExternalPtr<AnyNetwork>, optimizer: List) -> Robj {
+    to_r(|| {
+        let (config, state) = optimizer_from(optimizer)?;
+        let state = engine_mut(&mut ptr)?
+            .step(config, state)
+            .map_err(core_err)?;
+        Ok(state_list(state))
+    })
 }
 
 /// Reads the early-stopping description `list(monitor, patience, min_delta,
@@ -553,95 +585,97 @@ fn rn_fit(
     threads: i32,
     on_epoch: Nullable<Function>,
     on_batch: Nullable<Function>,
-) -> Result<List> {
-    let loss = loss_from(loss)?;
-    let (config_opt, state) = optimizer_from(optimizer)?;
-    let config = train_config_from(control)?;
-    let val_y = optional_matrix(&val_y)?;
-    let validation = match (optional_input(&val_x)?, &val_y) {
-        (Some(vx), Some(vy)) => Some((vx, col_major(vy)?)),
-        _ => None,
-    };
-    let columns = history_columns(&config.metrics, validation.is_some());
-    let job = FitJob {
-        x: input_of(&x)?,
-        y: col_major(&y)?,
-        weights: weights.as_real_slice(),
-        validation,
-        loss,
-        optimizer: config_opt,
-        state,
-        config,
-    };
-    let net = engine_mut(&mut ptr)?;
-    net.set_threads(count(threads, "threads")?)
-        .map_err(core_err)?;
-
-    let mut interrupted = false;
-    let mut last_check = Instant::now();
-    let mut last_progress = Instant::now();
-    let mut observer = |event: Event| -> Control {
-        if last_check.elapsed() >= INTERRUPT_CHECK_EVERY {
-            last_check = Instant::now();
-            if interrupt::pending() {
-                interrupted = true;
-                return Control::Stop;
-            }
-        }
-        let stop = match (event, &on_epoch, &on_batch) {
-            (Event::EpochEnd { epoch, figures }, Nullable::NotNull(f), _) => {
-                last_progress = Instant::now();
-                let mut named: Robj = Doubles::from_values(figures.iter().copied()).into();
-                let _ = named.set_names(columns.iter().map(String::as_str));
-                call_says_stop(f, pairlist!(epoch as i32, named))
-            }
-            (
-                Event::BatchEnd {
-                    epoch,
-                    batch,
-                    batches,
-                    loss,
-                },
-                _,
-                Nullable::NotNull(f),
-            ) if last_progress.elapsed() >= PROGRESS_EVERY => {
-                last_progress = Instant::now();
-                call_says_stop(
-                    f,
-                    pairlist!(epoch as i32, batch as i32, batches as i32, loss),
-                )
-            }
-            _ => false,
+) -> Robj {
+    to_r(|| {
+        let loss = loss_from(loss)?;
+        let (config_opt, state) = optimizer_from(optimizer)?;
+        let config = train_config_from(control)?;
+        let val_y = optional_matrix(&val_y)?;
+        let validation = match (optional_input(&val_x)?, &val_y) {
+            (Some(vx), Some(vy)) => Some((vx, col_major(vy)?)),
+            _ => None,
         };
-        if stop {
-            Control::Stop
-        } else {
-            Control::Continue
-        }
-    };
-    let (report, state) = net.fit(job, &mut observer).map_err(core_err)?;
-    let (status, epoch, batch) = match report.status {
-        FitStatus::Completed => ("completed", 0, 0),
-        FitStatus::Stopped { epoch, batch } if interrupted => ("interrupted", epoch, batch),
-        FitStatus::Stopped { epoch, batch } => ("stopped", epoch, batch),
-        FitStatus::EarlyStopped { epoch } => ("early_stopped", epoch, 0),
-        FitStatus::NonFinite { epoch, batch } => ("non_finite", epoch, batch),
-    };
-    let history = List::from_names_and_values(
-        report.columns.iter().map(String::as_str),
-        report
-            .columns
-            .iter()
-            .map(|c| report.column(c).unwrap_or_default()),
-    )?;
-    Ok(list!(
-        history = history,
-        status = status,
-        stopped_epoch = epoch as i32,
-        stopped_batch = batch as i32,
-        restored_epoch = report.restored_epoch.map(|e| e as i32).unwrap_or(0),
-        optimizer_state = state_list(state)
-    ))
+        let columns = history_columns(&config.metrics, validation.is_some());
+        let job = FitJob {
+            x: input_of(&x)?,
+            y: col_major(&y)?,
+            weights: weights.as_real_slice(),
+            validation,
+            loss,
+            optimizer: config_opt,
+            state,
+            config,
+        };
+        let net = engine_mut(&mut ptr)?;
+        net.set_threads(count(threads, "threads")?)
+            .map_err(core_err)?;
+
+        let mut interrupted = false;
+        let mut last_check = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut observer = |event: Event| -> Control {
+            if last_check.elapsed() >= INTERRUPT_CHECK_EVERY {
+                last_check = Instant::now();
+                if interrupt::pending() {
+                    interrupted = true;
+                    return Control::Stop;
+                }
+            }
+            let stop = match (event, &on_epoch, &on_batch) {
+                (Event::EpochEnd { epoch, figures }, Nullable::NotNull(f), _) => {
+                    last_progress = Instant::now();
+                    let mut named: Robj = Doubles::from_values(figures.iter().copied()).into();
+                    let _ = named.set_names(columns.iter().map(String::as_str));
+                    call_says_stop(f, pairlist!(epoch as i32, named))
+                }
+                (
+                    Event::BatchEnd {
+                        epoch,
+                        batch,
+                        batches,
+                        loss,
+                    },
+                    _,
+                    Nullable::NotNull(f),
+                ) if last_progress.elapsed() >= PROGRESS_EVERY => {
+                    last_progress = Instant::now();
+                    call_says_stop(
+                        f,
+                        pairlist!(epoch as i32, batch as i32, batches as i32, loss),
+                    )
+                }
+                _ => false,
+            };
+            if stop {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
+        };
+        let (report, state) = net.fit(job, &mut observer).map_err(core_err)?;
+        let (status, epoch, batch) = match report.status {
+            FitStatus::Completed => ("completed", 0, 0),
+            FitStatus::Stopped { epoch, batch } if interrupted => ("interrupted", epoch, batch),
+            FitStatus::Stopped { epoch, batch } => ("stopped", epoch, batch),
+            FitStatus::EarlyStopped { epoch } => ("early_stopped", epoch, 0),
+            FitStatus::NonFinite { epoch, batch } => ("non_finite", epoch, batch),
+        };
+        let history = List::from_names_and_values(
+            report.columns.iter().map(String::as_str),
+            report
+                .columns
+                .iter()
+                .map(|c| report.column(c).unwrap_or_default()),
+        )?;
+        Ok(list!(
+            history = history,
+            status = status,
+            stopped_epoch = epoch as i32,
+            stopped_batch = batch as i32,
+            restored_epoch = report.restored_epoch.map(|e| e as i32).unwrap_or(0),
+            optimizer_state = state_list(state)
+        ))
+    })
 }
 
 extendr_module! {
