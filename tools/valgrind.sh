@@ -29,12 +29,13 @@
 #    (rustnn.so, or a rustnn_core / rustnn_glue function); the rustnn ones
 #    are printed (without R's own frames).
 #
-# Known findings (2026-11-24, extendr-api 0.9.0):
-#  - Definite leaks of a few hundred bytes per R error raised from Rust
-#    (wrap__rn_new, wrap__rn_fit, ...): extendr's wrapper turns an Err into a
-#    panic, catches it, and calls Rf_error() while the panic payload and a
-#    copy of the message are still alive; R's longjmp skips their drops
-#    (extendr/extendr#278, #549). They fail the run, as they are rustnn's.
+# Findings (2026-11-24, extendr-api 0.9.0):
+#  - Fixed: definite leaks of a few hundred bytes per R error raised from
+#    Rust (wrap__rn_new, wrap__rn_fit, ...): extendr's wrapper turns an Err
+#    into a panic, catches it, and calls Rf_error() while the panic payload
+#    and a copy of the message are still alive; R's longjmp skips their drops
+#    (extendr/extendr#278, #549). The glue now returns errors as values that
+#    R raises (to_r() in src/rust/glue/src/lib.rs). Such leaks fail the run.
 #  - "Conditional jump ... uninitialised value" in AnyNetwork::fit, at
 #    train.rs check_data (the row-weight count) and at the drop of the
 #    optional row weights in any.rs fit_generic: LLVM tests a field of the
