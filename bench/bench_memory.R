@@ -287,9 +287,4 @@ if ("peak" %in% parts) {
 }
 
 results <- do.call(rbind, results)
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
-csv_file <- file.path(out_dir, sprintf("memory-%s.csv", date))
-md_file <- file.path(out_dir, sprintf("memory-%s.md", date))
-utils::write.csv(results, csv_file, row.names = FALSE)
-writeLines(md, md_file)
-message("bench_memory: wrote ", csv_file, " and ", md_file)
+write_results(results, md, out_dir, "memory", date)

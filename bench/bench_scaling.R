@@ -288,9 +288,4 @@ if ("memory" %in% parts) {
 }
 
 results <- do.call(rbind, results)
-dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
-csv_file <- file.path(out_dir, sprintf("scaling-%s.csv", date))
-md_file <- file.path(out_dir, sprintf("scaling-%s.md", date))
-utils::write.csv(results, csv_file, row.names = FALSE)
-writeLines(md, md_file)
-message("bench_scaling: wrote ", csv_file, " and ", md_file)
+write_results(results, md, out_dir, "scaling", date)

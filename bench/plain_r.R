@@ -287,3 +287,14 @@ rscript_child <- function(script, args = character()) {
   if (!length(kv)) stop("the child R process printed no results:\n", paste(out, collapse = "\n"))
   stats::setNames(as.numeric(sub("^.*,", "", kv)), sub(",.*$", "", kv))
 }
+
+# Writes a benchmark's results to OUT_DIR/NAME-DATE.csv and its report to
+# OUT_DIR/NAME-DATE.md, and says where.
+write_results <- function(results, md, out_dir, name, date) {
+  dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
+  csv_file <- file.path(out_dir, sprintf("%s-%s.csv", name, date))
+  md_file <- file.path(out_dir, sprintf("%s-%s.md", name, date))
+  utils::write.csv(results, csv_file, row.names = FALSE)
+  writeLines(md, md_file)
+  message("bench_", name, ": wrote ", csv_file, " and ", md_file)
+}
