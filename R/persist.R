@@ -446,10 +446,12 @@ plain_preprocess <- function(pre) {
   pre
 }
 
-#' The optimizers a file can hold, by class name.
+#' The optimizers a file can hold, by class name: those fit() accepts by
+#' name (optimizer_names()), so a new optimizer registered there is saved too.
 #' @noRd
 optimizer_classes <- function() {
-  list(SGD = SGD, Adam = Adam, AdamW = AdamW, RMSprop = RMSprop, Adagrad = Adagrad)
+  generators <- unname(optimizer_names())
+  stats::setNames(generators, vapply(generators, function(g) g$classname, character(1)))
 }
 
 optimizer_hyper_names <- function(generator) {

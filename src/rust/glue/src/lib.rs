@@ -229,7 +229,7 @@ fn rn_is_live(ptr: Robj) -> bool {
 #[extendr]
 fn rn_set_param(mut ptr: ExternalPtr<AnyNetwork>, layer: i32, name: &str, data: &[f64]) -> Robj {
     to_r(|| {
-        let index = count(layer - 1, "layer")?;
+        let index = count(layer.saturating_sub(1), "layer")?;
         engine_mut(&mut ptr)?
             .set_param(index, name, data)
             .map_err(core_err)
