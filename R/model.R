@@ -446,6 +446,14 @@ has_layer <- function(specs, types) {
   any(vapply(specs, function(s) s$type %in% types, logical(1)))
 }
 
+#' Names for a model's layers, from their engine type and position
+#' ("linear_1", "tanh_2", ...): the names of kept activations, gradients,
+#' grad_check() rows and tracked weights.
+#' @noRd
+layer_names <- function(specs) {
+  paste0(vapply(specs, function(s) s$type, character(1)), "_", seq_along(specs))
+}
+
 #' Whether a model with these layer specs needs to know its input's shape
 #' (image layers, and batch normalization, which reads channels); the
 #' engine tells the ones a linear layer fixes.
