@@ -51,6 +51,12 @@ rn_metrics <- function(names, pred, target) .Call(wrap__rn_metrics, names, pred,
 #' @noRd
 rn_backward <- function(ptr, grad) .Call(wrap__rn_backward, ptr, grad)
 
+#' Every layer's output from the last forward pass or, with `grads`, the
+#' gradient of the loss with respect to it from the last backward pass:
+#' one matrix per layer, rows as in the engine.
+#' @noRd
+rn_kept <- function(ptr, grads) .Call(wrap__rn_kept, ptr, grads)
+
 #' @noRd
 rn_predict <- function(ptr, x, threads) .Call(wrap__rn_predict, ptr, x, threads)
 

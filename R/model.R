@@ -32,15 +32,33 @@
 #' @section Methods:
 #' * `Sequential$new(..., dtype = "float32", input_shape = NULL)`: layers
 #'   first to last (or one list of them); `input_shape` as above, optional.
-#' * `$forward(x, training = TRUE)`: the output (a matrix, or an array for
-#'   image outputs), keeping every layer's output for `$backward()`.
-#'   `training = FALSE` runs dropout and batch normalization as `predict()`
-#'   does.
-#' * `$backward(grad)`: from the gradient of the loss with respect to the
-#'   output, fills every layer's `grads`; returns the gradient with respect
-#'   to the input, invisibly.
+#' * `$forward(x, training = TRUE, keep = FALSE)`: the output (a matrix,
+#'   or an array for image outputs), keeping every layer's output for
+#'   `$backward()`. `training = FALSE` runs dropout and batch normalization
+#'   as `predict()` does. With `keep = TRUE`, returns every layer's output
+#'   instead: a list named by layer (`linear_1`, `tanh_2`, ...: type and
+#'   position), each a matrix with one row per sample (an array `n x
+#'   channels x height x width` for image layers); the last is the output.
+#' * `$backward(grad, keep = FALSE)`: from the gradient of the loss with
+#'   respect to the output, fills every layer's `grads`; returns the
+#'   gradient with respect to the input, invisibly. With `keep = TRUE`,
+#'   returns the gradient of the loss with respect to every layer's output
+#'   instead, named and shaped like `forward(keep = TRUE)`'s list.
 #' * Fields: `layers`, `history` (of the last `fit()`), `dtype`,
 #'   `input_shape`, `input_dim` (values per sample).
+#'
+#' @section Looking inside:
+#' Tutorial 003 writes its 2-4-1 network's passes by hand, with `Z1`, `A1`,
+#' `Z2`, `A2` going forward and `dZ2`, `dW2`, `dZ1` coming back. The same
+#' quantities come out of a model: on its 320 training points,
+#' `model$forward(x, keep = TRUE)` returns `linear_1` (`Z1`, 320 x 4),
+#' `tanh_2` (`A1`, the hidden activations, 320 x 4), `linear_3` (`Z2`, 320
+#' x 1) and `sigmoid_4` (`A2`, 320 x 1). After `model$backward(g, keep =
+#' TRUE)` from `g`, the gradient of the loss with respect to `A2`, the list
+#' holds the gradients with respect to each of them (`linear_3` is `dZ2`,
+#' `linear_1` is `dZ1`), and each layer's `grads` holds `dW` and `db`.
+#' [grad_check()] checks all of them against finite differences.
+#' @seealso [grad_check()] to check backpropagation.
 #' @export
 #' @examples
 #' set.seed(42)
@@ -48,6 +66,15 @@
 #' model
 #' x <- matrix(rnorm(10), ncol = 2)
 #' model$forward(x)
+#'
+#' # Every layer's output, and the gradients coming back (tutorial 003)
+#' flower <- planar_flower()[1:320, ]
+#' x <- scale(as.matrix(flower[, c("x1", "x2")]))
+#' acts <- model$forward(x, keep = TRUE)
+#' dim(acts$tanh_2)   # A1: 320 x 4
+#' grads <- model$backward(BCELoss$new()$grad(acts$sigmoid_4, flower$y), keep = TRUE)
+#' dim(grads$linear_1)   # dZ1: 320 x 4
+#' model$layers[[1]]$grads$weight   # dW1 = t(x) %*% dZ1
 #'
 #' # An image model, with its input shape given up front
 #' cnn <- Sequential$new(Conv2d$new(1, 8, 3), ReLU$new(), MaxPool2d$new(2), Flatten$new(),
@@ -99,33 +126,44 @@ Sequential <- R6::R6Class("Sequential",
     # @param training Training mode (dropout active, batch normalization
     #   using batch statistics, as in PyTorch's default `train()` mode), or
     #   inference (as in `predict()`).
-    # @return The output as a matrix (an array for image outputs).
-    forward = function(x, training = TRUE) {
+    # @param keep Return every layer's output (a list named by layer), not
+    #   just the last?
+    # @return The output as a matrix (an array for image outputs); with
+    #   `keep = TRUE`, a named list of every layer's output.
+    forward = function(x, training = TRUE, keep = FALSE) {
       x <- as_input_batch(x, "x")
       self$.resolve_input(x, "x")
       check_flag(training)
+      check_flag(keep)
       out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
       # Batch normalization moved its running statistics: keep them.
       if (training && has_layer(private$.state$specs, "batch_norm")) private$refresh_params()
+      if (keep) return(private$kept(grads = FALSE))
       rows_to_images(out, utils::tail(self$.shapes(), 1L)[[1]])
     },
 
     # @description Backward pass from the gradient of the loss with respect
     #   to the output of the last `forward()`; fills every layer's `grads`.
     # @param grad Numeric matrix (or array) shaped like the output.
-    # @return The gradient with respect to the input, shaped like it, invisibly.
-    backward = function(grad) {
+    # @param keep Return the gradient of the loss with respect to every
+    #   layer's output (a list named by layer)?
+    # @return The gradient with respect to the input, shaped like it,
+    #   invisibly; with `keep = TRUE`, a named list of the gradients with
+    #   respect to every layer's output.
+    backward = function(grad, keep = FALSE) {
       force(grad) # may run the forward pass: model$backward(loss$grad(model$forward(x), y))
       if (is.null(private$.forward_rows)) {
         cli::cli_abort(c("{.code model$backward()} needs a forward pass first.",
                          i = "Call {.code model$forward(x)} before it."),
                        class = c("rustnn_error_state", "rustnn_error"))
       }
+      check_flag(keep)
       grad <- check_output_grad(grad, private$engine())
       out <- rust_call(rn_backward(private$engine(), grad))
       private$.grads_ready <- TRUE
+      if (keep) return(private$kept(grads = TRUE))
       invisible(rows_to_images(out, self$.shapes()[[1]]))
     },
 
@@ -325,6 +363,15 @@ Sequential <- R6::R6Class("Sequential",
         private$.forward_rows <- NULL
       }
       private$.engine_ptr
+    },
+
+    # Every layer's output (or its gradient) from the engine's last pass,
+    # shaped like the layer's output and named by layer.
+    kept = function(grads) {
+      kept <- rust_call(rn_kept(private$engine(), grads))
+      shapes <- self$.shapes()[-1L]
+      kept <- Map(rows_to_images, kept, shapes)
+      stats::setNames(kept, layer_names(private$.state$specs))
     },
 
     refresh_params = function() {

@@ -240,6 +240,15 @@ impl AnyNetwork {
         })
     }
 
+    /// Every layer's output in the last forward pass or, with `grads`, the
+    /// gradient of the loss with respect to it from the last backward pass.
+    pub fn kept(&self, grads: bool) -> Result<Vec<ColMajorOwned>> {
+        each!(self, net => {
+            let views = if grads { net.kept_output_grads()? } else { net.kept_outputs()? };
+            Ok(views.into_iter().map(ColMajorOwned::from_view).collect())
+        })
+    }
+
     pub fn predict(&mut self, x: ColMajor<'_>) -> Result<ColMajorOwned> {
         each!(self, net => predict_generic(net, x))
     }

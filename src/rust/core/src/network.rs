@@ -35,6 +35,9 @@ pub struct Network<T: Scalar> {
     deltas: Vec<Array2<T>>,
     /// Rows of the batch whose activations are in `acts`, once a forward pass ran.
     forward_rows: Option<usize>,
+    /// Whether `deltas` holds the gradients of a full `backward` from the
+    /// current forward pass (training's fused pass skips some of them).
+    backward_done: bool,
     pub parallel: Parallel,
     /// Draws dropout masks; reseeded by every `fit()` and manual forward pass
     /// from a seed the host takes from its own RNG.
@@ -60,6 +63,7 @@ impl<T: Scalar> Network<T> {
             acts: vec![Array2::zeros((0, 0)); n + 1],
             deltas: vec![Array2::zeros((0, 0)); n + 1],
             forward_rows: None,
+            backward_done: false,
             parallel: Parallel::default(),
             rng: StdRng::seed_from_u64(0),
         })
@@ -235,6 +239,7 @@ impl<T: Scalar> Network<T> {
     /// Runs every layer on the batch in the input buffer.
     pub(crate) fn forward_loaded(&mut self, mode: Mode) -> Result<()> {
         self.forward_rows = None;
+        self.backward_done = false;
         let rows = self.acts[0].nrows();
         for (i, layer) in self.layers.iter_mut().enumerate() {
             let width = self.shapes[i + 1].map_or(self.acts[i].ncols(), Shape::size);
@@ -309,7 +314,36 @@ impl<T: Scalar> Network<T> {
             grad_output.ncols(),
         )?;
         self.deltas[top].assign(&grad_output);
-        self.backward_from(top, input_grad)
+        self.backward_from(top, input_grad)?;
+        self.backward_done = true;
+        Ok(())
+    }
+
+    /// Every layer's output in the last forward pass, first layer first.
+    pub fn kept_outputs(&self) -> Result<Vec<ArrayView2<'_, T>>> {
+        self.require_forward_any()?;
+        Ok(self.acts[1..].iter().map(|a| a.view()).collect())
+    }
+
+    /// The gradient of the loss with respect to every layer's output, from
+    /// the last `backward` (the last one is the gradient it was given).
+    pub fn kept_output_grads(&self) -> Result<Vec<ArrayView2<'_, T>>> {
+        self.require_forward_any()?;
+        if !self.backward_done {
+            return Err(NnError::State(
+                "there are no gradients to show: call backward() after forward()".into(),
+            ));
+        }
+        Ok(self.deltas[1..].iter().map(|a| a.view()).collect())
+    }
+
+    fn require_forward_any(&self) -> Result<()> {
+        match self.forward_rows {
+            Some(_) => Ok(()),
+            None => Err(NnError::State(
+                "there are no layer outputs to show: call forward() first (predict() and fit() replace them)".into(),
+            )),
+        }
     }
 
     /// Loss of the last forward pass against `target` (with optional per-row
@@ -446,6 +480,47 @@ mod tests {
             .unwrap();
         net.set_param(2, "bias", &[0.05, -0.05]).unwrap();
         net
+    }
+
+    /// The kept outputs are the layers' own computations, and the kept
+    /// gradients chain back from the gradient given to backward.
+    #[test]
+    fn kept_outputs_and_gradients_follow_the_layers() {
+        let mut net = small_net();
+        assert!(net.kept_outputs().is_err());
+        let x = array![[0.5, -1.0], [2.0, 0.25]];
+        net.forward(x.view(), Mode::Train).unwrap();
+        assert!(net.kept_output_grads().is_err());
+        let kept: Vec<Array2<f64>> = net
+            .kept_outputs()
+            .unwrap()
+            .iter()
+            .map(|a| a.to_owned())
+            .collect();
+        assert_eq!(kept.len(), 4);
+        let w1 = array![[0.1, 0.3, -0.6], [-0.4, 0.8, 0.2]];
+        let z1 = x.dot(&w1) + &array![0.01, -0.02, 0.03];
+        assert!((&kept[0] - &z1).iter().all(|d| d.abs() < 1e-15));
+        assert!((&kept[1] - &z1.mapv(f64::tanh))
+            .iter()
+            .all(|d| d.abs() < 1e-15));
+        assert_eq!(kept[3], net.output());
+
+        let g = array![[1.0, -1.0], [0.5, 0.0]];
+        net.backward(g.view(), true).unwrap();
+        let grads: Vec<Array2<f64>> = net
+            .kept_output_grads()
+            .unwrap()
+            .iter()
+            .map(|a| a.to_owned())
+            .collect();
+        assert_eq!(grads[3], g);
+        // Through tanh: dL/dz1 = dL/da1 * (1 - a1^2).
+        let through_tanh = &grads[1] * &kept[1].mapv(|a| 1.0 - a * a);
+        assert!((&grads[0] - &through_tanh).iter().all(|d| d.abs() < 1e-15));
+        // A new forward pass makes the old gradients stale.
+        net.forward(x.view(), Mode::Train).unwrap();
+        assert!(net.kept_output_grads().is_err());
     }
 
     #[test]

@@ -326,6 +326,18 @@ fn rn_backward(mut ptr: ExternalPtr<AnyNetwork>, grad: RMatrix<f64>) -> Robj {
     })
 }
 
+/// Every layer's output from the last forward pass or, with `grads`, the
+/// gradient of the loss with respect to it from the last backward pass:
+/// one matrix per layer, rows as in the engine.
+/// @noRd
+#[extendr]
+fn rn_kept(ptr: ExternalPtr<AnyNetwork>, grads: bool) -> Robj {
+    to_r(|| {
+        let kept = engine_ref(&ptr)?.kept(grads).map_err(core_err)?;
+        Ok(List::from_values(kept.into_iter().map(r_matrix)))
+    })
+}
+
 /// @noRd
 #[extendr]
 fn rn_predict(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, threads: i32) -> Robj {
@@ -691,6 +703,7 @@ extendr_module! {
     fn rn_penalty;
     fn rn_metrics;
     fn rn_backward;
+    fn rn_kept;
     fn rn_predict;
     fn rn_loss;
     fn rn_step;
