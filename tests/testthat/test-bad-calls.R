@@ -178,6 +178,14 @@ corpus <- list(
   "NA in images" = bad(predict(trained_cnn(), array(c(NA, runif(71)), c(2, 6, 6))), "rustnn_error_argument", "newdata"),
   "NA in forward()" = bad(dense()$forward(matrix(c(NA, 1, 2, 3), 2)), "rustnn_error_argument", "x"),
   "NA as training flag" = bad(dense()$forward(x, training = NA), "rustnn_error_argument", "training"),
+  "NA as keep flag" = bad(dense()$forward(x, keep = NA), "rustnn_error_argument", "keep"),
+  "grad_check of a list" = bad(grad_check(list(), x, y, "mse"), "rustnn_error_argument", "model"),
+  "grad_check without a loss" = bad(grad_check(dense(), x, y), "rustnn_error_argument", "loss"),
+  "grad_check, NaN eps" = bad(grad_check(dense(), x, y, "mse", eps = NaN), "rustnn_error_argument", "eps"),
+  "grad_check, wrong width" = bad(grad_check(dense(), matrix(1, 3, 4), y, "mse"), "rustnn_error_argument", "x"),
+  "grad_check, y of other rows" = bad(grad_check(dense(), x, 1:3, "mse"), "rustnn_error_argument", "y"),
+  "grad_check of a CNN, matrix x" = bad(grad_check(cnn(), x, labels, "cross_entropy"), "rustnn_error_argument", "x"),
+  "grad_check, NA entries" = bad(grad_check(dense(), x, y, "mse", max_entries = NA), "rustnn_error_argument", "max_entries"),
   "NaN weight set by hand" = bad({
     model <- dense()
     p <- model$layers[[1]]$params
