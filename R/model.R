@@ -29,6 +29,9 @@
 #' trains independently of the original); [save_model()] writes a versioned
 #' file, with the optimizer's state, that later versions of rustnn will read.
 #'
+#' [plot()][plot.Sequential] draws a model: every weight of a small dense
+#' network, or one box per layer.
+#'
 #' @section Methods:
 #' * `Sequential$new(..., dtype = "float32", input_shape = NULL)`: layers
 #'   first to last (or one list of them); `input_shape` as above, optional.
