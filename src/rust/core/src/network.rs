@@ -482,6 +482,10 @@ mod tests {
         net
     }
 
+    fn owned(views: Result<Vec<ArrayView2<'_, f64>>>) -> Vec<Array2<f64>> {
+        views.unwrap().iter().map(|a| a.to_owned()).collect()
+    }
+
     /// The kept outputs are the layers' own computations, and the kept
     /// gradients chain back from the gradient given to backward.
     #[test]
@@ -491,12 +495,7 @@ mod tests {
         let x = array![[0.5, -1.0], [2.0, 0.25]];
         net.forward(x.view(), Mode::Train).unwrap();
         assert!(net.kept_output_grads().is_err());
-        let kept: Vec<Array2<f64>> = net
-            .kept_outputs()
-            .unwrap()
-            .iter()
-            .map(|a| a.to_owned())
-            .collect();
+        let kept = owned(net.kept_outputs());
         assert_eq!(kept.len(), 4);
         let w1 = array![[0.1, 0.3, -0.6], [-0.4, 0.8, 0.2]];
         let z1 = x.dot(&w1) + &array![0.01, -0.02, 0.03];
@@ -508,12 +507,7 @@ mod tests {
 
         let g = array![[1.0, -1.0], [0.5, 0.0]];
         net.backward(g.view(), true).unwrap();
-        let grads: Vec<Array2<f64>> = net
-            .kept_output_grads()
-            .unwrap()
-            .iter()
-            .map(|a| a.to_owned())
-            .collect();
+        let grads = owned(net.kept_output_grads());
         assert_eq!(grads[3], g);
         // Through tanh: dL/dz1 = dL/da1 * (1 - a1^2).
         let through_tanh = &grads[1] * &kept[1].mapv(|a| 1.0 - a * a);
