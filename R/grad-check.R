@@ -128,7 +128,7 @@ grad_check <- function(model, x, y, loss = NULL, eps = 1e-5, tolerance = 1e-6,
             class = c("rustnn_grad_check", "data.frame"),
             entries = do.call(rbind, lapply(checks, `[[`, "entries")),
             tolerance = tolerance, eps = eps, rows = nrow(x),
-            loss = if (is.character(loss$name)) loss$name else class(loss)[1])
+            loss = if (identical(class(loss)[1], "Loss")) loss_label(loss$.description()) else class(loss)[1])
 }
 
 #' The loss to check: a name, or an object with loss() and grad() methods.

@@ -154,7 +154,7 @@ test_that("grad_check samples large tensors, and takes the loss of the last fit"
   expect_equal(check$entries, c(120, 40, 80, 2))
   expect_true(all(check$pass))
   expect_output(print(check), "25 of 120")
-  expect_identical(attr(check, "loss"), "huber")
+  expect_identical(attr(check, "loss"), "huber (delta = 1)")
 })
 
 test_that("grad_check's arguments are checked", {
