@@ -72,12 +72,18 @@ check_dots_empty <- function(env = rlang::caller_env(), call = rlang::caller_env
 
 check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
   if (!(is.character(x) && length(x) == 1L && !is.na(x) && x %in% choices)) {
-    shown <- if (is.character(x) && length(x) == 1L) paste0('"', x, '"') else
-      cli::format_inline("{.obj_type_friendly {x}}")
-    abort_arg(c("{.arg {arg}} must be one of {.or {.val {choices}}}, not {shown}."),
+    abort_arg(c("{.arg {arg}} must be one of {.or {.val {choices}}}, not {shown_choice(x)}."),
               arg, call = call)
   }
   x
+}
+
+#' A value given where a string was expected, for messages: a string
+#' quoted, anything else by its type.
+#' @noRd
+shown_choice <- function(x) {
+  if (is.character(x) && length(x) == 1L) paste0('"', x, '"') else
+    cli::format_inline("{.obj_type_friendly {x}}")
 }
 
 #' Checks a hyper-parameter by its kind (see `hyper()` in optimizers.R):

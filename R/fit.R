@@ -64,10 +64,62 @@
 #'   per epoch. `TRUE`/`FALSE` mean 1/0. Default: `1` in an interactive
 #'   session, else `0` (option `rustnn.verbose`).
 #' @param threads Number of threads; see [default_threads()].
+#' @param track `NULL` (the default) records nothing more; `"weights"`
+#'   records, at the end of every epoch, each trained parameter's values
+#'   and gradient, for plots such as `plot(history, what = "gradients")`:
+#'   see **Tracking weights** and the value `$tracked`.
 #' @param ... Unused; must be empty.
 #' @return A `rustnn_history` object (invisibly): the per-epoch figures in
 #'   `$metrics` (`loss`, metrics, `val_*`, `lr`), with `print()`, `plot()`
-#'   and `as.data.frame()` methods. The model keeps it as `model$history`.
+#'   and `as.data.frame()` methods. The model keeps it as `model$history`
+#'   (and [save_model()] stores it).
+#'
+#'   With `track = "weights"`, `$tracked` is a list of two data frames
+#'   (without it, there is no `$tracked`):
+#'
+#'   * `summary`: one row per epoch, layer, parameter and kind, with columns
+#'     `epoch` (integer, from 1), `layer` (the layer's name: its type and
+#'     position, `"linear_1"`, `"relu_2"`, ...), `param` (`"weight"`,
+#'     `"bias"`, or batch normalization's `"gamma"`, `"beta"`), `kind`
+#'     (`"weight"`: the parameter's values; `"gradient"`: its gradient),
+#'     `mean`, `sd` (as [sd()] computes it: `NA` for a parameter of one
+#'     value), `mean_abs` (the mean of the absolute values), `min` and
+#'     `max`.
+#'   * `histogram`: one row per bin of each of those, with columns `epoch`,
+#'     `layer`, `param`, `kind`, `lower` and `upper` (the bin's edges) and
+#'     `count` (integer). The 20 bins of equal width span the tensor's
+#'     range that epoch, `min` to `max`, their edges those of `seq(min, max,
+#'     length.out = 21)`; each bin holds the values above its lower edge up
+#'     to its upper edge, the first one its lower edge too, as
+#'     [hist()] counts (`right = TRUE`). When all the values are equal (a
+#'     bias that starts at zero), one bin with `lower == upper` holds them
+#'     all.
+#'
+#' @section Tracking weights:
+#' With `track = "weights"`, the engine records, at the end of every epoch
+#' that runs to its end, for every layer with trained parameters (linear and
+#' convolution layers' `weight` and `bias`, batch normalization's `gamma`
+#' and `beta`, not its running statistics):
+#'
+#' * the parameter's **values** at the end of the epoch, after its last
+#'   optimizer step (the weights the epoch hands to the next);
+#' * its **gradient from the last mini-batch of the epoch**: the gradient of
+#'   that batch's loss (including the layer's `l1`/`l2` penalty, not the
+#'   optimizer's weight decay) the optimizer's last step used, before
+#'   momentum or Adam's scaling. The last batch is the one that ends the
+#'   (shuffled) epoch, and can be smaller than `batch_size`; with
+#'   `batch_size = nrow(x)`, it is the full-batch gradient of the epoch.
+#'
+#' Each gets the summary and histogram described under Value. The records
+#' are taken by the engine, with no R code per epoch, in a few passes over
+#' the parameters and gradients (a few nanoseconds per parameter per epoch):
+#' nothing beside an epoch of many mini-batches, but noticeable when an epoch
+#' is a single small batch through a large network. Epochs
+#' whose weights became NaN or infinite, and an epoch cut short by Ctrl-C,
+#' have no records (nor a row in `$metrics`); the epochs before them keep
+#' theirs. With `early_stopping(restore_best_weights = TRUE)`, the records
+#' stay those of each epoch's end: the model's final weights are then the
+#' restored epoch's.
 #' @export
 #' @examples
 #' set.seed(42)
@@ -87,11 +139,20 @@
 #'                validation_split = 0.2,
 #'                callbacks = list(early_stopping(patience = 10)))
 #' tail(as.data.frame(history), 3)
+#'
+#' # Watching the weights and gradients of each layer
+#' model <- Sequential$new(Linear$new(4, 8), Sigmoid$new(), Linear$new(8, 8), Sigmoid$new(),
+#'                         Linear$new(8, 3), Softmax$new())
+#' history <- fit(model, scale(iris[, 1:4]), iris$Species, epochs = 20, batch_size = 150,
+#'                optimizer = SGD$new(lr = 0.5), track = "weights")
+#' head(history$tracked$summary)
+#' plot(history, what = "gradients", style = "size", method = "base")
 fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimizer = NULL,
                            epochs = 10, batch_size = 32, validation_data = NULL,
                            validation_split = 0, metrics = NULL, callbacks = list(),
                            class_weight = NULL, sample_weight = NULL, shuffle = TRUE,
-                           verbose = default_verbose(), threads = default_threads(), ...) {
+                           verbose = default_verbose(), threads = default_threads(),
+                           track = NULL, ...) {
   check_dots_empty()
   model <- object
   state <- model$.get_state()
@@ -113,6 +174,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   check_flag(shuffle)
   verbose <- check_verbose(verbose)
   threads <- check_threads(threads)
+  track <- check_track(track)
 
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
                             model, prepared, target$info, loss$name, outputs)
@@ -120,7 +182,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   batch_size <- min(batch_size, nrow(split$x))
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
-                  early_stopping = cbs$early_stopping, schedule = cbs$schedule)
+                  early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)
   reporter <- progress_reporter(verbose, epochs)
   epoch_end <- epoch_end_caller(reporter$on_epoch, cbs$epoch_end)
   result <- rust_call(rn_fit(model$.engine(), split$x, split$y, split$weights,
@@ -128,7 +190,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                              control, threads, epoch_end$fun, reporter$on_batch))
   reporter$finish()
   optimizer$state <- result$optimizer_state
-  history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs)
+  history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
   model$.after_fit(target$info, loss$.description(), optimizer$clone(), history, prepared$preprocess)
   report_end(result, history, epoch_end$failure(), verbose)
   invisible(history)
@@ -150,6 +212,15 @@ check_verbose <- function(verbose, call = rlang::caller_env()) {
               "verbose", call = call)
   }
   as.integer(verbose)
+}
+
+#' fit()'s `track`: NULL (off) or "weights".
+#' @noRd
+check_track <- function(track, call = rlang::caller_env()) {
+  if (is.null(track) || identical(track, "weights")) return(track)
+  abort_arg(c("{.arg track} must be {.code NULL} (off) or {.val weights}, not {shown_choice(track)}.",
+              i = "{.code track = \"weights\"} records each layer's weights and gradients at every epoch's end."),
+            "track", call = call)
 }
 
 metric_names <- c("accuracy", "precision", "recall", "f1", "auc", "mae", "rmse", "r2")
@@ -336,13 +407,27 @@ report_end <- function(result, history, failure, verbose, call = rlang::caller_e
   invisible()
 }
 
-new_history <- function(result, loss_name, batch_size, rows, epochs) {
-  structure(list(metrics = result$history,
-                 params = list(epochs = epochs, batch_size = batch_size, rows = rows,
-                               loss = loss_name),
-                 status = result$status,
-                 restored_epoch = if (result$restored_epoch > 0) result$restored_epoch),
-            class = "rustnn_history")
+new_history <- function(result, loss_name, batch_size, rows, epochs, specs) {
+  history <- structure(list(metrics = result$history,
+                            params = list(epochs = epochs, batch_size = batch_size, rows = rows,
+                                          loss = loss_name),
+                            status = result$status,
+                            restored_epoch = if (result$restored_epoch > 0) result$restored_epoch),
+                       class = "rustnn_history")
+  if (!is.null(result$tracked)) history$tracked <- tracked_frames(result$tracked, specs)
+  history
+}
+
+#' The engine's tracking records (lists of columns, with layers, params
+#' and kinds as codes; see `tracked_list()` in the glue) as the history's
+#' `tracked`: two data frames, with the layers by name.
+#' @noRd
+tracked_frames <- function(tracked, specs) {
+  names <- list(layer = layer_names(specs), param = tracked$params, kind = tracked$kinds)
+  lapply(tracked[c("summary", "histogram")], function(columns) {
+    for (key in names(names)) columns[[key]] <- names[[key]][columns[[key]]]
+    as.data.frame(columns, stringsAsFactors = FALSE)
+  })
 }
 
 #' @export
@@ -356,6 +441,7 @@ format.rustnn_history <- function(x, ...) {
   shown <- setdiff(names(m), "lr")
   figures <- vapply(shown, function(f) paste0(f, ": ", format(signif(m[[f]][n], 5))), character(1))
   c(head, paste0("  final: ", paste(figures, collapse = ", ")),
+    tracked_line(x$tracked),
     switch(x$status,
            early_stopped = paste0("  stopped early", if (!is.null(x$restored_epoch))
              paste0("; weights of epoch ", x$restored_epoch, " restored")),
@@ -363,6 +449,17 @@ format.rustnn_history <- function(x, ...) {
            interrupted = "  interrupted",
            stopped = "  stopped by a callback",
            NULL))
+}
+
+#' What format() says of tracked weights, if any.
+#' @noRd
+tracked_line <- function(tracked) {
+  if (is.null(tracked)) return(NULL)
+  s <- tracked$summary
+  tensors <- unique(paste(s$layer, s$param))
+  sprintf("  weights and gradients tracked: %d tensor%s of %d layer%s (see $tracked, plot(what = \"gradients\"))",
+          length(tensors), if (length(tensors) == 1L) "" else "s",
+          length(unique(s$layer)), if (length(unique(s$layer)) == 1L) "" else "s")
 }
 
 #' @export

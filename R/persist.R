@@ -90,7 +90,8 @@
 #'   [terms][stats::terms.object] object, with its environment removed; it
 #'   is the global environment again after loading), `xlevels` (factor
 #'   levels of the predictors), `center` and `scale` (standardization).
-#' * `history`: `NULL` or the `rustnn_history` list of the last `fit()`.
+#' * `history`: `NULL` or the `rustnn_history` list of the last `fit()`
+#'   (with its `tracked` data frames, if any: see [fit()][fit.Sequential]).
 #' * `optimizer`: `NULL` or `list(class, hyper, state)`: the optimizer's
 #'   class name (`"SGD"`, `"Adam"`, `"AdamW"`, `"RMSprop"`, `"Adagrad"`),
 #'   its hyper-parameters as a named list of the constructor's arguments,

@@ -2,10 +2,26 @@
 
 #' Plot a training history
 #'
-#' One panel per figure (the loss, then each metric), the training curve
-#' beside the validation one when there is one. With base graphics, or with
-#' ggplot2 when it is installed (`method = "auto"`, as keras's R package
-#' does).
+#' With `what = "metrics"` (the default): one panel per figure (the loss,
+#' then each metric), the training curve beside the validation one when
+#' there is one. With `what = "weights"` or `"gradients"`, for a history of
+#' a `fit(track = "weights")`: how each layer's weights, or their
+#' gradients, changed over training. With base graphics, or with ggplot2
+#' when it is installed (`method = "auto"`, as keras's R package does).
+#'
+#' Two styles show tracked weights and gradients:
+#'
+#' * `style = "histogram"`: one panel per parameter tensor (by default each
+#'   layer's `weight`, or batch normalization's `gamma`), with the
+#'   histograms of a few epochs drawn over one another, from light (early)
+#'   to dark (late). Each histogram is the one recorded for that epoch (20
+#'   bins spanning that epoch's range; see [fit()][fit.Sequential]). A
+#'   tensor whose values are all equal is drawn as a vertical line.
+#' * `style = "size"`: the mean absolute value of each tensor against the
+#'   epoch, one line per layer, on a logarithmic axis. For gradients, this
+#'   is the clearest picture of vanishing gradients: in a deep sigmoid
+#'   network, the lines of the layers near the input lie orders of magnitude
+#'   below those near the output.
 #'
 #' @param x A `rustnn_history` from [fit()][fit.Sequential].
 #' @param y Unused.
@@ -13,11 +29,26 @@
 #'   loss and every metric. Add `"lr"` to see the learning rate.
 #' @param method `"auto"` (ggplot2 if installed, else base graphics),
 #'   `"ggplot2"` or `"base"`.
-#' @param log Passed to [graphics::plot()] with base graphics: `"y"` for
-#'   logarithmic axes.
-#' @param ... Further arguments to [graphics::plot()] (base graphics).
-#' @return With ggplot2, the ggplot object (printed when auto-printed);
-#'   with base graphics, `x`, invisibly.
+#' @param log Passed to [graphics::plot()] with base graphics for
+#'   `what = "metrics"`: `"y"` for logarithmic axes. (`style = "size"` is
+#'   always drawn on a logarithmic axis.)
+#' @param what `"metrics"`, `"weights"` (the tracked values of the
+#'   parameters) or `"gradients"` (their tracked gradients, from each
+#'   epoch's last mini-batch).
+#' @param style For weights and gradients: `"histogram"` or `"size"` (see
+#'   Details).
+#' @param epochs For `style = "histogram"`: the epochs whose histograms are
+#'   drawn. Default: the first, middle and last.
+#' @param params For weights and gradients: the parameters to show, among
+#'   `"weight"`, `"bias"`, `"gamma"` and `"beta"`. Default: the weights
+#'   (and batch normalization's `gamma`), not the biases.
+#' @param ... Further arguments to [graphics::plot()] (base graphics), such
+#'   as `main` or `ylim`.
+#' @return With ggplot2, the ggplot object (printed when auto-printed). With
+#'   base graphics, invisibly: `x` for metrics; for weights and gradients,
+#'   the data drawn, rows of `x$tracked$histogram` (`style = "histogram"`)
+#'   or `x$tracked$summary` (`style = "size"`) with a column `panel` or
+#'   `series` naming where each row is drawn.
 #' @export
 #' @examples
 #' set.seed(1)
@@ -26,21 +57,38 @@
 #' history <- fit(model, x, x[, 1] * x[, 2], epochs = 30, metrics = "mae",
 #'                validation_split = 0.2)
 #' plot(history, method = "base")
+#'
+#' # Weights and gradients, recorded with track = "weights"
+#' model <- Sequential$new(Linear$new(2, 8), Sigmoid$new(), Linear$new(8, 8), Sigmoid$new(),
+#'                         Linear$new(8, 1))
+#' history <- fit(model, x, x[, 1] * x[, 2], epochs = 30, track = "weights")
+#' plot(history, what = "weights", method = "base")
+#' plot(history, what = "gradients", style = "size", method = "base")
 plot.rustnn_history <- function(x, y, metrics = NULL, method = c("auto", "ggplot2", "base"),
-                                log = "", ...) {
-  method <- check_choice(method[1], c("auto", "ggplot2", "base"), "method")
+                                log = "", what = c("metrics", "weights", "gradients"),
+                                style = c("histogram", "size"), epochs = NULL,
+                                params = c("weight", "gamma"), ...) {
+  method <- plot_method(method)
+  what <- check_choice(what[1], c("metrics", "weights", "gradients"), "what")
+  if (what != "metrics") {
+    return(plot_tracked(x, what, style, epochs, params, method, ...))
+  }
   long <- history_long(x, metrics)
-  if (method == "auto") {
-    method <- if (requireNamespace("ggplot2", quietly = TRUE)) "ggplot2" else "base"
-  }
-  if (method == "ggplot2") {
-    if (!requireNamespace("ggplot2", quietly = TRUE)) {
-      abort_arg("{.arg method} = {.val ggplot2} needs the ggplot2 package.", "method")
-    }
-    return(history_ggplot(long))
-  }
+  if (method == "ggplot2") return(history_ggplot(long))
   history_base_plot(long, log, ...)
   invisible(x)
+}
+
+#' `method` resolved to "ggplot2" or "base".
+#' @noRd
+plot_method <- function(method, call = rlang::caller_env()) {
+  method <- check_choice(method[1], c("auto", "ggplot2", "base"), "method", call = call)
+  have <- requireNamespace("ggplot2", quietly = TRUE)
+  if (method == "auto") return(if (have) "ggplot2" else "base")
+  if (method == "ggplot2" && !have) {
+    abort_arg("{.arg method} = {.val ggplot2} needs the ggplot2 package.", "method", call = call)
+  }
+  method
 }
 
 #' The history in long form: epoch, value, figure, data (training/validation).
@@ -94,6 +142,185 @@ history_ggplot <- function(long) {
     ggplot2::geom_line() +
     ggplot2::facet_wrap(ggplot2::vars(.data$figure), ncol = 1L, scales = "free_y") +
     ggplot2::labs(x = "epoch", y = NULL, colour = NULL) +
+    ggplot2::theme_minimal()
+}
+
+#' Tracked weights or gradients, drawn in one of two styles.
+#' @noRd
+plot_tracked <- function(history, what, style, epochs, params, method, ...,
+                         call = rlang::caller_env()) {
+  style <- check_choice(style[1], c("histogram", "size"), "style", call = call)
+  kind <- if (what == "weights") "weight" else "gradient"
+  tracked <- tracked_part(history, kind, params, call)
+  if (style == "histogram") {
+    data <- tracked_histograms(tracked$histogram, epochs, call)
+    if (method == "ggplot2") return(histograms_ggplot(data, kind))
+    histograms_base_plot(data, kind, ...)
+  } else {
+    data <- tracked_sizes(tracked$summary, call)
+    if (method == "ggplot2") return(sizes_ggplot(data, kind))
+    sizes_base_plot(data, kind, ...)
+  }
+  invisible(data)
+}
+
+#' The tracked rows of one kind and of some parameters, with a `panel`
+#' column naming their tensor ("linear_1 weight"), a factor in network
+#' order.
+#' @noRd
+tracked_part <- function(history, kind, params, call) {
+  tracked <- history$tracked
+  if (is.null(tracked)) {
+    abort_arg(c("The history has no tracked weights or gradients.",
+                i = "Fit with {.code track = \"weights\"} to record them."), "x", call = call)
+  }
+  if (nrow(tracked$summary) == 0L) {
+    abort_arg("The history has no completed epoch to plot.", "x", call = call)
+  }
+  known <- c("weight", "bias", "gamma", "beta")
+  if (!(is.character(params) && length(params) >= 1L && all(params %in% known))) {
+    abort_arg("{.arg params} must name parameters among {.val {known}}.", "params", call = call)
+  }
+  lapply(tracked, function(df) {
+    df <- df[df$kind == kind & df$param %in% params, , drop = FALSE]
+    if (nrow(df) == 0L) {
+      abort_arg("The model has no {.or {.val {params}}} parameters: see {.arg params}.",
+                "params", call = call)
+    }
+    tensor <- paste(df$layer, df$param)
+    df$panel <- factor(tensor, levels = unique(tensor))
+    rownames(df) <- NULL
+    df
+  })
+}
+
+#' The histogram rows of the chosen epochs (default: first, middle, last).
+#' @noRd
+tracked_histograms <- function(hist, epochs, call) {
+  recorded <- sort(unique(hist$epoch))
+  n <- length(recorded)
+  if (is.null(epochs)) {
+    epochs <- unique(recorded[c(1L, ceiling((n + 1) / 2), n)])
+  } else if (!(is.numeric(epochs) && length(epochs) >= 1L && all(epochs %in% recorded))) {
+    abort_arg("{.arg epochs} must be recorded epochs, from {recorded[1]} to {recorded[n]}.",
+              "epochs", call = call)
+  }
+  hist <- hist[hist$epoch %in% epochs, , drop = FALSE]
+  rownames(hist) <- NULL
+  hist
+}
+
+#' Colours of epochs, from light (early) to dark (late).
+#' @noRd
+epoch_colours <- function(epochs) {
+  ramp <- grDevices::colorRampPalette(c("#9ECAE1", "#08306B"))
+  if (length(epochs) == 1L) ramp(2)[2] else ramp(length(epochs))
+}
+
+histograms_base_plot <- function(data, kind, ...) {
+  panels <- levels(data$panel)
+  epochs <- sort(unique(data$epoch))
+  colours <- epoch_colours(epochs)
+  ncol <- ceiling(sqrt(length(panels)))
+  old <- graphics::par(mfrow = c(ceiling(length(panels) / ncol), ncol), mar = c(4, 4, 2, 1),
+                       oma = c(0, 0, 1.5, 0))
+  on.exit(graphics::par(old))
+  for (p in panels) {
+    part <- data[data$panel == p, , drop = FALSE]
+    graphics::plot(range(part$lower, part$upper), c(0, max(part$count)), type = "n",
+                   xlab = kind, ylab = "count", main = p, font.main = 1, ...)
+    for (i in seq_along(epochs)) {
+      draw_histogram(part[part$epoch == epochs[i], , drop = FALSE], colours[i])
+    }
+    if (p == panels[1]) {
+      # One legend for every panel, across the top of the figure.
+      graphics::legend(graphics::grconvertX(0.5, "ndc", "user"),
+                       graphics::grconvertY(1, "ndc", "user"), xjust = 0.5, yjust = 1,
+                       legend = paste("epoch", epochs), fill = colours, horiz = TRUE,
+                       bty = "n", xpd = NA)
+    }
+  }
+}
+
+#' One histogram as a step outline over a light fill; a single bin of
+#' width zero (all values equal) as a vertical line.
+#' @noRd
+draw_histogram <- function(bins, colour) {
+  if (nrow(bins) == 1L && bins$lower == bins$upper) {
+    graphics::segments(bins$lower, 0, bins$lower, bins$count, col = colour, lwd = 3)
+    return(invisible())
+  }
+  k <- nrow(bins)
+  xs <- c(bins$lower[1], rbind(bins$lower, bins$upper), bins$upper[k])
+  ys <- c(0, rbind(bins$count, bins$count), 0)
+  graphics::polygon(xs, ys, col = grDevices::adjustcolor(colour, alpha.f = 0.15), border = colour,
+                    lwd = 1.5)
+}
+
+histograms_ggplot <- function(data, kind) {
+  aes <- ggplot2::aes
+  ggplot2::ggplot(data, aes(xmin = .data$lower, xmax = .data$upper, ymin = 0, ymax = .data$count,
+                            colour = .data$epoch, fill = .data$epoch,
+                            group = .data$epoch)) +
+    ggplot2::geom_rect(alpha = 0.15) +
+    ggplot2::facet_wrap(ggplot2::vars(.data$panel), scales = "free") +
+    ggplot2::scale_colour_gradient(low = "#9ECAE1", high = "#08306B",
+                                   aesthetics = c("colour", "fill")) +
+    ggplot2::labs(x = kind, y = "count", colour = "epoch", fill = "epoch") +
+    ggplot2::theme_minimal()
+}
+
+#' The summary rows with a `series` column: one line per layer (per
+#' tensor when several parameters are shown).
+#' @noRd
+tracked_sizes <- function(summary, call) {
+  one_param <- length(unique(summary$param)) == 1L
+  summary$series <- if (one_param) {
+    factor(summary$layer, levels = unique(summary$layer))
+  } else {
+    summary$panel
+  }
+  if (!any(summary$mean_abs > 0)) {
+    abort_arg("Every mean absolute value is zero: there is nothing to draw on a logarithmic axis.",
+              "x", call = call)
+  }
+  summary
+}
+
+#' Colours of layers, from the input's to the output's.
+#' @noRd
+layer_colours <- function(n) {
+  grDevices::hcl.colors(n + 1L, "viridis")[seq_len(n)]
+}
+
+sizes_base_plot <- function(data, kind, ...) {
+  series <- levels(data$series)
+  colours <- layer_colours(length(series))
+  # A right margin wide enough for the legend, in lines of text.
+  mar <- graphics::par("mar")
+  old <- graphics::par(mar = c(mar[1:3], max(mar[4], 0.45 * max(nchar(series)) + 3)))
+  on.exit(graphics::par(old))
+  positive <- data$mean_abs[data$mean_abs > 0]
+  graphics::plot(range(data$epoch), range(positive), type = "n", log = "y", xlab = "epoch",
+                 ylab = paste0("mean |", kind, "|"), ...)
+  for (i in seq_along(series)) {
+    part <- data[data$series == series[i], , drop = FALSE]
+    size <- ifelse(part$mean_abs > 0, part$mean_abs, NA)
+    graphics::lines(part$epoch, size, col = colours[i], lwd = 2)
+    if (nrow(part) == 1L) graphics::points(part$epoch, size, col = colours[i], pch = 19)
+  }
+  graphics::legend("topleft", inset = c(1.02, 0), legend = series, col = colours, lwd = 2,
+                   bty = "n", cex = 0.8, xpd = NA)
+}
+
+sizes_ggplot <- function(data, kind) {
+  aes <- ggplot2::aes
+  data$mean_abs[data$mean_abs <= 0] <- NA
+  ggplot2::ggplot(data, aes(x = .data$epoch, y = .data$mean_abs, colour = .data$series)) +
+    ggplot2::geom_line() +
+    ggplot2::scale_y_log10() +
+    ggplot2::scale_colour_manual(values = layer_colours(nlevels(data$series))) +
+    ggplot2::labs(x = "epoch", y = paste0("mean |", kind, "|"), colour = NULL) +
     ggplot2::theme_minimal()
 }
 

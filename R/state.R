@@ -189,6 +189,51 @@ history_problem <- function(history) {
     is.list(history$metrics) && all(vapply(history$metrics, is.numeric, logical(1))) &&
     is.list(history$params) && is.character(history$status) && length(history$status) == 1L
   if (!ok) return("its history is not a valid rustnn_history.")
+  tracked_problem(history$tracked, length(history$metrics$loss))
+}
+
+#' The columns of the history's `tracked` data frames and their types (see
+#' tracked_frames() and fit()'s documentation).
+#' @noRd
+tracked_columns <- function() {
+  key <- c(epoch = "integer", layer = "character", param = "character", kind = "character")
+  list(summary = c(key, mean = "double", sd = "double", mean_abs = "double", min = "double",
+                   max = "double"),
+       histogram = c(key, lower = "double", upper = "double", count = "integer"))
+}
+
+#' A history's `tracked`: NULL, or the two data frames of tracked_columns(),
+#' for epochs among the history's `epochs`.
+#' @noRd
+tracked_problem <- function(tracked, epochs) {
+  if (is.null(tracked)) return(NULL)
+  spec <- tracked_columns()
+  if (!(is.list(tracked) && identical(names(tracked), names(spec)))) {
+    return("its history's tracked weights are not list(summary, histogram).")
+  }
+  for (part in names(spec)) {
+    problem <- tracked_frame_problem(tracked[[part]], spec[[part]], epochs)
+    if (!is.null(problem)) return(paste0("its history's tracked ", part, " ", problem))
+  }
+  NULL
+}
+
+tracked_frame_problem <- function(df, types, epochs) {
+  ok <- identical(class(df), "data.frame") && identical(names(df), names(types)) &&
+    all(vapply(names(types), function(n) typeof(df[[n]]) == types[[n]], logical(1)))
+  if (!ok) {
+    return(paste0("is not a data frame of columns ",
+                  paste0(names(types), " (", types, ")", collapse = ", "), "."))
+  }
+  keys <- df[c("epoch", "layer", "param", "kind", if (!is.null(df$count)) "count")]
+  if (anyNA(keys)) return("has NA in its epoch, layer, param, kind or count.")
+  if (!all(df$epoch >= 1L & df$epoch <= epochs)) {
+    return(paste0("has epochs outside the history's 1 to ", epochs, "."))
+  }
+  if (!all(df$kind %in% c("weight", "gradient"))) {
+    return("has kinds other than \"weight\" and \"gradient\".")
+  }
+  if (!is.null(df$count) && any(df$count < 0L)) return("has negative counts.")
   NULL
 }
 

@@ -32,6 +32,7 @@ pub mod shape;
 pub mod simd;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod track;
 pub mod train;
 pub mod window;
 
@@ -48,4 +49,5 @@ pub use network::Network;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerState};
 pub use scalar::Scalar;
 pub use shape::Shape;
+pub use track::Tracking;
 pub use train::{Control, Event, FitReport, FitStatus, TrainConfig, TrainData};

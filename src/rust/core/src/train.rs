@@ -13,6 +13,7 @@ use crate::network::Network;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
+use crate::track::{self, TensorRecord, Tracking};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -31,6 +32,9 @@ pub struct TrainConfig {
     pub metrics: Vec<Metric>,
     pub early_stopping: Option<EarlyStopping>,
     pub schedule: Option<Schedule>,
+    /// Records weights and gradients at every epoch's end (see
+    /// [`crate::track`] and `FitReport::tracked`); `None` records nothing.
+    pub track: Option<Tracking>,
 }
 
 impl TrainConfig {
@@ -44,6 +48,7 @@ impl TrainConfig {
             metrics: Vec::new(),
             early_stopping: None,
             schedule: None,
+            track: None,
         }
     }
 }
@@ -119,6 +124,12 @@ pub struct FitReport {
     pub status: FitStatus,
     /// The epoch whose weights early stopping put back at the end, if any.
     pub restored_epoch: Option<usize>,
+    /// With `TrainConfig::track`: for every epoch with a row in `history`
+    /// (the epochs that ran to their end, whatever stopped training), each
+    /// trained parameter's values at the epoch's end and its gradient from
+    /// the epoch's last mini-batch. Restoring the best weights does not
+    /// change the records: they are the weights each epoch ended with.
+    pub tracked: Vec<TensorRecord>,
 }
 
 impl FitReport {
@@ -185,6 +196,9 @@ fn check_data<T: Scalar>(
     }
     if let Some(s) = &cfg.schedule {
         s.validate()?;
+    }
+    if let Some(t) = &cfg.track {
+        t.validate()?;
     }
     Ok(())
 }
@@ -302,6 +316,7 @@ pub fn fit<T: Scalar>(
         history: Vec::with_capacity(cfg.epochs),
         status: FitStatus::Completed,
         restored_epoch: None,
+        tracked: Vec::new(),
     };
 
     'epochs: for epoch in 1..=cfg.epochs {
@@ -370,6 +385,12 @@ pub fn fit<T: Scalar>(
             break;
         }
         std::mem::swap(&mut scratch, &mut last_good);
+        // The epoch's weights are finite and it gets a row of the history
+        // whatever follows (callbacks, early stopping): record it here,
+        // where the layers hold the last batch's gradients.
+        if let Some(t) = &cfg.track {
+            track::record(net, epoch, t, &mut report.tracked);
+        }
 
         let mut figures = Vec::with_capacity(report.columns.len());
         figures.push(if loss.is_sum() {
@@ -783,6 +804,260 @@ mod tests {
         let (gn, gp) = (g(&net), g(&plain));
         assert!((gn[0] - gp[0] - (0.01 + 0.2 * 0.5)).abs() < 1e-9);
         assert!((gn[1] - gp[1] - (-0.01 - 0.2 * 2.0)).abs() < 1e-9);
+    }
+
+    /// A deep enough network for tracking: two linear layers, with biases.
+    fn tracked_net() -> Network<f64> {
+        let mut net = Network::new(
+            &specs(&[("linear", 2, 3), ("sigmoid", 0, 0), ("linear", 3, 1)]),
+            None,
+        )
+        .unwrap();
+        net.set_param(0, "weight", &[0.5, -0.3, 0.8, 0.2, -0.6, 0.1])
+            .unwrap();
+        net.set_param(2, "weight", &[0.4, -0.7, 0.3]).unwrap();
+        net
+    }
+
+    fn tracking(epochs: usize, batch_size: usize) -> TrainConfig {
+        TrainConfig {
+            track: Some(Tracking::default()),
+            ..TrainConfig::new(epochs, batch_size, true, 3)
+        }
+    }
+
+    /// Equal summaries, NaN (the sd of one value) equal to NaN.
+    fn same(a: &crate::track::Summary, b: &crate::track::Summary) -> bool {
+        let parts = |s: &crate::track::Summary| [s.mean, s.sd, s.mean_abs, s.min, s.max];
+        parts(a)
+            .iter()
+            .zip(parts(b))
+            .all(|(x, y)| *x == y || (x.is_nan() && y.is_nan()))
+    }
+
+    /// The parameters of `net` as (layer, name, values), in record order.
+    fn param_values(net: &Network<f64>, grads: bool) -> Vec<(usize, &'static str, Vec<f64>)> {
+        let mut out = Vec::new();
+        for (i, l) in net.layers().iter().enumerate() {
+            for p in l.params() {
+                let v = if grads { p.grad } else { p.data };
+                out.push((i, p.name, v.to_vec()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tracking_records_every_tensor_at_every_epoch() {
+        use crate::track::{Kind, Summary};
+        let (x, y) = blobs(30);
+        let data = TrainData::new(x.view(), y.view());
+        let mut net = tracked_net();
+        let r = run(&mut net, &data, Loss::Mse, 0.3, &tracking(4, 8));
+        // 4 epochs x 4 tensors (2 weights, 2 biases) x (values, gradient).
+        assert_eq!(r.tracked.len(), 4 * 4 * 2);
+        let keys: Vec<_> = r.tracked[..8]
+            .iter()
+            .map(|t| (t.epoch, t.layer, t.param, t.kind))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (1, 0, "weight", Kind::Weight),
+                (1, 0, "weight", Kind::Gradient),
+                (1, 0, "bias", Kind::Weight),
+                (1, 0, "bias", Kind::Gradient),
+                (1, 2, "weight", Kind::Weight),
+                (1, 2, "weight", Kind::Gradient),
+                (1, 2, "bias", Kind::Weight),
+                (1, 2, "bias", Kind::Gradient),
+            ]
+        );
+        for e in 1..=4 {
+            assert_eq!(r.tracked.iter().filter(|t| t.epoch == e).count(), 8);
+        }
+        // The last epoch's records are the final weights, and the gradients
+        // of the last batch, still in the layers.
+        let last = &r.tracked[24..];
+        let finals = param_values(&net, false);
+        let grads = param_values(&net, true);
+        for (k, ((layer, name, w), (_, _, g))) in finals.iter().zip(&grads).enumerate() {
+            let (wr, gr) = (&last[2 * k], &last[2 * k + 1]);
+            assert_eq!((wr.layer, wr.param), (*layer, *name));
+            assert!(same(&wr.summary, &Summary::of(w)), "{layer} {name}");
+            assert!(same(&gr.summary, &Summary::of(g)), "{layer} {name}");
+            assert_eq!(wr.histogram.counts.iter().sum::<u64>(), w.len() as u64);
+            let min = w.iter().copied().fold(f64::INFINITY, f64::min);
+            assert_eq!(wr.summary.min, min);
+        }
+        assert_eq!(last[0].histogram.counts.len(), 20);
+        // Off: nothing recorded.
+        let r = run(
+            &mut tracked_net(),
+            &data,
+            Loss::Mse,
+            0.3,
+            &TrainConfig::new(4, 8, true, 3),
+        );
+        assert!(r.tracked.is_empty());
+    }
+
+    #[test]
+    fn full_batch_epoch_one_gradient_is_the_initial_gradient() {
+        let (x, y) = blobs(20);
+        // The gradient at the initial weights, by hand.
+        let mut by_hand = tracked_net();
+        by_hand.forward(x.view(), Mode::Train).unwrap();
+        by_hand.loss_backward(Loss::Mse, y.view(), None).unwrap();
+        let initial = param_values(&by_hand, true);
+        let initial_w = param_values(&by_hand, false);
+        // In the same row order: the sums then add up in the same order.
+        let cfg = TrainConfig {
+            shuffle: false,
+            ..tracking(2, 20)
+        };
+        let mut net = tracked_net();
+        let r = run(
+            &mut net,
+            &TrainData::new(x.view(), y.view()),
+            Loss::Mse,
+            0.5,
+            &cfg,
+        );
+        let grads: Vec<_> = r
+            .tracked
+            .iter()
+            .filter(|t| t.epoch == 1 && t.kind == crate::track::Kind::Gradient)
+            .collect();
+        assert_eq!(grads.len(), initial.len());
+        for (rec, (_, name, g)) in grads.iter().zip(&initial) {
+            assert_eq!(rec.param, *name);
+            let want = crate::track::Summary::of(g);
+            assert!(same(&rec.summary, &want), "{name}");
+            let h = crate::track::Histogram::of(g, want.min, want.max, 20);
+            assert_eq!(rec.histogram, h);
+        }
+        // The recorded weights of epoch 1 are one SGD step from the start:
+        // w - lr * g, in mean.
+        let weights: Vec<_> = r
+            .tracked
+            .iter()
+            .filter(|t| t.epoch == 1 && t.kind == crate::track::Kind::Weight)
+            .collect();
+        for (rec, ((_, _, w), (_, _, g))) in weights.iter().zip(initial_w.iter().zip(&initial)) {
+            let stepped: Vec<f64> = w.iter().zip(g).map(|(w, g)| w - 0.5 * g).collect();
+            let want = crate::track::Summary::of(&stepped);
+            assert!((rec.summary.mean - want.mean).abs() < 1e-15);
+            assert_eq!(rec.summary.max, want.max);
+        }
+    }
+
+    #[test]
+    fn zero_biases_are_one_bin() {
+        // A new network's biases are zero, and so are the gradients before
+        // any backward pass: one bin of width zero each.
+        let net = tracked_net();
+        let mut records = Vec::new();
+        track::record(&net, 1, &Tracking::default(), &mut records);
+        let bias = records
+            .iter()
+            .find(|t| t.param == "bias" && t.kind == crate::track::Kind::Weight)
+            .unwrap();
+        assert_eq!(
+            bias.histogram.bins().collect::<Vec<_>>(),
+            vec![(0.0, 0.0, 3)]
+        );
+        assert_eq!(bias.summary.sd, 0.0);
+        assert_eq!(records.len(), 8);
+    }
+
+    #[test]
+    fn records_come_back_for_the_epochs_that_ran_however_training_ends() {
+        let (x, y) = blobs(40);
+        let per_epoch = 8;
+        // Interrupted in epoch 3: two epochs recorded.
+        let data = TrainData::new(x.view(), y.view());
+        let mut net = tracked_net();
+        let r = fit(
+            &mut net,
+            &data,
+            Loss::Mse,
+            &mut sgd(0.1),
+            &tracking(10, 10),
+            &mut |e| match e {
+                Event::BatchEnd {
+                    epoch: 3, batch: 2, ..
+                } => Control::Stop,
+                _ => Control::Continue,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.status, FitStatus::Stopped { epoch: 3, batch: 2 });
+        assert_eq!(r.tracked.len(), 2 * per_epoch);
+        assert_eq!(r.tracked.last().unwrap().epoch, 2);
+        // Stopped by a callback at an epoch's end: that epoch has its row
+        // and its records.
+        let mut net = tracked_net();
+        let r = fit(
+            &mut net,
+            &data,
+            Loss::Mse,
+            &mut sgd(0.1),
+            &tracking(10, 10),
+            &mut |e| match e {
+                Event::EpochEnd { epoch: 2, .. } => Control::Stop,
+                _ => Control::Continue,
+            },
+        )
+        .unwrap();
+        assert_eq!(r.history.len(), 2);
+        assert_eq!(r.tracked.len(), 2 * per_epoch);
+        // Diverging in epoch 1: no row, no record.
+        let big = x.mapv(|v| v * 1e150);
+        let mut net = Network::new(&specs(&[("linear", 2, 1)]), None).unwrap();
+        net.set_param(0, "weight", &[1.0, 1.0]).unwrap();
+        let r = run(
+            &mut net,
+            &TrainData::new(big.view(), y.view()),
+            Loss::Mse,
+            1.0,
+            &tracking(5, 10),
+        );
+        assert!(matches!(r.status, FitStatus::NonFinite { epoch: 1, .. }));
+        assert!(r.tracked.is_empty());
+        // Early stopping with the best weights restored: every epoch that
+        // ran is recorded as it ended; the restored weights are the best
+        // epoch's record.
+        let mut data = TrainData::new(x.view(), y.view());
+        data.validation = Some((x.view(), y.view()));
+        let mut cfg = tracking(200, 40);
+        cfg.shuffle = false;
+        cfg.early_stopping = Some(EarlyStopping {
+            monitor: "val_loss".into(),
+            patience: 3,
+            min_delta: 0.0,
+            restore_best: true,
+        });
+        let mut net = Network::new(&specs(&[("linear", 2, 1)]), None).unwrap();
+        net.set_param(0, "weight", &[0.1, 0.1]).unwrap();
+        let r = run(&mut net, &data, Loss::Mse, 0.9, &cfg);
+        let FitStatus::EarlyStopped { epoch } = r.status else {
+            panic!("expected an early stop, got {:?}", r.status)
+        };
+        assert_eq!(r.tracked.len(), epoch * 4);
+        let best = r.restored_epoch.unwrap();
+        let restored = param_values(&net, false);
+        let rec = r
+            .tracked
+            .iter()
+            .find(|t| {
+                t.epoch == best && t.param == "weight" && t.kind == crate::track::Kind::Weight
+            })
+            .unwrap();
+        assert!(same(
+            &rec.summary,
+            &crate::track::Summary::of(&restored[0].2)
+        ));
     }
 
     #[test]

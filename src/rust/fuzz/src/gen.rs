@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use rustnn_core::{
     Activation, EarlyStopping, LayerOptions, Loss, Metric, OptimizerConfig, Schedule, Shape,
+    Tracking,
 };
 
 // ---------------------------------------------------------------------------
@@ -573,6 +574,14 @@ fn step_count() -> impl Strategy<Value = usize> {
     prop_oneof![1 => Just(0usize), 4 => 1usize..5, 1 => Just(usize::MAX)]
 }
 
+/// Weight tracking, with bins from none (an error) to more than values.
+fn tracking() -> impl Strategy<Value = Option<Tracking>> {
+    prop::option::weighted(
+        0.3,
+        prop_oneof![1 => Just(0usize), 8 => 1usize..=30].prop_map(|bins| Tracking { bins }),
+    )
+}
+
 fn schedule() -> impl Strategy<Value = Option<Schedule>> {
     prop::option::weighted(
         0.25,
@@ -667,6 +676,7 @@ pub struct FitGene {
     pub metrics: Vec<&'static str>,
     pub early_stopping: Option<EarlyStopping>,
     pub schedule: Option<Schedule>,
+    pub track: Option<Tracking>,
     pub threads: usize,
     /// The observer says stop after this many events.
     pub stop_after: Option<usize>,
@@ -688,7 +698,7 @@ fn fit_gene() -> impl Strategy<Value = FitGene> {
             any::<bool>(),
             any::<u64>(),
         ),
-        (metric_names(), early_stopping(), schedule()),
+        (metric_names(), early_stopping(), schedule(), tracking()),
         (threads(), prop::option::weighted(0.15, 0usize..6)),
     )
         .prop_map(
@@ -696,7 +706,7 @@ fn fit_gene() -> impl Strategy<Value = FitGene> {
                 (x, y, weights, validation, loss),
                 (optimizer, state),
                 (epochs, batch_size, shuffle, seed),
-                (metrics, early_stopping, schedule),
+                (metrics, early_stopping, schedule, track),
                 (threads, stop_after),
             )| FitGene {
                 x,
@@ -713,6 +723,7 @@ fn fit_gene() -> impl Strategy<Value = FitGene> {
                 metrics,
                 early_stopping,
                 schedule,
+                track,
                 threads,
                 stop_after,
             },

@@ -26,8 +26,8 @@ use proptest::test_runner::{
 use rustnn_core::any::{loss_value_and_grad, metric_values, ExportedState, FitJob};
 use rustnn_core::train::history_columns;
 use rustnn_core::{
-    AnyNetwork, ColMajor, Control, Dtype, Event, FitStatus, LayerSpec, Loss, Metric, Mode,
-    OptimizerConfig, Shape, TrainConfig,
+    AnyNetwork, ColMajor, Control, Dtype, Event, FitReport, FitStatus, LayerSpec, Loss, Metric,
+    Mode, OptimizerConfig, Shape, TrainConfig,
 };
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -697,6 +697,7 @@ fn fit_op(fit: &FitGene, s: &mut Session) -> Result<(), TestCaseError> {
         metrics: metrics.clone(),
         early_stopping: fit.early_stopping.clone(),
         schedule: fit.schedule.clone(),
+        track: fit.track,
     };
     let columns = history_columns(&metrics, validation.is_some());
     let job = FitJob {
@@ -761,6 +762,7 @@ fn fit_op(fit: &FitGene, s: &mut Session) -> Result<(), TestCaseError> {
             columns.len()
         );
     }
+    check_tracked(&report, &s.net, fit)?;
     if report.status == FitStatus::Completed {
         ensure!(
             report.history.len() == fit.epochs,
@@ -777,6 +779,39 @@ fn fit_op(fit: &FitGene, s: &mut Session) -> Result<(), TestCaseError> {
             slots.len() == tensors * fit.optimizer.slots_per_param(),
             "fit returned {} optimizer buffers for {tensors} tensors",
             slots.len()
+        );
+    }
+    Ok(())
+}
+
+/// With tracking, two records (values, gradient) per trained tensor per
+/// epoch of history, each histogram counting every value once in at most
+/// the bins asked for, on edges that never go down.
+fn check_tracked(report: &FitReport, net: &AnyNetwork, fit: &FitGene) -> Result<(), TestCaseError> {
+    use std::cmp::Ordering::Less;
+    let Some(tracking) = fit.track else {
+        ensure!(report.tracked.is_empty(), "records without tracking");
+        return Ok(());
+    };
+    let sizes: Vec<usize> = net.grads().iter().map(|g| g.data.len()).collect();
+    ensure!(
+        report.tracked.len() == report.history.len() * 2 * sizes.len(),
+        "{} records for {} epochs of {} tensors",
+        report.tracked.len(),
+        report.history.len(),
+        sizes.len()
+    );
+    for (k, rec) in report.tracked.iter().enumerate() {
+        let size = sizes[(k / 2) % sizes.len()] as u64;
+        let h = &rec.histogram;
+        ensure!(
+            h.counts.iter().sum::<u64>() == size
+                && h.counts.len() <= tracking.bins
+                && h.edges.len() == h.counts.len() + 1
+                && h.edges
+                    .windows(2)
+                    .all(|e| e[1].partial_cmp(&e[0]) != Some(Less)),
+            "record {k} has a bad histogram: {h:?} for {size} values"
         );
     }
     Ok(())

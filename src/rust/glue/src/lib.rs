@@ -10,10 +10,11 @@ use extendr_api::{Error, Result};
 use rustnn_core::any::{
     loss_value_and_grad, metric_values, ColMajorOwned, ExportedState, FitJob, ParamExport,
 };
+use rustnn_core::track::{Kind, TensorRecord};
 use rustnn_core::train::history_columns;
 use rustnn_core::{
     AnyNetwork, ColMajor, Control, Dtype, EarlyStopping, Event, FitStatus, LayerOptions, LayerSpec,
-    Loss, Metric, Mode, NnError, OptimizerConfig, Schedule, Shape, TrainConfig,
+    Loss, Metric, Mode, NnError, OptimizerConfig, Schedule, Shape, Tracking, TrainConfig,
 };
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -534,8 +535,23 @@ fn text(map: &HashMap<&str, Robj>, name: &str) -> Result<String> {
         .ok_or_else(|| Error::Other(format!("`{name}` must be a string")))
 }
 
+/// Reads `fit()`'s `track`: `NULL` (absent) or `"weights"`.
+fn tracking_from(robj: Option<&Robj>) -> Result<Option<Tracking>> {
+    match robj {
+        None => Ok(None),
+        Some(r) if r.is_null() => Ok(None),
+        Some(r) => match r.as_str() {
+            Some("weights") => Ok(Some(Tracking::default())),
+            _ => Err(Error::Other(
+                "`track` must be NULL or \"weights\"".to_string(),
+            )),
+        },
+    }
+}
+
 /// Reads `fit()`'s settings: `list(epochs, batch_size, shuffle, seed,
-/// metrics, early_stopping, schedule)`; `seed` is two draws from R's RNG.
+/// metrics, early_stopping, schedule, track)`; `seed` is two draws from R's
+/// RNG.
 fn train_config_from(control: List) -> Result<TrainConfig> {
     let map: HashMap<&str, Robj> = control.try_into()?;
     let seed = seed_from(
@@ -559,6 +575,7 @@ fn train_config_from(control: List) -> Result<TrainConfig> {
         metrics,
         early_stopping: early_stopping_from(map.get("early_stopping").unwrap_or(&none))?,
         schedule: schedule_from(map.get("schedule").unwrap_or(&none))?,
+        track: tracking_from(map.get("track"))?,
     })
 }
 
@@ -576,6 +593,89 @@ fn call_says_stop(f: &Function, args: Pairlist) -> bool {
     f.call(args)
         .map(|v| v.as_bool() != Some(false))
         .unwrap_or(true)
+}
+
+/// The records of a tracked fit as two lists of columns: `summary` (epoch,
+/// layer, param, kind, mean, sd, mean_abs, min, max: one row per record)
+/// and `histogram` (epoch, layer, param, kind, lower, upper, count: one row
+/// per bin), then `params` and `kinds`, the names that the `param` and
+/// `kind` codes index. Codes and layers count from 1; an sd of NaN (one
+/// value) becomes NA, as R's `sd()` gives.
+///
+/// Why codes: a string column costs a lookup in R's string cache per row,
+/// and the histogram has a row per bin; R makes the names by indexing.
+fn tracked_list(records: &[TensorRecord]) -> Result<List> {
+    let kinds = [Kind::Weight, Kind::Gradient];
+    let mut params: Vec<&'static str> = Vec::new();
+    let mut keys: [Vec<i32>; 4] = Default::default();
+    let mut bin_keys: [Vec<i32>; 4] = Default::default();
+    let mut figures: [Vec<f64>; 5] = Default::default();
+    let (mut lower, mut upper, mut count) = (vec![], vec![], vec![]);
+    for r in records {
+        let param = match params.iter().position(|&p| p == r.param) {
+            Some(i) => i,
+            None => {
+                params.push(r.param);
+                params.len() - 1
+            }
+        };
+        let kind = kinds.iter().position(|&k| k == r.kind).unwrap_or(0);
+        let key = [r.epoch, r.layer + 1, param + 1, kind + 1].map(|v| v as i32);
+        for (column, v) in keys.iter_mut().zip(key) {
+            column.push(v);
+        }
+        let s = &r.summary;
+        for (column, v) in figures
+            .iter_mut()
+            .zip([s.mean, s.sd, s.mean_abs, s.min, s.max])
+        {
+            column.push(v);
+        }
+        for (lo, up, n) in r.histogram.bins() {
+            for (column, v) in bin_keys.iter_mut().zip(key) {
+                column.push(v);
+            }
+            lower.push(lo);
+            upper.push(up);
+            // Tensors are smaller than R's integers: the R side bounds them.
+            count.push(i32::try_from(n).map_err(|_| {
+                Error::Other(format!("a histogram bin holds {n} values, too many for R"))
+            })?);
+        }
+    }
+    let sd: Doubles = figures[1]
+        .iter()
+        .map(|&v| if v.is_nan() { Rfloat::na() } else { v.into() })
+        .collect();
+    let [epoch, layer, param, kind] = keys;
+    let [mean, _, mean_abs, min, max] = figures;
+    let summary = list!(
+        epoch = epoch,
+        layer = layer,
+        param = param,
+        kind = kind,
+        mean = mean,
+        sd = sd,
+        mean_abs = mean_abs,
+        min = min,
+        max = max
+    );
+    let [epoch, layer, param, kind] = bin_keys;
+    let histogram = list!(
+        epoch = epoch,
+        layer = layer,
+        param = param,
+        kind = kind,
+        lower = lower,
+        upper = upper,
+        count = count
+    );
+    Ok(list!(
+        summary = summary,
+        histogram = histogram,
+        params = params,
+        kinds = kinds.map(Kind::name).to_vec()
+    ))
 }
 
 /// Runs the whole training loop. `on_epoch(epoch, figures)` is called after
@@ -608,6 +708,7 @@ fn rn_fit(
             _ => None,
         };
         let columns = history_columns(&config.metrics, validation.is_some());
+        let tracking = config.track.is_some();
         let job = FitJob {
             x: input_of(&x)?,
             y: col_major(&y)?,
@@ -679,13 +780,19 @@ fn rn_fit(
                 .iter()
                 .map(|c| report.column(c).unwrap_or_default()),
         )?;
+        let tracked: Robj = if tracking {
+            tracked_list(&report.tracked)?.into()
+        } else {
+            ().into()
+        };
         Ok(list!(
             history = history,
             status = status,
             stopped_epoch = epoch as i32,
             stopped_batch = batch as i32,
             restored_epoch = report.restored_epoch.map(|e| e as i32).unwrap_or(0),
-            optimizer_state = state_list(state)
+            optimizer_state = state_list(state),
+            tracked = tracked
         ))
     })
 }
