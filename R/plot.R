@@ -302,7 +302,10 @@ sizes_base_plot <- function(data, kind, ...) {
   on.exit(graphics::par(old))
   positive <- data$mean_abs[data$mean_abs > 0]
   graphics::plot(range(data$epoch), range(positive), type = "n", log = "y", xlab = "epoch",
-                 ylab = paste0("mean |", kind, "|"), ...)
+                 ylab = paste0("mean |", kind, "|"), yaxt = "n", ...)
+  # R's default log axis labels only a few decades; label every tick.
+  ticks <- grDevices::axisTicks(log10(range(positive)), log = TRUE)
+  graphics::axis(2, at = ticks, labels = format(ticks), cex.axis = 0.8)
   for (i in seq_along(series)) {
     part <- data[data$series == series[i], , drop = FALSE]
     size <- ifelse(part$mean_abs > 0, part$mean_abs, NA)
