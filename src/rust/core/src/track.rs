@@ -174,8 +174,23 @@ impl Histogram {
                 counts: vec![values.len() as u64],
             };
         }
-        let width = (max - min) / bins as f64;
-        let mut edges: Vec<f64> = (0..bins).map(|i| min + i as f64 * width).collect();
+        // Weights near the ends of f64's range (a diverging fit, stopped
+        // once they overflow) can span more than the largest f64: then the
+        // edges are weighted means of the ends, which cannot overflow.
+        // Otherwise they are R's seq(min, max, length.out = bins + 1).
+        let span = max - min;
+        let (mut edges, width): (Vec<f64>, f64) = if span.is_finite() {
+            let width = span / bins as f64;
+            ((0..bins).map(|i| min + i as f64 * width).collect(), width)
+        } else {
+            let edges = (0..bins)
+                .map(|i| {
+                    let t = i as f64 / bins as f64;
+                    min * (1.0 - t) + max * t
+                })
+                .collect();
+            (edges, max / bins as f64 - min / bins as f64)
+        };
         edges.push(max);
         // Counts in several copies, a value to each in turn: neighbouring
         // values often share a bin, and one copy would make each increment
@@ -350,6 +365,21 @@ mod tests {
         let above: Vec<f64> = edges[1..bins].iter().map(|e| e + 1e-12).collect();
         let h = Histogram::of(&above, min, max, bins);
         assert_eq!(h.counts, vec![0, 1, 1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn a_range_wider_than_f64_still_has_finite_edges() {
+        let values = [-1.6e308, 0.0, 1.6e308, 1.5e308, -1.0, 2.0];
+        let s = Summary::of(&values[..]);
+        let h = Histogram::of(&values[..], s.min, s.max, 2);
+        assert_eq!(h.edges, vec![-1.6e308, 0.0, 1.6e308]);
+        assert_eq!(h.counts, vec![3, 3]);
+        for bins in 3..40 {
+            let h = Histogram::of(&values[..], s.min, s.max, bins);
+            assert!(h.edges.iter().all(|e| e.is_finite()), "{:?}", h.edges);
+            assert!(h.edges.windows(2).all(|e| e[0] <= e[1]), "{:?}", h.edges);
+            assert_eq!(h.counts.iter().sum::<u64>(), 6);
+        }
     }
 
     #[test]
