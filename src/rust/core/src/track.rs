@@ -191,6 +191,11 @@ impl Histogram {
                 .collect();
             (edges, max / bins as f64 - min / bins as f64)
         };
+        // Subnormal widths round up: the last computed edges could pass
+        // the maximum, and edges must never go down.
+        for e in &mut edges {
+            *e = e.min(max);
+        }
         edges.push(max);
         // Counts in several copies, a value to each in turn: neighbouring
         // values often share a bin, and one copy would make each increment
@@ -365,6 +370,24 @@ mod tests {
         let above: Vec<f64> = edges[1..bins].iter().map(|e| e + 1e-12).collect();
         let h = Histogram::of(&above, min, max, bins);
         assert_eq!(h.counts, vec![0, 1, 1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn subnormal_ranges_keep_their_edges_in_order() {
+        for values in [
+            vec![-1.7e-322, 0.0, 0.0],
+            vec![0.0, 5e-324, 1e-323],
+            vec![-5e-324, 0.0, 5e-324],
+        ] {
+            let s = Summary::of(&values[..]);
+            for bins in 1..25 {
+                let h = Histogram::of(&values[..], s.min, s.max, bins);
+                assert!(h.edges.windows(2).all(|e| e[0] <= e[1]), "{:?}", h.edges);
+                assert_eq!(h.edges.first(), Some(&s.min));
+                assert_eq!(h.edges.last(), Some(&s.max));
+                assert_eq!(h.counts.iter().sum::<u64>(), 3);
+            }
+        }
     }
 
     #[test]
