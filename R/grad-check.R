@@ -18,24 +18,33 @@
 #' layers. The network runs in training mode (batch normalization uses the
 #' batch's statistics) and every pass draws the same dropout masks.
 #'
-#' **Reading the result.** For each entry, the *error* is `abs(analytic -
-#' numeric) / max(1, abs(analytic), abs(numeric))`: the relative error for
-#' gradients larger than 1, the absolute error for smaller ones, since
-#' finite differences cannot measure a small gradient to a relative
-#' precision (their own error, about `1e-10` in float64, would dominate).
-#' A parameter passes when all its errors are below `tolerance`. Right
-#' backpropagation gives errors around `1e-9` or below; a mistake gives
-#' errors near the size of the gradient. ReLU, max pooling and the MAE and
-#' Huber losses have kinks where finite differences are wrong: if a check
-#' fails by a little on such a network, try fewer rows or a smaller `eps`.
+#' **Reading the result.** The *error* of an entry is `abs(analytic -
+#' numeric)` divided by the largest gradient of its tensor (analytic or
+#' numerical), so that the tiny gradients of a deep network's first layers
+#' are judged as strictly as the last layer's; but never by less than
+#' `1e-3 * max(1, abs(L))`, since finite differences in float64 cannot
+#' resolve gradients much below `1e-10 * abs(L)`. A parameter tensor
+#' passes when all its errors are at most `tolerance`. Right
+#' backpropagation gives errors around `1e-8` or below; a mistake gives
+#' errors of the order of 1 (a gradient half what it should be: 0.5).
+#' `max_rel_error`, the entries' own relative errors, is shown as well:
+#' for entries whose gradient is near zero it is rounding noise. ReLU, max
+#' pooling and the MAE and Huber losses have kinks where finite differences
+#' are wrong: if a check fails by a little on such a network, try fewer
+#' rows or a smaller `eps`.
+#'
+#' The check draws from R's random numbers (for dropout masks and the
+#' sampled entries), so `set.seed()` makes it reproducible.
 #'
 #' @param model A [Sequential] model.
 #' @param x Inputs as the network takes them (as for `model$forward()`): a
 #'   numeric matrix, or an array of images. A few rows are enough.
 #' @param y Targets for `x`, as `loss$loss()` takes them (a factor is
 #'   one-hot encoded, except for the sparse cross-entropy loss).
-#' @param loss A loss name (see [losses]) or a loss object. Default: the loss
-#'   of the model's last `fit()`.
+#' @param loss A loss name (see [losses]), a loss object, or any object
+#'   (an R6 object, a list) with functions `loss(pred, y)`, returning one
+#'   number, and `grad(pred, y)`, returning its gradient shaped like `pred`.
+#'   Default: the loss of the model's last `fit()`.
 #' @param eps Step of the finite differences.
 #' @param tolerance Largest error that passes.
 #' @param max_entries Entries checked per parameter tensor, at most; larger
@@ -43,11 +52,11 @@
 #'   RNG). `Inf` checks every entry.
 #' @return A data frame of class `rustnn_grad_check`, one row per parameter
 #'   tensor: `layer` (as `model$forward(keep = TRUE)` names them), `param`,
-#'   `checked` and `entries` (entries compared, of all), `max_abs_error`
+#'   `checked` and `size` (entries compared, of all), `max_abs_error`
 #'   (the largest `abs(analytic - numeric)`), `max_rel_error` (the largest
 #'   relative error, `abs(analytic - numeric) / max(abs(analytic),
-#'   abs(numeric))`, 0 where both are 0), `max_error` (as described above)
-#'   and `pass`. Its attribute `"entries"` holds every compared entry:
+#'   abs(numeric))`, 0 where both are 0), `max_error` (the largest error
+#'   as described above) and `pass`. Its attribute `"entries"` holds every compared entry:
 #'   `layer`, `param`, `index` (in R's order of the parameter), `analytic`,
 #'   `numeric`, `error`. The print method says whether backpropagation is
 #'   right.
@@ -74,14 +83,23 @@ grad_check <- function(model, x, y, loss = NULL, eps = 1e-5, tolerance = 1e-6,
     abort_arg("{.arg model} must be a {.cls Sequential} model, not {.obj_type_friendly {model}}.", "model")
   }
   state <- model$.get_state()
+  if (sum(lengths(state$params)) == 0L) {
+    abort_arg("{.arg model} has no parameters to check: it has no {.cls Linear}, {.cls Conv2d} or {.cls BatchNorm} layer.", "model")
+  }
   loss <- check_grad_check_loss(loss %||% loss_from_description(state$loss))
   x <- as_input_batch(x, "x")
   check_number(eps, min = 0, min_inclusive = FALSE)
   check_number(tolerance, min = 0, min_inclusive = FALSE)
   if (!identical(max_entries, Inf)) max_entries <- check_count(max_entries)
+  call <- rlang::current_env()
 
-  model$.resolve_input(x, "x")
-  state <- model$.get_state()
+  # The copy learns an image model's input shape from x, not the model.
+  copy <- model$clone()
+  copy$.resolve_input(x, "x")
+  if (NROW(y) != nrow(x)) {
+    abort_arg("{.arg y} must have one target per row of {.arg x} ({nrow(x)}), not {NROW(y)}.", "y")
+  }
+  state <- copy$.get_state()
   engine <- build_engine("float64", state$specs, state$params, state$input_shape)
   out_shape <- utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]]
   y <- grad_check_target(y, loss, nrow(x), out_shape)
@@ -91,25 +109,31 @@ grad_check <- function(model, x, y, loss = NULL, eps = 1e-5, tolerance = 1e-6,
     rows_to_images(rust_call(rn_forward(engine, x, TRUE, seed)), out_shape)
   }
   objective <- function() {
-    value <- loss$loss(forward(), y)
-    if (!(is.numeric(value) && length(value) == 1L)) {
-      abort_arg("{.arg loss}'s {.fn loss} method must return one number, not {.obj_type_friendly {value}}.", "loss")
+    pred <- forward()
+    value <- loss$loss(pred, y)
+    if (!(is.numeric(value) && length(value) == 1L && is.finite(value))) {
+      abort_arg("{.arg loss}'s {.fn loss} method must return one finite number, not {describe(value)}.",
+                "loss", call = call)
     }
     value + rust_call(rn_penalty(engine))
   }
 
-  grad_out <- loss$grad(forward(), y)
-  rust_call(rn_backward(engine, check_output_grad(grad_out, engine, call = rlang::current_env())))
+  loss_value <- objective()
+  backward_from_loss(engine, forward(), y, loss, call)
   analytic <- rust_call(rn_params(engine, TRUE))
   values <- rust_call(rn_params(engine, FALSE))
-  names <- layer_names(state$specs)
+  layers <- layer_names(state$specs)
+  # Finite differences in float64 resolve gradients down to about 1e-11 of
+  # the loss; below this floor, errors are measured against it instead of
+  # the tensor's own gradients.
+  floor <- 1e-3 * max(1, abs(loss_value))
 
   checks <- list()
   for (i in seq_along(analytic)) {
     for (param in names(analytic[[i]])) {
       base <- as.double(values[[i]][[param]])
       picked <- pick_entries(length(base), max_entries)
-      numeric <- vapply(picked, function(k) {
+      numerical <- vapply(picked, function(k) {
         central_difference(objective, function(v) {
           nudged <- base
           nudged[k] <- v
@@ -118,17 +142,48 @@ grad_check <- function(model, x, y, loss = NULL, eps = 1e-5, tolerance = 1e-6,
       }, numeric(1))
       rust_call(rn_set_param(engine, i, param, base))
       checks[[length(checks) + 1L]] <- compare_entries(
-        names[i], param, picked, as.double(analytic[[i]][[param]])[picked], numeric, length(base))
+        layers[i], param, picked, as.double(analytic[[i]][[param]])[picked], numerical,
+        length(base), floor)
     }
   }
-  if (length(checks) == 0L) abort_arg("{.arg model} has no parameters to check.", "model")
   result <- do.call(rbind, lapply(checks, `[[`, "summary"))
   result$pass <- result$max_error <= tolerance
   structure(result,
             class = c("rustnn_grad_check", "data.frame"),
             entries = do.call(rbind, lapply(checks, `[[`, "entries")),
             tolerance = tolerance, eps = eps, rows = nrow(x),
-            loss = if (identical(class(loss)[1], "Loss")) loss_label(loss$.description()) else class(loss)[1])
+            loss = grad_check_loss_label(loss), custom_loss = !is_builtin_loss(loss))
+}
+
+#' The engine's backward pass from `loss$grad(pred, y)`, whose shape must
+#' be the prediction's: a custom loss's mistakes are named as the loss's.
+#' @noRd
+backward_from_loss <- function(engine, pred, y, loss, call = rlang::caller_env()) {
+  grad <- loss$grad(pred, y)
+  same_shape <- is.numeric(grad) && identical(dim(as.array(grad)), dim(as.array(pred)))
+  if (!same_shape) {
+    abort_arg("{.arg loss}'s {.fn grad} method must return a numeric array shaped like its {.arg pred} ({paste(dim(as.array(pred)), collapse = ' x ')}), not {describe(grad)}.",
+              "loss", call = call)
+  }
+  if (!all(is.finite(grad))) {
+    abort_arg("{.arg loss}'s {.fn grad} method returned values that are not finite.", "loss", call = call)
+  }
+  rust_call(rn_backward(engine, images_to_rows(as_doubles(grad))), call = call)
+}
+
+#' Whether a loss object is one of the package's own classes, whose
+#' gradients are the engine's.
+#' @noRd
+is_builtin_loss <- function(loss) {
+  generator <- get0(class(loss)[1], envir = topenv(environment()), inherits = FALSE)
+  inherits(loss, "Loss") && inherits(generator, "R6ClassGenerator")
+}
+
+#' How the result names its loss: a built-in as print(model) does
+#' ("huber (delta = 2)"), one's own by its class.
+#' @noRd
+grad_check_loss_label <- function(loss) {
+  if (is_builtin_loss(loss)) loss_label(loss$.description()) else class(loss)[1]
 }
 
 #' The loss to check: a name, or an object with loss() and grad() methods.
@@ -139,7 +194,8 @@ check_grad_check_loss <- function(loss, call = rlang::caller_env()) {
                 i = "For example {.code loss = \"mse\"}, or a {.cls Loss} object."), "loss", call = call)
   }
   if (is.character(loss)) return(as_loss(loss, call = call))
-  methods_ok <- is.environment(loss) && is.function(loss$loss) && is.function(loss$grad)
+  methods_ok <- (is.environment(loss) || is.list(loss)) && is.function(loss$loss) &&
+    is.function(loss$grad)
   if (!methods_ok) {
     abort_arg("{.arg loss} must be a loss name ({.val {loss_names}}) or an object with {.fn loss} and {.fn grad} methods, not {.obj_type_friendly {loss}}.",
               "loss", call = call)
@@ -174,45 +230,57 @@ central_difference <- function(f, set, w, eps) {
 }
 
 #' The compared entries of one parameter tensor (of `size` entries), and
-#' their summary row; `pass` is set by grad_check().
+#' their summary row; `pass` is set by grad_check(). Errors are relative to
+#' the tensor's largest gradient, or to `floor` if that is smaller.
 #' @noRd
-compare_entries <- function(layer, param, index, analytic, numeric, size) {
-  diff <- abs(analytic - numeric)
-  biggest <- pmax(abs(analytic), abs(numeric))
-  error <- diff / pmax(1, biggest)
+compare_entries <- function(layer, param, index, analytic, numerical, size, floor) {
+  diff <- abs(analytic - numerical)
+  biggest <- pmax(abs(analytic), abs(numerical))
+  error <- diff / max(floor, biggest)
   relative <- ifelse(biggest > 0, diff / biggest, 0)
   list(entries = data.frame(layer = layer, param = param, index = index, analytic = analytic,
-                            numeric = numeric, error = error, stringsAsFactors = FALSE),
-       summary = data.frame(layer = layer, param = param, checked = length(index), entries = size,
+                            numeric = numerical, error = error, stringsAsFactors = FALSE),
+       summary = data.frame(layer = layer, param = param, checked = length(index), size = size,
                             max_abs_error = max(diff), max_rel_error = max(relative),
                             max_error = max(error), stringsAsFactors = FALSE))
 }
 
 #' @export
 format.rustnn_grad_check <- function(x, ...) {
-  tolerance <- attr(x, "tolerance")
+  # A subset (columns or rows) is a plain table: no verdict to give.
+  complete <- all(c("layer", "param", "checked", "size", "max_abs_error", "max_rel_error",
+                    "max_error", "pass") %in% names(x)) &&
+    !is.null(attr(x, "tolerance")) && nrow(x) > 0L
+  if (!complete) {
+    return(utils::capture.output(print(as.data.frame(unclass(x), stringsAsFactors = FALSE))))
+  }
+  rows <- attr(x, "rows")
   head <- sprintf("<rustnn_grad_check> %d parameter tensor%s, %d row%s, loss %s, eps %s, float64",
-                  nrow(x), if (nrow(x) == 1L) "" else "s", attr(x, "rows"),
-                  if (attr(x, "rows") == 1L) "" else "s", attr(x, "loss"), format(attr(x, "eps")))
+                  nrow(x), if (nrow(x) == 1L) "" else "s", rows, if (rows == 1L) "" else "s",
+                  attr(x, "loss"), format(attr(x, "eps")))
+  scientific <- function(v) formatC(v, format = "e", digits = 1)
   table <- data.frame(layer = x$layer, param = x$param,
-                      checked = ifelse(x$checked == x$entries, format(x$checked),
-                                       paste0(x$checked, " of ", x$entries)),
-                      max_abs_error = formatC(x$max_abs_error, format = "e", digits = 1),
-                      max_rel_error = formatC(x$max_rel_error, format = "e", digits = 1),
-                      max_error = formatC(x$max_error, format = "e", digits = 1),
-                      pass = x$pass, stringsAsFactors = FALSE)
+                      checked = ifelse(x$checked == x$size, format(x$checked),
+                                       paste0(x$checked, " of ", x$size)),
+                      max_abs_error = scientific(x$max_abs_error),
+                      max_rel_error = scientific(x$max_rel_error),
+                      max_error = scientific(x$max_error), pass = x$pass,
+                      stringsAsFactors = FALSE)
   lines <- utils::capture.output(print(table, row.names = FALSE, right = FALSE))
-  c(head, paste0("  ", lines), grad_check_verdict(x, tolerance))
+  c(head, paste0("  ", lines), grad_check_verdict(x))
 }
 
 #' One sentence: is backpropagation right, and if not, where is it wrong?
 #' @noRd
-grad_check_verdict <- function(x, tolerance) {
+grad_check_verdict <- function(x) {
+  tolerance <- attr(x, "tolerance")
   if (all(x$pass)) {
     return(cli::format_inline("{cli::symbol$tick} Backpropagation is right: every analytic gradient matches central differences within {format(tolerance)}."))
   }
   failed <- paste0(x$layer[!x$pass], "$", x$param[!x$pass])
-  cli::format_inline("{cli::symbol$cross} Backpropagation is wrong for {failed}: analytic and numerical gradients differ by up to {format(signif(max(x$max_error), 2))} (tolerance {format(tolerance)}).")
+  suspect <- if (isTRUE(attr(x, "custom_loss"))) " (or in the loss's {.fn grad})" else ""
+  cli::format_inline(paste0("{cli::symbol$cross} Backpropagation is wrong for {failed}", suspect,
+                            ": analytic and numerical gradients differ by up to {format(signif(max(x$max_error), 2))} of the gradients' size (tolerance {format(tolerance)})."))
 }
 
 #' @export

@@ -134,10 +134,10 @@ Sequential <- R6::R6Class("Sequential",
     # @return The output as a matrix (an array for image outputs); with
     #   `keep = TRUE`, a named list of every layer's output.
     forward = function(x, training = TRUE, keep = FALSE) {
-      x <- as_input_batch(x, "x")
-      self$.resolve_input(x, "x")
       check_flag(training)
       check_flag(keep)
+      x <- as_input_batch(x, "x")
+      self$.resolve_input(x, "x")
       out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
@@ -557,7 +557,10 @@ layer_table <- function(model, state) {
                params = sum(sizes), trainable = sum(sizes[!fixed]),
                stringsAsFactors = FALSE)
   })
-  do.call(rbind, rows)
+  tab <- do.call(rbind, rows)
+  # The names kept activations, grad_check() and tracking use.
+  tab$name <- layer_names(state$specs)
+  tab
 }
 
 format_model <- function(model, state) {
@@ -601,7 +604,7 @@ summary.Sequential <- function(object, ...) {
 format.summary.Sequential <- function(x, ...) {
   tab <- x$layers
   cells <- rbind(c("Layer (type)", "Output shape", "Param #"),
-                 cbind(paste0(tolower(tab$layer), "_", seq_len(nrow(tab)), " (", tab$layer, ")"),
+                 cbind(paste0(tab$name, " (", tab$layer, ")"),
                        tab$output_shape, format(tab$params, big.mark = ",")))
   widths <- apply(cells, 2L, function(col) max(nchar(col)))
   row_text <- function(r) {

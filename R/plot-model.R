@@ -43,7 +43,7 @@
 #' @param main Title, or `NULL` for none.
 #' @param ... Unused; must be empty.
 #' @return Invisibly, a description of what was drawn, in user coordinates.
-#'   For the network diagram, a list of three data frames:
+#'   For the network diagram, a list of data frames:
 #'   * `nodes`: `column` (1 for the inputs), `row` (from the top; 0 for a
 #'     bias node), `x`, `y`, `label` (`""` for hidden nodes), `bias` (a
 #'     bias node, of the column it feeds).
@@ -53,6 +53,8 @@
 #'     sign), `lwd`, `alpha` (both growing with `abs(weight)`), and the ends
 #'     `x0`, `y0`, `x1`, `y1`. Biases follow each layer's weights.
 #'   * `columns`: `column`, `x`, `label` (written under the column).
+#'   * `values` (with `show_weights = TRUE` only): the values written on
+#'     the edges, `x`, `y` and `label`.
 #'
 #'   For the blocks, a data frame with one row per box: `layer` (0 for the
 #'   input), `label` (the layer's class, or `"Input"`), `shape` and `params`
@@ -277,7 +279,7 @@ draw_network <- function(layout, show_weights, main) {
   shown <- edges[order(edges$alpha), ]
   graphics::segments(shown$x0, shown$y0, shown$x1, shown$y1, lwd = shown$lwd,
                      col = with_alpha(shown$col, shown$alpha))
-  if (show_weights) draw_weight_values(shown, frame$cex)
+  if (show_weights) layout$values <- draw_weight_values(shown, frame$cex)
   graphics::symbols(nodes$x, nodes$y, circles = rep(1, nrow(nodes)), inches = frame$radius,
                     add = TRUE, fg = "grey25", bg = ifelse(nodes$bias, "grey90", "white"))
   draw_node_labels(nodes, frame)
@@ -363,6 +365,7 @@ draw_weight_values <- function(edges, cex) {
   graphics::rect(x - half_w, y - half_h, x + half_w, y + half_h,
                  col = grDevices::adjustcolor("white", alpha.f = 0.8), border = NA)
   graphics::text(x, y, values, col = edges$col, cex = cex)
+  data.frame(x = x, y = y, label = values, stringsAsFactors = FALSE)
 }
 
 # ---- Block diagram ---------------------------------------------------------

@@ -222,13 +222,17 @@ histograms_base_plot <- function(data, kind, ...) {
   epochs <- sort(unique(data$epoch))
   colours <- epoch_colours(epochs)
   ncol <- ceiling(sqrt(length(panels)))
+  # Each panel is titled by its tensor; a `main` given is the figure's.
+  dots <- list(...)
+  figure_title <- dots$main
+  dots$main <- NULL
   old <- graphics::par(mfrow = c(ceiling(length(panels) / ncol), ncol), mar = c(4, 4, 2, 1),
-                       oma = c(0, 0, 1.5, 0))
+                       oma = c(0, 0, if (is.null(figure_title)) 1.5 else 3, 0))
   on.exit(graphics::par(old))
   for (p in panels) {
     part <- data[data$panel == p, , drop = FALSE]
-    graphics::plot(range(part$lower, part$upper), c(0, max(part$count)), type = "n",
-                   xlab = kind, ylab = "count", main = p, font.main = 1, ...)
+    plot_with_defaults(list(range(part$lower, part$upper), c(0, max(part$count)), type = "n",
+                            xlab = kind, ylab = "count", main = p, font.main = 1), dots)
     for (i in seq_along(epochs)) {
       draw_histogram(part[part$epoch == epochs[i], , drop = FALSE], colours[i])
     }
@@ -240,6 +244,14 @@ histograms_base_plot <- function(data, kind, ...) {
                        bty = "n", xpd = NA)
     }
   }
+  if (!is.null(figure_title)) graphics::mtext(figure_title, side = 3, line = 0.3, outer = TRUE, font = 2)
+}
+
+#' graphics::plot() with the arguments a figure needs, any of which the
+#' user's (`dots`) replace.
+#' @noRd
+plot_with_defaults <- function(defaults, dots) {
+  do.call(graphics::plot, utils::modifyList(defaults, dots))
 }
 
 #' One histogram as a step outline over a light fill; a single bin of
@@ -301,8 +313,9 @@ sizes_base_plot <- function(data, kind, ...) {
   old <- graphics::par(mar = c(mar[1:3], max(mar[4], 0.45 * max(nchar(series)) + 3)))
   on.exit(graphics::par(old))
   positive <- data$mean_abs[data$mean_abs > 0]
-  graphics::plot(range(data$epoch), range(positive), type = "n", log = "y", xlab = "epoch",
-                 ylab = paste0("mean |", kind, "|"), yaxt = "n", ...)
+  plot_with_defaults(list(range(data$epoch), range(positive), type = "n", log = "y",
+                          xlab = "epoch", ylab = paste0("mean |", kind, "|"), yaxt = "n"),
+                     list(...))
   # R's default log axis labels only a few decades; label every tick.
   ticks <- grDevices::axisTicks(log10(range(positive)), log = TRUE)
   graphics::axis(2, at = ticks, labels = format(ticks), cex.axis = 0.8)

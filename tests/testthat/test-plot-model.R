@@ -80,7 +80,14 @@ test_that("show_weights draws the same diagram with the values", {
   plain <- draw_null(plot(model))
   with_values <- draw_null(plot(model, show_weights = TRUE, main = "2-4-1"))
   expect_true(with_values$same_par)
-  expect_equal(with_values$value, plain$value)
+  expect_equal(with_values$value[c("nodes", "edges", "columns")], plain$value)
+  # The values are written on every edge (weights and biases), and only when asked for.
+  expect_null(plain$value$values)
+  written <- with_values$value$values
+  expect_equal(nrow(written), 4 * 2 + 4 * 1 + 4 + 1)
+  p1 <- model$layers[[1]]$params
+  p3 <- model$layers[[3]]$params
+  expect_setequal(written$label, formatC(c(p1$weight, p1$bias, p3$weight, p3$bias), format = "f", digits = 2))
 })
 
 test_that("nodes are named by the model's input columns and classes", {

@@ -268,6 +268,11 @@ test_that("plot(what = \"weights\" / \"gradients\") draws and returns the data i
   expect_equal(sizes$mean_abs, s$mean_abs[s$kind == "gradient" & s$param == "weight"])
   expect_equal(levels(sizes$series), c("linear_1", "linear_3", "linear_5"))
   expect_identical(graphics::par("mfrow", "mar"), before)
+  # The user's title and labels replace the figure's own.
+  expect_silent(plot(history, what = "weights", method = "base", main = "weights", xlab = "w",
+                     ylab = "n"))
+  expect_silent(plot(history, what = "gradients", style = "size", method = "base", xlab = "t",
+                     ylab = "size"))
 
   # The metrics plot is unchanged, and the history without records says how to get them.
   expect_identical(plot(history, method = "base"), history)
