@@ -635,14 +635,15 @@ mod tests {
         assert!((last[3] - direct).abs() < 1e-12);
     }
 
-    #[test]
-    fn early_stopping_restores_the_best_epoch() {
-        // A learning rate far too large makes the loss rise after the first
-        // epochs, so the best epoch is early and training stops.
+    /// A fit with `cfg` plus early stopping on the validation loss (the
+    /// training data) that restores the best weights. Its learning rate is
+    /// far too large, so the loss rises after the first epochs: the best
+    /// epoch is early and training stops. Returns the network, the report,
+    /// the epoch it stopped at and the configuration.
+    fn restoring_early_stop(mut cfg: TrainConfig) -> (Network<f64>, FitReport, usize, TrainConfig) {
         let (x, y) = blobs(40);
         let mut data = TrainData::new(x.view(), y.view());
         data.validation = Some((x.view(), y.view()));
-        let mut cfg = TrainConfig::new(200, 40, false, 1);
         cfg.early_stopping = Some(EarlyStopping {
             monitor: "val_loss".into(),
             patience: 3,
@@ -655,6 +656,13 @@ mod tests {
         let FitStatus::EarlyStopped { epoch } = r.status else {
             panic!("expected an early stop, got {:?}", r.status)
         };
+        (net, r, epoch, cfg)
+    }
+
+    #[test]
+    fn early_stopping_restores_the_best_epoch() {
+        let (mut net, r, epoch, mut cfg) =
+            restoring_early_stop(TrainConfig::new(200, 40, false, 1));
         let val = r.column("val_loss").unwrap();
         assert_eq!(val.len(), epoch);
         let best = (0..val.len())
@@ -662,6 +670,9 @@ mod tests {
             .unwrap();
         assert_eq!(epoch, best + 1 + 3);
         assert_eq!(r.restored_epoch, Some(best + 1));
+        let (x, y) = blobs(40);
+        let mut data = TrainData::new(x.view(), y.view());
+        data.validation = Some((x.view(), y.view()));
         let p = net.predict(x.view()).unwrap();
         let now = loss_value(Loss::Mse, p.view(), y.view()).unwrap();
         assert!((now - val[best]).abs() < 1e-12);
@@ -1028,22 +1039,9 @@ mod tests {
         // Early stopping with the best weights restored: every epoch that
         // ran is recorded as it ended; the restored weights are the best
         // epoch's record.
-        let mut data = TrainData::new(x.view(), y.view());
-        data.validation = Some((x.view(), y.view()));
         let mut cfg = tracking(200, 40);
         cfg.shuffle = false;
-        cfg.early_stopping = Some(EarlyStopping {
-            monitor: "val_loss".into(),
-            patience: 3,
-            min_delta: 0.0,
-            restore_best: true,
-        });
-        let mut net = Network::new(&specs(&[("linear", 2, 1)]), None).unwrap();
-        net.set_param(0, "weight", &[0.1, 0.1]).unwrap();
-        let r = run(&mut net, &data, Loss::Mse, 0.9, &cfg);
-        let FitStatus::EarlyStopped { epoch } = r.status else {
-            panic!("expected an early stop, got {:?}", r.status)
-        };
+        let (net, r, epoch, _) = restoring_early_stop(cfg);
         assert_eq!(r.tracked.len(), epoch * 4);
         let best = r.restored_epoch.unwrap();
         let restored = param_values(&net, false);
