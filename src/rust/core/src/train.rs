@@ -986,41 +986,41 @@ mod tests {
     fn records_come_back_for_the_epochs_that_ran_however_training_ends() {
         let (x, y) = blobs(40);
         let per_epoch = 8;
+        // A tracked fit that the observer stops where `stop` says.
+        let stopped_at = |stop: &dyn Fn(&Event) -> bool| {
+            fit(
+                &mut tracked_net(),
+                &TrainData::new(x.view(), y.view()),
+                Loss::Mse,
+                &mut sgd(0.1),
+                &tracking(10, 10),
+                &mut |e| {
+                    if stop(&e) {
+                        Control::Stop
+                    } else {
+                        Control::Continue
+                    }
+                },
+            )
+            .unwrap()
+        };
         // Interrupted in epoch 3: two epochs recorded.
-        let data = TrainData::new(x.view(), y.view());
-        let mut net = tracked_net();
-        let r = fit(
-            &mut net,
-            &data,
-            Loss::Mse,
-            &mut sgd(0.1),
-            &tracking(10, 10),
-            &mut |e| match e {
+        let r = stopped_at(&|e| {
+            matches!(
+                e,
                 Event::BatchEnd {
-                    epoch: 3, batch: 2, ..
-                } => Control::Stop,
-                _ => Control::Continue,
-            },
-        )
-        .unwrap();
+                    epoch: 3,
+                    batch: 2,
+                    ..
+                }
+            )
+        });
         assert_eq!(r.status, FitStatus::Stopped { epoch: 3, batch: 2 });
         assert_eq!(r.tracked.len(), 2 * per_epoch);
         assert_eq!(r.tracked.last().unwrap().epoch, 2);
         // Stopped by a callback at an epoch's end: that epoch has its row
         // and its records.
-        let mut net = tracked_net();
-        let r = fit(
-            &mut net,
-            &data,
-            Loss::Mse,
-            &mut sgd(0.1),
-            &tracking(10, 10),
-            &mut |e| match e {
-                Event::EpochEnd { epoch: 2, .. } => Control::Stop,
-                _ => Control::Continue,
-            },
-        )
-        .unwrap();
+        let r = stopped_at(&|e| matches!(e, Event::EpochEnd { epoch: 2, .. }));
         assert_eq!(r.history.len(), 2);
         assert_eq!(r.tracked.len(), 2 * per_epoch);
         // Diverging in epoch 1: no row, no record.
