@@ -54,7 +54,7 @@ print(overhead, row.names = FALSE)
 
 grad_check_time <- function(label, model, x, y, loss) {
   seconds <- system.time(check <- grad_check(model, x, y, loss = loss))[["elapsed"]]
-  data.frame(workload = label, entries = sprintf("%d of %d", sum(check$checked), sum(check$entries)),
+  data.frame(workload = label, entries = sprintf("%d of %d", sum(check$checked), sum(check$size)),
              seconds = seconds, max_error = signif(max(check$max_error), 2), pass = all(check$pass))
 }
 flower <- planar_flower()
