@@ -46,6 +46,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of `index()`.
+    pub const ALL: [Kind; 2] = [Kind::Weight, Kind::Gradient];
+
+    /// Position in `ALL`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Weight => "weight",

@@ -605,7 +605,6 @@ fn call_says_stop(f: &Function, args: Pairlist) -> bool {
 /// Why codes: a string column costs a lookup in R's string cache per row,
 /// and the histogram has a row per bin; R makes the names by indexing.
 fn tracked_list(records: &[TensorRecord]) -> Result<List> {
-    let kinds = [Kind::Weight, Kind::Gradient];
     let mut params: Vec<&'static str> = Vec::new();
     let mut keys: [Vec<i32>; 4] = Default::default();
     let mut bin_keys: [Vec<i32>; 4] = Default::default();
@@ -619,8 +618,7 @@ fn tracked_list(records: &[TensorRecord]) -> Result<List> {
                 params.len() - 1
             }
         };
-        let kind = kinds.iter().position(|&k| k == r.kind).unwrap_or(0);
-        let key = [r.epoch, r.layer + 1, param + 1, kind + 1].map(|v| v as i32);
+        let key = [r.epoch, r.layer + 1, param + 1, r.kind.index() + 1].map(|v| v as i32);
         for (column, v) in keys.iter_mut().zip(key) {
             column.push(v);
         }
@@ -674,7 +672,7 @@ fn tracked_list(records: &[TensorRecord]) -> Result<List> {
         summary = summary,
         histogram = histogram,
         params = params,
-        kinds = kinds.map(Kind::name).to_vec()
+        kinds = Kind::ALL.map(Kind::name).to_vec()
     ))
 }
 
