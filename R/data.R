@@ -4,6 +4,9 @@
 #' x as a double matrix with rows = samples; errors name `arg`.
 #' @noRd
 as_input_matrix <- function(x, arg = "x", call = rlang::caller_env()) {
+  # The common case first, in a few checks: a double matrix of finite values.
+  d <- dim(x)
+  if (is.double(x) && length(d) == 2L && d[1L] > 0L && d[2L] > 0L && rn_all_finite(x)) return(x)
   if (is.data.frame(x)) {
     bad <- names(x)[!vapply(x, function(col) is.numeric(col) || is.logical(col), logical(1))]
     if (length(bad)) {
@@ -52,6 +55,7 @@ as_input_batch <- function(x, arg = "x", call = rlang::caller_env()) {
 #' @noRd
 sample_shape <- function(x) {
   d <- dim(x)
+  if (length(d) == 2L) return(d[2L])
   switch(length(d) - 1L, d[2], c(1L, d[2:3]), d[2:4])
 }
 

@@ -100,18 +100,17 @@ check_hyper <- function(x, kind, arg, call) {
 }
 
 #' Runs a call into the Rust engine; its errors become classed R errors.
-#' The engine returns its errors as values of class "rustnn_engine_error"
-#' (raising them from Rust leaks memory, see `to_r()` in the glue), which
-#' must never reach the user: every `rn_` call that can fail goes through
-#' here. Errors already classed (from R code that the call's arguments run
-#' when they are forced, such as rebuilding the engine) keep their class.
-#' `abort(message, call)` signals the others, by default as engine errors.
+#' The engine returns its errors (and panics) as values of class
+#' "rustnn_engine_error" (raising them from Rust leaks memory, see `to_r()`
+#' in the glue), which must never reach the user: every `rn_` call that can
+#' fail goes through here. `abort(message, call)` signals them, by default
+#' as engine errors. No handler is set up around the call (it would cost
+#' more than most calls into the engine): the glue raises no R error of its
+#' own, and errors of R code run while its arguments are forced (rebuilding
+#' the engine) pass through with their class.
 #' @noRd
 rust_call <- function(expr, call = rlang::caller_env(), abort = abort_engine) {
-  result <- tryCatch(expr, error = function(e) {
-    if (inherits(e, "rustnn_error")) stop(e)
-    abort(conditionMessage(e), call)
-  })
+  result <- expr
   if (inherits(result, "rustnn_engine_error")) abort(result$message, call)
   result
 }

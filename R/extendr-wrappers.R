@@ -11,6 +11,12 @@ NULL
 #' @noRd
 rn_new <- function(dtype, specs, input_shape) .Call(wrap__rn_new, dtype, specs, input_shape)
 
+#' What the R side keeps of a new network: the shape entering each layer
+#' and the output's (as `rn_shapes`), and whether a training pass draws
+#' random numbers (dropout) or moves buffers (batch normalization).
+#' @noRd
+rn_facts <- function(ptr) .Call(wrap__rn_facts, ptr)
+
 #' TRUE if no value of a double vector, matrix or array is NA, NaN or
 #' infinite (FALSE for any other type: the R side checks those itself).
 #' @noRd
@@ -34,11 +40,6 @@ rn_params <- function(ptr, grads) .Call(wrap__rn_params, ptr, grads)
 
 #' @noRd
 rn_forward <- function(ptr, x, training, seed) .Call(wrap__rn_forward, ptr, x, training, seed)
-
-#' TRUE when the network behaves differently in training (dropout), so
-#' that a manual forward pass needs a seed.
-#' @noRd
-rn_has_training_mode <- function(ptr) .Call(wrap__rn_has_training_mode, ptr)
 
 #' The L1/L2 penalty the layers add to the loss.
 #' @noRd
@@ -65,13 +66,40 @@ rn_predict <- function(ptr, x, threads) .Call(wrap__rn_predict, ptr, x, threads)
 #' @noRd
 rn_loss <- function(loss, pred, target, weights) .Call(wrap__rn_loss, loss, pred, target, weights)
 
-#' One optimizer step from the gradients of the last `rn_backward`; returns the new state.
+#' One optimizer step from the gradients of the last `rn_backward`:
+#' `list(state, params)`, the optimizer's new state and the network's new
+#' parameters (the R side keeps both).
 #' @noRd
 rn_step <- function(ptr, optimizer) .Call(wrap__rn_step, ptr, optimizer)
 
-#' Runs the whole training loop. `on_epoch(epoch, figures)` is called after
-#' each epoch and `on_batch(epoch, batch, batches, loss)` at most every
-#' `PROGRESS_EVERY` during one, both on R's thread; either returns TRUE to stop.
+#' TRUE while `handle` is a session of this R process that has not
+#' finished (a handle read back by readRDS() is NULL).
 #' @noRd
-rn_fit <- function(ptr, x, y, weights, val_x, val_y, loss, optimizer, control, threads, on_epoch, on_batch) .Call(wrap__rn_fit, ptr, x, y, weights, val_x, val_y, loss, optimizer, control, threads, on_epoch, on_batch)
+rn_fit_live <- function(handle) .Call(wrap__rn_fit_live, handle)
+
+#' Starts a fit: checks and converts the data once (x, y and the optional
+#' weights and validation data), reads the loss, optimizer and settings.
+#' @noRd
+rn_fit_start <- function(ptr, x, y, weights, val_x, val_y, loss, optimizer, control, threads) .Call(wrap__rn_fit_start, ptr, x, y, weights, val_x, val_y, loss, optimizer, control, threads)
+
+#' Trains until the fit ends or pauses: at every epoch's end with
+#' `pause_each_epoch`, and at a batch's or epoch's end once `pause_ms`
+#' milliseconds have passed since the run began (0: never). Returns
+#' `list(finished, epoch_end, epoch, batch, batches, loss, rows)`: where
+#' it stopped (`epoch_end`: at the end of epoch `epoch`, else after batch
+#' `batch` of `batches` with the epoch's loss so far), and the history's
+#' rows from row `from + 1` on, as a matrix with a column per figure.
+#' @noRd
+rn_fit_run <- function(ptr, handle, pause_each_epoch, pause_ms, from) .Call(wrap__rn_fit_run, ptr, handle, pause_each_epoch, pause_ms, from)
+
+#' Ends a fit (with `stop`, where it paused: a callback asked to stop) and
+#' returns `list(history, status, stopped_epoch, stopped_batch,
+#' restored_epoch, optimizer_state, tracked)`.
+#' @noRd
+rn_fit_finish <- function(ptr, handle, stop, interrupted) .Call(wrap__rn_fit_finish, ptr, handle, stop, interrupted)
+
+#' `list(layers, activations, losses, metrics, optimizers, schedules)`,
+#' each a character vector.
+#' @noRd
+rn_catalog <- function() .Call(wrap__rn_catalog)
 

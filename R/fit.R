@@ -155,6 +155,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                            track = NULL, ...) {
   check_dots_empty()
   model <- object
+  model$.check_idle("fit()")
   state <- model$.get_state()
   prepared <- prepare_xy(state$preprocess, x, y, data)
   x <- prepared$x
@@ -183,17 +184,72 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
                   early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)
-  reporter <- progress_reporter(verbose, epochs)
-  epoch_end <- epoch_end_caller(reporter$on_epoch, cbs$epoch_end)
-  result <- rust_call(rn_fit(model$.engine(), split$x, split$y, split$weights,
-                             split$val_x, split$val_y, loss$.description(), optimizer$.description(),
-                             control, threads, epoch_end$fun, reporter$on_batch))
-  reporter$finish()
+  engine <- model$.engine()
+  session <- rust_call(rn_fit_start(engine, split$x, split$y, split$weights, split$val_x,
+                                    split$val_y, loss$.description(), optimizer$.description(),
+                                    control, threads))
+  run <- run_session(model, engine, session, progress_reporter(verbose, epochs), cbs$epoch_end)
+  result <- rust_call(rn_fit_finish(engine, session, run$stop, run$interrupted))
   optimizer$state <- result$optimizer_state
   history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
   model$.after_fit(target$info, loss$.description(), optimizer$clone(), history, prepared$preprocess)
-  report_end(result, history, epoch_end$failure(), verbose)
+  report_end(result, history, run$failure, verbose)
   invisible(history)
+}
+
+#' Runs a training session to its end. The engine trains until it pauses:
+#' at every epoch's end when there are R callbacks, and every 250 ms for
+#' the progress display. R code runs only in those pauses, here, in fit()'s
+#' own context: the callbacks' warnings and messages reach the handlers
+#' around fit(), an interrupt (Ctrl-C) in them ends training as one between
+#' batches does, and the model they see is the one being trained (its
+#' weights copied into its R state first; weights they assign are used from
+#' the next batch on). A callback's error stops training and is reported
+#' after it, as a warning. Returns `list(stop, interrupted, failure)`.
+#' @noRd
+run_session <- function(model, engine, session, reporter, callbacks) {
+  model$.set_fitting(session)
+  on.exit({
+    model$.set_fitting(NULL)
+    # Whatever ended the session after it trained (an interrupt, an engine
+    # error), the R state holds the engine's weights. An engine error in
+    # the first run comes from the first step (an optimizer state that does
+    # not fit the network), before any weight moved.
+    if (ran && !done) model$.sync_params()
+  }, add = TRUE)
+  rows <- 0L
+  ran <- FALSE
+  done <- FALSE
+  out <- list(stop = FALSE, interrupted = FALSE, failure = NULL)
+  pause_each_epoch <- length(callbacks) > 0L
+  pause_ms <- if (reporter$active) 250 else 0
+  tryCatch(repeat {
+    run <- rust_call(rn_fit_run(engine, session, pause_each_epoch, pause_ms, rows))
+    ran <- TRUE
+    if (nrow(run$rows)) {
+      reporter$on_epochs(rows + seq_len(nrow(run$rows)), run$rows)
+      rows <- rows + nrow(run$rows)
+    }
+    if (!run$epoch_end && !run$finished) {
+      reporter$on_batch(run$epoch, run$batch, run$batches, run$loss)
+    }
+    if (run$epoch_end && pause_each_epoch) {
+      model$.sync_params()
+      logs <- run$rows[nrow(run$rows), ]
+      for (f in callbacks) {
+        answer <- tryCatch(f(run$epoch, logs), error = function(e) {
+          out$failure <<- list(epoch = run$epoch, message = conditionMessage(e))
+          TRUE
+        })
+        out$stop <- out$stop || isTRUE(answer)
+      }
+    }
+    if (run$finished || out$stop) break
+  }, interrupt = function(cnd) out$interrupted <<- TRUE)
+  out$stop <- out$stop || out$interrupted
+  reporter$finish()
+  done <- TRUE
+  out
 }
 
 #' Default of fit()'s `verbose`: option `rustnn.verbose`, else 1 when
@@ -223,18 +279,16 @@ check_track <- function(track, call = rlang::caller_env()) {
             "track", call = call)
 }
 
-metric_names <- c("accuracy", "precision", "recall", "f1", "auc", "mae", "rmse", "r2")
-
 check_metrics <- function(metrics, outputs, call = rlang::caller_env()) {
   if (is.null(metrics)) return(character())
   if (!is.character(metrics) || anyNA(metrics)) {
     abort_arg("{.arg metrics} must be a character vector of metric names, not {.obj_type_friendly {metrics}}.",
               "metrics", call = call)
   }
-  unknown <- setdiff(metrics, metric_names)
+  unknown <- setdiff(metrics, catalog("metrics"))
   if (length(unknown)) {
     abort_arg(c("{.arg metrics} has unknown metric{?s} {.val {unknown}}.",
-                i = "Known metrics: {.val {metric_names}}."), "metrics", call = call)
+                i = "Known metrics: {.val {catalog('metrics')}}."), "metrics", call = call)
   }
   if ("auc" %in% metrics && outputs != 1L) {
     abort_arg("{.arg metrics}: {.val auc} needs a binary model with one output, but this one has {outputs}.",
@@ -355,27 +409,6 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
   list(x = take_rows(x, train), y = y[train, , drop = FALSE],
        weights = if (!is.null(weights)) weights[train],
        val_x = take_rows(x, val), val_y = y[val, , drop = FALSE])
-}
-
-#' The epoch-end function given to the engine: progress display, then the
-#' user's callbacks. Errors in a user callback stop training and are
-#' reported after it (the engine's call back into R cannot raise them).
-#' @noRd
-epoch_end_caller <- function(on_epoch, user) {
-  failure <- NULL
-  fun <- if (is.null(on_epoch) && length(user) == 0L) NULL else function(epoch, logs) {
-    if (!is.null(on_epoch)) on_epoch(epoch, logs)
-    stop <- FALSE
-    for (f in user) {
-      result <- tryCatch(f(epoch, logs), error = function(e) {
-        failure <<- list(epoch = epoch, message = conditionMessage(e))
-        TRUE
-      })
-      stop <- stop || isTRUE(result)
-    }
-    stop
-  }
-  list(fun = fun, failure = function() failure)
 }
 
 #' Messages and warnings once training has ended.

@@ -104,7 +104,7 @@ grad_check <- function(model, x, y, loss = NULL, eps = 1e-5, tolerance = 1e-6,
   out_shape <- utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]]
   y <- grad_check_target(y, loss, nrow(x), out_shape)
   # One seed for every pass: the same dropout masks each time.
-  seed <- forward_seed(engine, training = TRUE)
+  seed <- forward_seed(rust_call(rn_facts(engine))$random)
   forward <- function() {
     rows_to_images(rust_call(rn_forward(engine, x, TRUE, seed)), out_shape)
   }
@@ -197,7 +197,7 @@ check_grad_check_loss <- function(loss, call = rlang::caller_env()) {
   methods_ok <- (is.environment(loss) || is.list(loss)) && is.function(loss$loss) &&
     is.function(loss$grad)
   if (!methods_ok) {
-    abort_arg("{.arg loss} must be a loss name ({.val {loss_names}}) or an object with {.fn loss} and {.fn grad} methods, not {.obj_type_friendly {loss}}.",
+    abort_arg("{.arg loss} must be a loss name ({.val {catalog('losses')}}) or an object with {.fn loss} and {.fn grad} methods, not {.obj_type_friendly {loss}}.",
               "loss", call = call)
   }
   loss

@@ -54,7 +54,8 @@ Layer <- R6::R6Class("Layer",
       x <- as_input_batch(x, "x")
       check_flag(training)
       engine <- private$engine(sample_shape(x))
-      out <- rust_call(rn_forward(engine, x, training, forward_seed(engine, training)))
+      out <- rust_call(rn_forward(engine, x, training,
+                                  forward_seed(training && rust_call(rn_facts(engine))$random)))
       private$.backward_done <- FALSE
       # A training pass moves batch normalization's running statistics.
       if (training && private$.type == "batch_norm") private$.params <- rust_call(rn_params(engine, FALSE))[[1]]
@@ -69,7 +70,7 @@ Layer <- R6::R6Class("Layer",
     backward = function(grad) {
       private$require_standalone("backward")
       engine <- private$engine(private$.input_shape)
-      grad <- check_output_grad(grad, engine)
+      grad <- check_output_grad(grad, utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]])
       out <- rust_call(rn_backward(engine, grad))
       private$.backward_done <- TRUE
       rows_to_images(out, rust_call(rn_shapes(engine))[[1]])
@@ -295,12 +296,11 @@ build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
 }
 
 #' The gradient given to a manual backward pass, as engine rows: it must
-#' have the shape of the last forward pass's output (an image array is not
-#' read in another layout just because its size matches).
+#' have the shape of the last forward pass's output, `out_shape` (an image
+#' array is not read in another layout just because its size matches).
 #' @noRd
-check_output_grad <- function(grad, engine, call = rlang::caller_env()) {
+check_output_grad <- function(grad, out_shape, call = rlang::caller_env()) {
   grad <- as_input_batch(grad, "grad", call)
-  out_shape <- utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]]
   if (length(out_shape) == 3L || length(dim(grad)) > 2L) {
     if (!identical(as.integer(dim(grad)[-1]), as.integer(out_shape))) {
       abort_arg("{.arg grad} must have the shape of the output, {format_shape(out_shape)}, not {format_shape(dim(grad)[-1])}.",
@@ -311,10 +311,10 @@ check_output_grad <- function(grad, engine, call = rlang::caller_env()) {
 }
 
 #' Seed for a manual forward pass: drawn from R's RNG (so set.seed() decides
-#' dropout masks) only when the engine has layers that use one in training.
+#' dropout masks) only when the pass is `random` (training with dropout).
 #' @noRd
-forward_seed <- function(engine, training) {
-  if (training && rust_call(rn_has_training_mode(engine))) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
+forward_seed <- function(random) {
+  if (random) sample.int(.Machine$integer.max, 2L) else c(0L, 0L)
 }
 
 `%|NA|%` <- function(x, y) if (is.na(x)) y else x

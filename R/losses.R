@@ -2,8 +2,6 @@
 # huber, its delta), with a subclass per loss for readable code
 # (MSELoss$new(), ...).
 
-loss_names <- c("mse", "sse", "bce", "cross_entropy", "mae", "huber", "sparse_cross_entropy")
-
 #' Loss functions
 #'
 #' @description
@@ -75,10 +73,10 @@ Loss <- R6::R6Class("Loss",
     delta = NULL,
 
     # @description Create a loss by name.
-    # @param name One of `loss_names`.
+    # @param name One of `catalog("losses")`.
     # @param delta For `"huber"` only: the threshold (default 1).
     initialize = function(name, delta = NULL) {
-      self$name <- check_choice(name, loss_names, "loss")
+      self$name <- check_choice(name, catalog("losses"), "loss")
       if (name == "huber") {
         self$delta <- check_number(delta %||% 1, "delta", min = 0, min_inclusive = FALSE)
       } else if (!is.null(delta)) {
@@ -244,9 +242,9 @@ loss_from_description <- function(description) {
 as_loss <- function(loss, arg = "loss", call = rlang::caller_env()) {
   if (inherits(loss, "Loss")) return(loss)
   if (is.character(loss)) {
-    check_choice(loss, loss_names, arg, call = call)
+    check_choice(loss, catalog("losses"), arg, call = call)
     return(Loss$new(loss))
   }
-  abort_arg("{.arg {arg}} must be a loss name ({.val {loss_names}}) or a {.cls Loss} object, not {.obj_type_friendly {loss}}.",
+  abort_arg("{.arg {arg}} must be a loss name ({.val {catalog('losses')}}) or a {.cls Loss} object, not {.obj_type_friendly {loss}}.",
             arg, call = call)
 }

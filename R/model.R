@@ -1,11 +1,14 @@
 # The Sequential model: a stack of layers and the one Rust network behind it.
 #
-# The model's plain-R state (`private$.state`: dtype, layer specs, parameters,
-# what it was last trained on) is the truth that saveRDS() keeps and clone()
-# copies. The Rust network is a cache of it, rebuilt from the state when it
-# is missing (after readRDS()), stale (after a parameter assignment) or
-# belongs to another object (a clone's copy of the pointer). After every
-# engine operation that changes weights, the state is refreshed from it.
+# The live engine is the model. The plain-R state (`private$.state`: dtype,
+# layer specs, parameters, what it was last trained on) is its copy in R
+# data, which saveRDS(), clone() and save_model() capture: every call that
+# changes weights (a step, a training forward pass through batch
+# normalization, the end of fit(), a pause of fit() before R callbacks run)
+# copies them back into it, and weights assigned from R go into the engine
+# at once. Nothing on the hot path re-checks the state: it is checked in
+# full only where it comes from outside, when the engine is rebuilt from it
+# (after readRDS(), in a clone, from load_model()).
 
 #' Sequential model
 #'
@@ -102,10 +105,6 @@ Sequential <- R6::R6Class("Sequential",
       check_layers(layers)
       input_shape <- check_input_shape(input_shape)
       layers <- lapply(layers, function(l) if (is.null(l$model)) l else l$.detached_copy())
-      if (!is.null(input_shape)) {
-        build_engine(dtype, lapply(layers, function(l) l$.spec()), list(), input_shape,
-                     arg = "input_shape")
-      }
       private$.state <- list(
         format = 1L,
         dtype = dtype,
@@ -120,6 +119,13 @@ Sequential <- R6::R6Class("Sequential",
       )
       for (i in seq_along(layers)) layers[[i]]$.attach(self, i)
       private$.layers <- layers
+      # Built now when the layers alone fix the input's shape (or it was
+      # given), so that a bad input shape fails here and the first call
+      # pays nothing; an image model waits for its first data.
+      if (!is.null(input_shape) || !needs_input_shape(private$.state$specs)) {
+        private$build(arg = if (is.null(input_shape)) "..." else "input_shape",
+                      call = rlang::current_env(), checked = TRUE)
+      }
     },
 
     # @description Forward pass, keeping every layer's output for `backward()`.
@@ -134,17 +140,21 @@ Sequential <- R6::R6Class("Sequential",
     # @return The output as a matrix (an array for image outputs); with
     #   `keep = TRUE`, a named list of every layer's output.
     forward = function(x, training = TRUE, keep = FALSE) {
+      self$.check_idle("model$forward()")
       check_flag(training)
       check_flag(keep)
       x <- as_input_batch(x, "x")
       self$.resolve_input(x, "x")
-      out <- rust_call(rn_forward(private$engine(), x, training, forward_seed(private$engine(), training)))
+      engine <- private$engine()
+      facts <- private$.facts
+      seed <- forward_seed(training && facts$random)
+      out <- rust_call(rn_forward(engine, x, training, seed))
       private$.grads_ready <- FALSE
       private$.forward_rows <- nrow(x)
       # Batch normalization moved its running statistics: keep them.
-      if (training && has_layer(private$.state$specs, "batch_norm")) private$refresh_params()
+      if (training && facts$buffers) private$sync_params()
       if (keep) return(private$kept(grads = FALSE))
-      rows_to_images(out, utils::tail(self$.shapes(), 1L)[[1]])
+      rows_to_images(out, facts$shapes[[length(facts$shapes)]])
     },
 
     # @description Backward pass from the gradient of the loss with respect
@@ -157,24 +167,27 @@ Sequential <- R6::R6Class("Sequential",
     #   respect to every layer's output.
     backward = function(grad, keep = FALSE) {
       force(grad) # may run the forward pass: model$backward(loss$grad(model$forward(x), y))
+      self$.check_idle("model$backward()")
       if (is.null(private$.forward_rows)) {
         cli::cli_abort(c("{.code model$backward()} needs a forward pass first.",
                          i = "Call {.code model$forward(x)} before it."),
                        class = c("rustnn_error_state", "rustnn_error"))
       }
       check_flag(keep)
-      grad <- check_output_grad(grad, private$engine())
-      out <- rust_call(rn_backward(private$engine(), grad))
+      engine <- private$engine()
+      shapes <- private$.facts$shapes
+      grad <- check_output_grad(grad, shapes[[length(shapes)]])
+      out <- rust_call(rn_backward(engine, grad))
       private$.grads_ready <- TRUE
       if (keep) return(private$kept(grads = TRUE))
-      invisible(rows_to_images(out, self$.shapes()[[1]]))
+      invisible(rows_to_images(out, shapes[[1]]))
     },
 
     # @description Text describing the model: layers, output shapes and
     #   parameter counts.
     # @param ... Unused.
     format = function(...) {
-      format_model(self, private$state())
+      format_model(self, self$.get_state())
     },
 
     # @description Print the model.
@@ -188,12 +201,19 @@ Sequential <- R6::R6Class("Sequential",
     # @param i Layer index.
     .layer_params = function(i) private$.state$params[[i]],
 
-    # @description Internal: set the parameters of layer `i` (validated by the layer).
+    # @description Internal: set the parameters of layer `i` (validated by
+    #   the layer). A live engine takes them at once, so a callback that
+    #   changes weights during `fit()` changes the next batch's.
     # @param i Layer index.
     # @param value Named list of parameters.
     .set_layer_params = function(i, value) {
+      if (private$live()) {
+        for (nm in names(value)) {
+          rust_call(rn_set_param(private$.engine_ptr, i, nm, value[[nm]]))
+        }
+        private$.grads_ready <- FALSE
+      }
       private$.state$params[[i]] <- value
-      private$.stale <- TRUE
       invisible(self)
     },
 
@@ -207,30 +227,33 @@ Sequential <- R6::R6Class("Sequential",
     # @description Internal: one optimizer step; returns the new optimizer state.
     # @param description Optimizer description from `Optimizer$.description()`.
     .optimizer_step = function(description) {
+      self$.check_idle("optimizer$step()")
       if (!private$.grads_ready) {
         cli::cli_abort(c("There are no gradients to step with.",
                          i = "Call {.code model$backward(grad)} before {.code optimizer$step(model)}."),
                        class = c("rustnn_error_state", "rustnn_error"), call = rlang::caller_env(2))
       }
-      state <- rust_call(rn_step(private$engine(), description))
-      private$refresh_params()
-      state
+      stepped <- rust_call(rn_step(private$engine(), description))
+      private$keep_params(stepped$params)
+      stepped$state
     },
 
     # @description Internal: the Rust network, rebuilt if needed.
-    .engine = function() private$engine(),
+    .engine = function() private$engine(call = rlang::caller_env()),
 
     # @description Internal: the shape of a sample entering each layer,
     #   then the output's (`NULL` entries where any width goes), or `NULL`
     #   while an image model has not seen data yet.
     .shapes = function() {
-      st <- private$state()
+      if (private$live()) return(private$.facts$shapes)
+      st <- self$.get_state()
       if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
         # Known anyway when a linear layer comes first.
         return(tryCatch(rust_call(rn_shapes(build_engine(st$dtype, st$specs, list()))),
                         rustnn_error = function(e) NULL))
       }
-      rust_call(rn_shapes(private$engine()))
+      private$engine()
+      private$.facts$shapes
     },
 
     # @description Internal: check that a batch fits the model; an image
@@ -238,26 +261,19 @@ Sequential <- R6::R6Class("Sequential",
     # @param x Batch from `as_input_batch()`.
     # @param arg,call For error messages.
     .resolve_input = function(x, arg, call = rlang::caller_env()) {
-      st <- private$state(call = call)
       got <- sample_shape(x)
-      images <- length(st$input_shape) == 3L || has_layer(st$specs, image_layer_types)
-      if (images && length(got) != 3L) {
-        abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model of images.",
-                    x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
-      }
-      if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
-        # Building the engine checks that the layers take this shape; if they
-        # do not, the model stays without one.
-        private$.state$input_shape <- as.integer(got)
-        private$.stale <- TRUE
-        withCallingHandlers(private$engine(arg, call),
-                            error = function(e) private$.state$input_shape <- NULL)
-      } else if (images && !identical(as.integer(got), as.integer(st$input_shape))) {
-        abort_arg("{.arg {arg}} has samples of shape {format_shape(got)}, but the model takes {format_shape(st$input_shape)}.",
-                  arg, call = call)
-      }
-      want <- self$input_dim
-      if (!is.na(want) && prod(got) != want) {
+      if (!private$live()) private$adopt_input_shape(got, ncol(x), arg, call)
+      want <- private$.facts$shapes[[1]]
+      if (length(want) == 3L) {
+        if (length(got) != 3L) {
+          abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model of images.",
+                      x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
+        }
+        if (!identical(got, want)) {
+          abort_arg("{.arg {arg}} has samples of shape {format_shape(got)}, but the model takes {format_shape(want)}.",
+                    arg, call = call)
+        }
+      } else if (!is.null(want) && prod(got) != want) {
         if (length(got) == 1L) {
           abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model expects {want}.", arg, call = call)
         }
@@ -267,12 +283,12 @@ Sequential <- R6::R6Class("Sequential",
       invisible(self)
     },
 
-    # @description Internal: copy the trained parameters from the engine
-    #   into the model's state and record what it was trained on.
+    # @description Internal: record what the model was last trained on;
+    #   its weights are the engine's (see `.sync_params()`).
     # @param target,loss,optimizer,history,preprocess Description of the
     #   last training (`loss` as `Loss$.description()`, with its settings).
     .after_fit = function(target, loss, optimizer, history, preprocess) {
-      private$refresh_params()
+      private$sync_params()
       private$.state$target <- target
       private$.state$loss <- loss
       private$.state$optimizer <- optimizer
@@ -283,13 +299,46 @@ Sequential <- R6::R6Class("Sequential",
       invisible(self)
     },
 
-    # @description Internal: the model's plain-R state.
-    .get_state = function() private$state(call = rlang::caller_env()),
+    # @description Internal: copy the engine's weights into the model's
+    #   plain-R state, which `saveRDS()`, `clone()` and `save_model()`
+    #   capture: `fit()` calls it before R callbacks run and when it ends.
+    .sync_params = function() {
+      if (private$live()) private$sync_params()
+      invisible(self)
+    },
+
+    # @description Internal: the model's plain-R state: as it is while the
+    #   engine is live (the state is then the engine's own), checked when
+    #   it comes from outside (a model read by `readRDS()`).
+    .get_state = function() {
+      if (private$live()) private$.state else check_state(private$.state, call = rlang::caller_env())
+    },
 
     # @description Internal: set how new inputs are prepared (by [mlp()]).
     # @param preprocess List of `terms`, `xlevels`, `center`, `scale`.
     .set_preprocess = function(preprocess) {
       private$.state$preprocess <- preprocess
+      invisible(self)
+    },
+
+    # @description Internal: mark the model as being trained by `fit()`
+    #   (`handle`, its session) or not (`NULL`).
+    # @param handle The session from `rn_fit_start()`, or `NULL`.
+    .set_fitting = function(handle) {
+      private$.fitting <- handle
+      invisible(self)
+    },
+
+    # @description Internal: refuse `what` while `fit()` trains this model
+    #   (from one of its own callbacks): the engine is in the middle of it.
+    # @param what The refused call, for the message.
+    .check_idle = function(what) {
+      if (!is.null(private$.fitting) && rn_fit_live(private$.fitting)) {
+        cli::cli_abort(c("{.code {what}} cannot run on a model that {.fn fit} is training.",
+                         i = "It was called from one of the model's own callbacks. Callbacks may read and change the weights, call {.fn predict}, {.fn evaluate} or {.fn save_model}; train another model (or {.code model$clone()}) instead."),
+                       class = c("rustnn_error_busy", "rustnn_error_state", "rustnn_error"),
+                       call = rlang::caller_env(2))
+      }
       invisible(self)
     }
   ),
@@ -338,54 +387,89 @@ Sequential <- R6::R6Class("Sequential",
   ),
 
   private = list(
+    # The plain-R state (see the top of this file), the layer objects, the
+    # engine and what is known of it (`rn_facts()`: shapes, whether a
+    # training pass is random or moves buffers), the state of a manual
+    # pass, and the fit() session training the model, if any.
     .state = NULL,
     .layers = list(),
     .engine_ptr = NULL,
     .engine_owner = NULL,
-    .stale = TRUE,
+    .engine_session = NULL,
+    .facts = NULL,
     .grads_ready = FALSE,
     .forward_rows = NULL,
+    .fitting = NULL,
 
-    # The plain-R state, checked (see check_state()).
-    state = function(values = FALSE, call = rlang::caller_env()) {
-      check_state(private$.state, values, call)
+    # Whether this object's own engine is alive: not after readRDS() (the
+    # pointer is NULL, and the session token a copy; see catalog.R) nor in a
+    # clone (the pointer is its original's).
+    live = function() {
+      identical(private$.engine_owner, self) && identical(private$.engine_session, the$session)
     },
 
-    # `arg` and `call` name the culprit if the layers do not take the input shape.
+    # The engine: this object's live one, or one built from the state
+    # (checked in full: it comes from outside). `arg` and `call` name the
+    # culprit if the layers do not take the input shape.
     engine = function(arg = "...", call = rlang::caller_env()) {
-      fresh <- identical(private$.engine_owner, self) && !private$.stale &&
-        rn_is_live(private$.engine_ptr)
-      if (!fresh) {
-        st <- private$state(values = TRUE, call = call)
-        private$.engine_ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape,
-                                            arg = arg, call = call)
-        check_state_params(st$params, private$.engine_ptr, call)
-        private$.engine_owner <- self
-        private$.stale <- FALSE
-        private$.grads_ready <- FALSE
-        private$.forward_rows <- NULL
+      if (private$live()) return(private$.engine_ptr)
+      private$build(arg, call)
+    },
+
+    build = function(arg, call, checked = FALSE) {
+      st <- if (checked) private$.state else check_state(private$.state, values = TRUE, call)
+      ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape, arg = arg, call = call)
+      if (!checked) check_state_params(st$params, ptr, call)
+      private$.state <- st
+      private$.engine_ptr <- ptr
+      private$.engine_owner <- self
+      private$.engine_session <- the$session
+      private$.facts <- rust_call(rn_facts(ptr), call = call)
+      private$.grads_ready <- FALSE
+      private$.forward_rows <- NULL
+      ptr
+    },
+
+    # Before the engine exists: an image model takes the shape of the
+    # first batch it sees (building the engine checks that the layers take
+    # it; if they do not, the model stays without one).
+    adopt_input_shape = function(got, columns, arg, call) {
+      st <- check_state(private$.state, call = call)
+      images <- length(st$input_shape) == 3L || has_layer(st$specs, image_layer_types)
+      if (images && length(got) != 3L) {
+        abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model of images.",
+                    x = "It is a matrix of {columns} column{?s}."), arg, call = call)
       }
-      private$.engine_ptr
+      if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
+        private$.state$input_shape <- as.integer(got)
+        withCallingHandlers(private$build(arg, call),
+                            error = function(e) private$.state$input_shape <- NULL)
+      } else {
+        private$engine(arg, call)
+      }
     },
 
     # Every layer's output (or its gradient) from the engine's last pass,
     # shaped like the layer's output and named by layer.
     kept = function(grads) {
       kept <- rust_call(rn_kept(private$engine(), grads))
-      shapes <- self$.shapes()[-1L]
-      kept <- Map(rows_to_images, kept, shapes)
+      kept <- Map(rows_to_images, kept, private$.facts$shapes[-1L])
       stats::setNames(kept, layer_names(private$.state$specs))
     },
 
-    refresh_params = function() {
-      params <- rust_call(rn_params(private$engine(), FALSE))
+    sync_params = function() {
+      private$keep_params(rust_call(rn_params(private$.engine_ptr, FALSE)))
+    },
+
+    keep_params = function(params) {
       private$.state$params <- lapply(params, function(p) if (length(p)) p else list())
     },
 
-    # A clone shares its original's layer objects until it makes its own.
+    # A clone shares its original's layer objects until it makes its own;
+    # a model from outside (readRDS()) has its layer objects checked.
     own_layers = function() {
       layers <- private$.layers
-      if (!(is.list(layers) && length(layers) == length(private$state()$specs) &&
+      if (!private$live() && !(is.list(layers) && length(layers) == length(self$.get_state()$specs) &&
             all(vapply(layers, inherits, logical(1), "Layer")))) {
         abort_corrupt_state("its layer objects are not one layer per layer description.",
                             rlang::caller_env(2))
@@ -396,7 +480,7 @@ Sequential <- R6::R6Class("Sequential",
     },
 
     deep_clone = function(name, value) {
-      if (name %in% c(".engine_ptr", ".engine_owner")) NULL else value
+      if (name %in% c(".engine_ptr", ".engine_owner", ".engine_session", ".facts", ".fitting")) NULL else value
     }
   )
 )
@@ -434,7 +518,7 @@ abort_corrupt_state <- function(problem, call) {
 upgrade_state <- function(st) {
   if (!is.list(st)) return(st)
   loss <- st$loss
-  if (is.character(loss) && length(loss) == 1L && !is.na(loss) && loss %in% loss_names) {
+  if (is.character(loss) && length(loss) == 1L && !is.na(loss) && loss %in% catalog("losses")) {
     st$loss <- Loss$new(loss)$.description()
   }
   pre <- st$preprocess

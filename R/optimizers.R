@@ -156,7 +156,14 @@ Optimizer <- R6::R6Class("Optimizer",
                     i = "Call {.code $reset()} to clear it."),
                   "state", class = "rustnn_error_state", call = call)
       }
-      c(list(type = private$type), private$checked_hypers(call), private$fixed,
+      # Checked again only when a field changed since the last check (a
+      # manual loop calls this every step).
+      values <- mget(names(private$spec), envir = self)
+      if (!identical(values, private$checked_values)) {
+        private$checked <- private$checked_hypers(call)
+        private$checked_values <- values
+      }
+      c(list(type = private$type), private$checked, private$fixed,
         list(steps = self$state$steps %||% 0, slots = self$state$slots))
     },
 
@@ -181,6 +188,9 @@ Optimizer <- R6::R6Class("Optimizer",
     type = NULL,
     spec = list(),
     fixed = list(),
+    # The hyper-parameters as last checked, and the checked values.
+    checked_values = NULL,
+    checked = NULL,
 
     # A check across hyper-parameters (a method, so that subclasses can
     # override it: R6 would let a field here mask their method).

@@ -1,9 +1,9 @@
 # Progress display during fit().
 #
-# The engine calls back into R at each epoch's end and, during long epochs,
-# at most every 250 ms. Those calls run where condition handlers set outside
-# fit() do not apply, so the display writes plain text to stdout with cat():
-# the console, sink(), capture.output() and knitr all see it.
+# The engine pauses every 250 ms (see run_session() in fit.R) and hands over
+# the epochs done since the last pause; the display writes plain text to
+# stdout with cat(): the console, sink(), capture.output() and knitr all
+# see it.
 #
 # verbose = 1 redraws one line with "\r" where the console can (a terminal,
 # RStudio); elsewhere (knitr, a log file) it prints about ten lines in all, so
@@ -14,7 +14,8 @@
 #' `finish()`.
 #' @noRd
 progress_reporter <- function(verbose, epochs, dynamic = cli::is_dynamic_tty(stdout())) {
-  quiet <- list(on_epoch = NULL, on_batch = NULL, finish = function() invisible())
+  quiet <- list(active = FALSE, on_epochs = function(epochs, rows) invisible(),
+                on_batch = function(...) invisible(), finish = function() invisible())
   if (verbose == 0L) return(quiet)
   start <- Sys.time()
   elapsed <- function() as.double(difftime(Sys.time(), start, units = "secs"))
@@ -36,31 +37,35 @@ progress_reporter <- function(verbose, epochs, dynamic = cli::is_dynamic_tty(std
            label, if (is.finite(eta)) paste0(" - ETA ", format_seconds(eta)))
   }
 
+  # `rows`: the history rows of epochs `done` (the engine hands them over
+  # in bursts, at its pauses).
   if (verbose == 2L || !dynamic) {
     every <- if (verbose == 2L) 1L else max(1L, epochs %/% 10L)
-    on_epoch <- function(epoch, logs) {
-      if (epoch %% every == 0L || epoch == 1L || epoch == epochs) {
-        cat(epoch_line(epoch, logs), "\n", sep = "")
+    on_epochs <- function(done, rows) {
+      for (k in seq_along(done)) {
+        epoch <- done[k]
+        if (epoch %% every == 0L || epoch == 1L || epoch == epochs) {
+          cat(epoch_line(epoch, rows[k, ]), "\n", sep = "")
+        }
       }
-      FALSE
     }
-    return(list(on_epoch = on_epoch, on_batch = NULL, finish = function() invisible()))
+    return(list(active = TRUE, on_epochs = on_epochs, on_batch = function(...) invisible(),
+                finish = function() invisible()))
   }
-  on_epoch <- function(epoch, logs) {
-    redraw(bar_line(epoch / epochs, epoch_line(epoch, logs)))
-    FALSE
+  on_epochs <- function(done, rows) {
+    epoch <- done[length(done)]
+    redraw(bar_line(epoch / epochs, epoch_line(epoch, rows[length(done), ])))
   }
   on_batch <- function(epoch, batch, batches, loss) {
     done <- (epoch - 1 + batch / batches) / epochs
     redraw(bar_line(done, paste0("Epoch ", epoch, "/", epochs, " - batch ", batch, "/",
                                  batches, " - loss: ", format_figure(loss))))
-    FALSE
   }
   finish <- function() {
     if (drawn) cat("\n")
     invisible()
   }
-  list(on_epoch = on_epoch, on_batch = on_batch, finish = finish)
+  list(active = TRUE, on_epochs = on_epochs, on_batch = on_batch, finish = finish)
 }
 
 progress_bar <- function(done, width) {

@@ -137,7 +137,7 @@ target_problem <- function(target) {
 loss_problem <- function(loss) {
   if (is.null(loss)) return(NULL)
   ok <- is.list(loss) && identical(names(loss), c("name", "delta")) && is.character(loss$name) &&
-    length(loss$name) == 1L && !is.na(loss$name) && loss$name %in% loss_names
+    length(loss$name) == 1L && !is.na(loss$name) && loss$name %in% catalog("losses")
   if (ok) {
     delta <- loss$delta
     ok <- if (loss$name == "huber") {
@@ -148,7 +148,7 @@ loss_problem <- function(loss) {
   }
   if (!ok) {
     return(paste0("its loss is ", describe(loss), ", not list(name, delta) naming a loss (",
-                  paste(loss_names, collapse = ", "), "), with a positive delta for huber only."))
+                  paste(catalog("losses"), collapse = ", "), "), with a positive delta for huber only."))
   }
   NULL
 }

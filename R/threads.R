@@ -16,8 +16,7 @@ default_threads <- function() {
   if (!is.null(opt)) {
     return(check_threads(opt, "options(rustnn.threads)"))
   }
-  cores <- parallel::detectCores()
-  if (is.na(cores)) cores <- 1L
+  cores <- core_count()
   if (nzchar(Sys.getenv("_R_CHECK_LIMIT_CORES_"))) cores <- min(cores, 2L)
   max(1L, as.integer(cores))
 }
@@ -26,7 +25,18 @@ default_threads <- function() {
 # argument): each is an OS thread the engine starts, and results never
 # depend on the count, so none beyond the cores can help.
 max_threads <- function() {
-  max(256L, parallel::detectCores(), na.rm = TRUE)
+  max(256L, core_count())
+}
+
+# The machine's cores, asked once per session: parallel::detectCores()
+# runs a shell command on Linux, milliseconds that every predict() and
+# fit() paid before.
+core_count <- function() {
+  if (is.null(the$cores)) {
+    cores <- parallel::detectCores()
+    the$cores <- if (is.na(cores)) 1L else as.integer(cores)
+  }
+  the$cores
 }
 
 #' Checks a thread count: a whole number from 1 to max_threads().

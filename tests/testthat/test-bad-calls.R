@@ -56,9 +56,13 @@ corpus_fixtures <- quote({
   trained_formula <- function() readRDS(formula_rds)
   trained_binary <- function() readRDS(binary_rds)
   # Edits a model's private state in place, as damage to a saved file would.
+  # A model whose saved state was damaged: edited, then read back as
+  # readRDS() would (a live model's state is the engine's own, and is
+  # checked when it comes from outside).
   corrupt <- function(model, edit) {
-    edit(model$.__enclos_env__$private)
-    model
+    kept <- unserialize(serialize(model, NULL))
+    edit(kept$.__enclos_env__$private)
+    unserialize(serialize(kept, NULL))
   }
   with_option <- function(value, f) {
     old <- options(rustnn.threads = value)

@@ -282,7 +282,7 @@ test_that("progress: one line per epoch, a few lines in logs, a bar in consoles"
   rep <- rustnn:::progress_reporter(1L, 4L, dynamic = TRUE)
   drawn <- capture.output({
     rep$on_batch(1L, 5L, 10L, 0.5)
-    rep$on_epoch(2L, c(loss = 0.25, lr = 0.1))
+    rep$on_epochs(2L, rbind(c(loss = 0.25, lr = 0.1)))
     rep$finish()
   })
   expect_match(paste(drawn, collapse = ""), "\r\\[=+ *\\] +50% Epoch 2/4")

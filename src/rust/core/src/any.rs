@@ -3,7 +3,7 @@
 //! Every method dispatches once to the generic code; nothing here knows R.
 
 use crate::dropout::Mode;
-use crate::error::{arg_err, Result};
+use crate::error::{arg_err, NnError, Result};
 use crate::layer::{Layer, LayerSpec};
 use crate::loss::Loss;
 use crate::matrix::{to_col_major, ColMajor};
@@ -12,8 +12,8 @@ use crate::network::Network;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::scalar::Scalar;
 use crate::shape::Shape;
-use crate::train::{fit, Control, Event, FitReport, TrainConfig, TrainData};
-use ndarray::{Array1, ArrayView2};
+use crate::train::{Control, Event, FitReport, Session, TrainConfig, TrainSet};
+use ndarray::{Array1, ArrayView2, CowArray, Ix2};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -128,36 +128,94 @@ pub struct FitJob<'a> {
     pub config: TrainConfig,
 }
 
-fn fit_generic<T: Scalar>(
-    net: &mut Network<T>,
-    job: FitJob<'_>,
-    observer: &mut dyn FnMut(Event) -> Control,
-) -> Result<(FitReport, ExportedState)> {
+/// A `fit()` under way, kept by the host between calls (see
+/// [`crate::train::Session`]): its data are converted to the network's
+/// type once, when it starts.
+#[derive(Debug)]
+pub enum AnyFitSession {
+    F32(Session<'static, f32>),
+    F64(Session<'static, f64>),
+}
+
+fn start_generic<T: Scalar>(net: &mut Network<T>, job: FitJob<'_>) -> Result<Session<'static, T>> {
     // The one working copy of the data, row-major in the network's type.
-    let xs = job.x.to_array_with::<T>(&net.parallel)?;
-    let ys = job.y.to_array_with::<T>(&net.parallel)?;
-    let ws = job
-        .weights
-        .map(|w| w.iter().map(|&v| T::of(v)).collect::<Array1<T>>());
-    let val = job
-        .validation
-        .map(|(vx, vy)| -> Result<_> {
-            Ok((
-                vx.to_array_with::<T>(&net.parallel)?,
-                vy.to_array_with::<T>(&net.parallel)?,
-            ))
-        })
-        .transpose()?;
-    let data = TrainData {
-        x: xs.view(),
-        y: ys.view(),
-        weights: ws.as_ref().map(|w| w.view()),
-        validation: val.as_ref().map(|(vx, vy)| (vx.view(), vy.view())),
+    let owned = |m: ColMajor<'_>| -> Result<CowArray<'static, T, Ix2>> {
+        Ok(m.to_array_with::<T>(&net.parallel)?.into())
+    };
+    let data = TrainSet {
+        x: owned(job.x)?,
+        y: owned(job.y)?,
+        weights: job
+            .weights
+            .map(|w| w.iter().map(|&v| T::of(v)).collect::<Array1<T>>().into()),
+        validation: job
+            .validation
+            .map(|(vx, vy)| -> Result<_> { Ok((owned(vx)?, owned(vy)?)) })
+            .transpose()?,
     };
     let (steps, slots) = job.state;
-    let mut opt = Optimizer::<T>::new(job.optimizer)?.with_state(steps, slots);
-    let report = fit(net, &data, job.loss, &mut opt, &job.config, observer)?;
-    Ok((report, opt.export_state()))
+    let optimizer = Optimizer::<T>::new(job.optimizer)?.with_state(steps, slots);
+    Session::new(net, data, job.loss, optimizer, job.config)
+}
+
+fn finish_generic<T: Scalar>(
+    session: Session<'static, T>,
+    net: &mut Network<T>,
+) -> (FitReport, ExportedState) {
+    let (report, optimizer) = session.finish(net);
+    (report, optimizer.export_state())
+}
+
+/// Runs `body` on a session and the network of the same type.
+macro_rules! paired {
+    ($session:expr, $net:expr, |$s:ident, $n:ident| $body:expr) => {
+        match ($session, $net) {
+            (AnyFitSession::F32($s), AnyNetwork::F32($n)) => Ok($body),
+            (AnyFitSession::F64($s), AnyNetwork::F64($n)) => Ok($body),
+            _ => Err(NnError::State(
+                "this training session belongs to a network of another type".into(),
+            )),
+        }
+    };
+}
+
+macro_rules! each_session {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            AnyFitSession::F32($s) => $body,
+            AnyFitSession::F64($s) => $body,
+        }
+    };
+}
+
+impl AnyFitSession {
+    /// Trains until the end or a pause (see [`Session::run`]).
+    pub fn run(
+        &mut self,
+        net: &mut AnyNetwork,
+        observer: &mut dyn FnMut(Event) -> Control,
+    ) -> Result<()> {
+        paired!(self, net, |s, n| s.run(n, observer)?)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        each_session!(self, s => s.is_finished())
+    }
+
+    pub fn report(&self) -> &FitReport {
+        each_session!(self, s => s.report())
+    }
+
+    /// Ends training where it is, after a pause.
+    pub fn stop(&mut self) {
+        each_session!(self, s => s.stop())
+    }
+
+    /// The report and the optimizer's state; early stopping's best weights
+    /// put back into `net`.
+    pub fn finish(self, net: &mut AnyNetwork) -> Result<(FitReport, ExportedState)> {
+        paired!(self, net, |s, n| finish_generic(s, n))
+    }
 }
 
 fn predict_generic<T: Scalar>(net: &mut Network<T>, x: ColMajor<'_>) -> Result<ColMajorOwned> {
@@ -226,6 +284,11 @@ impl AnyNetwork {
         each!(self, net => net.has_training_mode())
     }
 
+    /// Whether a training pass moves buffers (batch normalization).
+    pub fn has_buffers(&self) -> bool {
+        each!(self, net => net.has_buffers())
+    }
+
     /// The L1/L2 penalty its layers add to the loss.
     pub fn penalty(&self) -> f64 {
         each!(self, net => net.penalty())
@@ -266,12 +329,25 @@ impl AnyNetwork {
         })
     }
 
+    /// Starts a `fit()`: checks the job and converts its data once.
+    pub fn start_fit(&mut self, job: FitJob<'_>) -> Result<AnyFitSession> {
+        Ok(match self {
+            AnyNetwork::F32(net) => AnyFitSession::F32(start_generic(net, job)?),
+            AnyNetwork::F64(net) => AnyFitSession::F64(start_generic(net, job)?),
+        })
+    }
+
+    /// The whole `fit()` in one call (pauses are taken as going on).
     pub fn fit(
         &mut self,
         job: FitJob<'_>,
         observer: &mut dyn FnMut(Event) -> Control,
     ) -> Result<(FitReport, ExportedState)> {
-        each!(self, net => fit_generic(net, job, observer))
+        let mut session = self.start_fit(job)?;
+        while !session.is_finished() {
+            session.run(self, observer)?;
+        }
+        session.finish(self)
     }
 }
 

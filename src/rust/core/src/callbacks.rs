@@ -52,6 +52,18 @@ impl EarlyStopping {
 }
 
 impl Schedule {
+    /// The schedules, by the name the host uses.
+    pub const NAMES: [&'static str; 4] = ["step", "exponential", "cosine", "plateau"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Schedule::Step { .. } => "step",
+            Schedule::Exponential { .. } => "exponential",
+            Schedule::Cosine { .. } => "cosine",
+            Schedule::Plateau { .. } => "plateau",
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         match *self {
             Schedule::Step { step_size, gamma } => {
@@ -160,6 +172,119 @@ impl Tracker {
             self.wait += 1;
         }
         improved
+    }
+}
+
+/// What the end of an epoch decided (see [`EpochRules::after_epoch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AfterEpoch {
+    /// Early stopping's patience ran out: training ends here.
+    pub stop: bool,
+    /// Early stopping will want these weights back (the epoch is the best
+    /// so far and the weights are to be restored).
+    pub keep_as_best: bool,
+}
+
+/// A fit's callbacks in one place: the learning rate each epoch starts
+/// with (schedules, plateau) and what each epoch's figures decide (early
+/// stopping). The training loop asks [`EpochRules::lr_for`] before an
+/// epoch and [`EpochRules::after_epoch`] after it, nothing else.
+#[derive(Debug, Clone)]
+pub struct EpochRules {
+    early: Option<(EarlyStopping, Tracker)>,
+    schedule: Option<Schedule>,
+    plateau: Option<Tracker>,
+    base_lr: f64,
+    lr: f64,
+}
+
+impl EpochRules {
+    /// Rules for a fit whose epoch log has `columns` and whose optimizer
+    /// starts at `base_lr`.
+    pub fn new(
+        early_stopping: Option<&EarlyStopping>,
+        schedule: Option<&Schedule>,
+        columns: &[String],
+        base_lr: f64,
+    ) -> Result<Self> {
+        let early = match early_stopping {
+            Some(es) => {
+                es.validate()?;
+                Some((
+                    es.clone(),
+                    Tracker::new(&es.monitor, columns, es.min_delta)?,
+                ))
+            }
+            None => None,
+        };
+        if let Some(s) = schedule {
+            s.validate()?;
+        }
+        let plateau = match schedule {
+            Some(Schedule::Plateau {
+                monitor, min_delta, ..
+            }) => Some(Tracker::new(monitor, columns, *min_delta)?),
+            _ => None,
+        };
+        Ok(EpochRules {
+            early,
+            schedule: schedule.cloned(),
+            plateau,
+            base_lr,
+            lr: base_lr,
+        })
+    }
+
+    /// The learning rate of `epoch` (1-based).
+    pub fn lr_for(&mut self, epoch: usize) -> f64 {
+        if let Some(rate) = self
+            .schedule
+            .as_ref()
+            .and_then(|s| s.rate_at(self.base_lr, epoch))
+        {
+            self.lr = rate;
+        }
+        self.lr
+    }
+
+    /// Reads the epoch's figures: updates the plateau's rate for the next
+    /// epoch and says whether to stop and whether to keep these weights.
+    pub fn after_epoch(&mut self, figures: &[f64], epoch: usize) -> AfterEpoch {
+        let mut decision = AfterEpoch {
+            stop: false,
+            keep_as_best: false,
+        };
+        if let Some((es, tracker)) = &mut self.early {
+            decision.keep_as_best = tracker.update(figures, epoch) && es.restore_best;
+            decision.stop = tracker.wait >= es.patience;
+        }
+        if let (
+            Some(Schedule::Plateau {
+                factor,
+                patience,
+                lr_min,
+                ..
+            }),
+            Some(tracker),
+        ) = (&self.schedule, &mut self.plateau)
+        {
+            if !tracker.update(figures, epoch) && tracker.wait >= *patience {
+                self.lr = (self.lr * *factor).max(*lr_min);
+                tracker.wait = 0;
+            }
+        }
+        decision
+    }
+
+    /// The best epoch, whose weights are to be put back when training ended
+    /// after `last` epochs, if early stopping says so.
+    pub fn epoch_to_restore(&self, last: usize) -> Option<usize> {
+        match &self.early {
+            Some((es, t)) if es.restore_best && t.best_epoch > 0 && t.best_epoch != last => {
+                Some(t.best_epoch)
+            }
+            _ => None,
+        }
     }
 }
 

@@ -70,6 +70,23 @@ pub enum LayerSpec {
 }
 
 impl LayerSpec {
+    /// The layer types other than activations (which are named by
+    /// [`Activation::NAMES`]), by the name the host uses.
+    pub const TYPES: [&'static str; 7] = [
+        "linear",
+        "dropout",
+        "conv2d",
+        "max_pool2d",
+        "avg_pool2d",
+        "flatten",
+        "batch_norm",
+    ];
+
+    /// Every layer type: [`LayerSpec::TYPES`], then the activations.
+    pub fn all_types() -> impl Iterator<Item = &'static str> {
+        Self::TYPES.into_iter().chain(Activation::NAMES)
+    }
+
     /// Builds a spec with default options (see [`LayerSpec::new`]).
     pub fn from_parts(kind: &str, in_features: usize, out_features: usize) -> Result<Self> {
         Self::new(kind, in_features, out_features, &LayerOptions::default())

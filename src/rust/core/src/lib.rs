@@ -14,6 +14,7 @@ pub mod activation;
 pub mod any;
 pub mod batchnorm;
 pub mod callbacks;
+pub mod catalog;
 pub mod conv;
 pub mod dropout;
 pub mod error;

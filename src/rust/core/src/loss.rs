@@ -351,6 +351,41 @@ fn sign(r: f64) -> f64 {
     }
 }
 
+/// An epoch's loss as its batches come: the mean over the samples seen
+/// so far for a mean loss (each batch weighted by its rows), the running
+/// total for a sum loss. The one place that knows the difference.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningLoss {
+    sum: bool,
+    total: f64,
+    rows: usize,
+}
+
+impl RunningLoss {
+    pub fn new(loss: Loss) -> Self {
+        RunningLoss {
+            sum: loss.is_sum(),
+            total: 0.0,
+            rows: 0,
+        }
+    }
+
+    /// Adds a batch of `rows` rows whose loss was `value`.
+    pub fn add(&mut self, value: f64, rows: usize) {
+        self.total += if self.sum { value } else { value * rows as f64 };
+        self.rows += rows;
+    }
+
+    /// The epoch's loss so far.
+    pub fn value(&self) -> f64 {
+        if self.sum || self.rows == 0 {
+            self.total
+        } else {
+            self.total / self.rows as f64
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

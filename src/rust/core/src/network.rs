@@ -181,6 +181,14 @@ impl<T: Scalar> Network<T> {
         self.layers.iter().any(|l| matches!(l, Layer::Dropout(_)))
     }
 
+    /// Whether any layer keeps buffers that a training pass moves (batch
+    /// normalization's running statistics).
+    pub fn has_buffers(&self) -> bool {
+        self.layers
+            .iter()
+            .any(|l| l.values().iter().any(|p| !p.trainable()))
+    }
+
     /// Every parameter's and buffer's values, in network order.
     pub fn copy_params(&self, into: &mut Vec<Vec<T>>) {
         into.resize(
@@ -192,6 +200,14 @@ impl<T: Scalar> Network<T> {
             dst.clear();
             dst.extend_from_slice(p.data);
         }
+    }
+
+    /// Whether every parameter and buffer is finite.
+    pub fn params_finite(&self) -> bool {
+        self.layers
+            .iter()
+            .flat_map(|l| l.values())
+            .all(|p| p.data.iter().all(|v| v.is_finite()))
     }
 
     /// Puts back values taken by `copy_params` from this network.

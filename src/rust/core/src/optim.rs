@@ -84,6 +84,19 @@ pub enum OptimizerConfig {
 }
 
 impl OptimizerConfig {
+    /// The optimizer types, by the name the host uses (AdamW is `"adam"`
+    /// with decoupled weight decay).
+    pub const NAMES: [&'static str; 4] = ["sgd", "adam", "rmsprop", "adagrad"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Sgd { .. } => "sgd",
+            OptimizerConfig::Adam { .. } => "adam",
+            OptimizerConfig::RmsProp { .. } => "rmsprop",
+            OptimizerConfig::Adagrad { .. } => "adagrad",
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         check_positive("the learning rate (lr)", self.lr())?;
         match *self {

@@ -1,12 +1,18 @@
-//! The training loop, whole, in one call: per epoch, shuffle; per mini-batch,
-//! gather rows, forward, loss, backward, optimizer step, then tell the
-//! observer (which may stop training: Ctrl-C, callbacks). Read it next to
-//! tutorial 002's `SGD()` and `update_mini_batch()`: same steps, vectorized.
+//! The training loop: per epoch, shuffle; per mini-batch, gather rows,
+//! forward, loss, backward, optimizer step; after the epoch, figures and
+//! the callbacks' decisions. Read [`Session::run`] next to tutorial 002's
+//! `SGD()` and `update_mini_batch()`: same steps, vectorized.
+//!
+//! A [`Session`] holds everything one `fit()` carries between batches, so
+//! the loop can pause at any batch's or epoch's end, hand control back to
+//! the host (which runs its own callbacks there, in its own context, and
+//! may change the weights) and go on where it stopped. [`fit`] runs a
+//! session from start to end.
 
-use crate::callbacks::{EarlyStopping, Schedule, Tracker};
+use crate::callbacks::{EarlyStopping, EpochRules, Schedule};
 use crate::dropout::Mode;
 use crate::error::{arg_err, shape_err, Result};
-use crate::loss::Loss;
+use crate::loss::{Loss, RunningLoss};
 use crate::matrix::{ensure_shape, gather_rows};
 use crate::metrics::{Metric, Tally};
 use crate::network::Network;
@@ -14,7 +20,7 @@ use crate::optim::{Optimizer, OptimizerState};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::track::{self, TensorRecord, Tracking};
-use ndarray::{Array2, ArrayView1, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -74,6 +80,41 @@ impl<'a, T> TrainData<'a, T> {
     }
 }
 
+/// The data a [`Session`] trains on: borrowed from the caller (the whole
+/// `fit()` in one call) or owned (a session the host keeps between calls).
+#[derive(Debug, Clone)]
+pub struct TrainSet<'a, T> {
+    pub x: CowArray<'a, T, Ix2>,
+    pub y: CowArray<'a, T, Ix2>,
+    pub weights: Option<CowArray<'a, T, Ix1>>,
+    pub validation: Option<(CowArray<'a, T, Ix2>, CowArray<'a, T, Ix2>)>,
+}
+
+impl<'a, T> From<&TrainData<'a, T>> for TrainSet<'a, T> {
+    fn from(d: &TrainData<'a, T>) -> Self {
+        TrainSet {
+            x: d.x.into(),
+            y: d.y.into(),
+            weights: d.weights.map(Into::into),
+            validation: d.validation.map(|(vx, vy)| (vx.into(), vy.into())),
+        }
+    }
+}
+
+impl<T: Clone> TrainSet<'_, T> {
+    fn views(&self) -> TrainData<'_, T> {
+        TrainData {
+            x: self.x.view(),
+            y: self.y.view(),
+            weights: self.weights.as_ref().map(|w| w.view()),
+            validation: self
+                .validation
+                .as_ref()
+                .map(|(vx, vy)| (vx.view(), vy.view())),
+        }
+    }
+}
+
 /// What the training loop reports; epochs and batches count from 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Event<'a> {
@@ -88,16 +129,21 @@ pub enum Event<'a> {
     EpochEnd { epoch: usize, figures: &'a [f64] },
 }
 
+/// The observer's answer to an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     Continue,
+    /// End training here, keeping the weights of this batch.
     Stop,
+    /// Return from [`Session::run`]; the next call goes on from here.
+    Pause,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FitStatus {
     Completed,
-    /// The observer asked to stop after this batch; its weights are kept.
+    /// The observer (or the host, after a pause) stopped training after
+    /// this batch; its weights are kept.
     Stopped {
         epoch: usize,
         batch: usize,
@@ -107,7 +153,7 @@ pub enum FitStatus {
         epoch: usize,
     },
     /// The loss (or a weight) became NaN or infinite in this batch; the
-    /// network holds the weights of the end of the previous epoch.
+    /// network holds the weights of the start of that epoch.
     NonFinite {
         epoch: usize,
         batch: usize,
@@ -191,12 +237,6 @@ fn check_data<T: Scalar>(
     if cfg.epochs == 0 || cfg.batch_size == 0 {
         return Err(arg_err!("epochs and batch_size must be at least 1"));
     }
-    if let Some(es) = &cfg.early_stopping {
-        es.validate()?;
-    }
-    if let Some(s) = &cfg.schedule {
-        s.validate()?;
-    }
     if let Some(t) = &cfg.track {
         t.validate()?;
     }
@@ -228,12 +268,9 @@ struct Checkpoint<T> {
 }
 
 impl<T: Scalar> Checkpoint<T> {
-    /// Copies the network's weights (and the optimizer's state); false if
-    /// any weight is NaN or infinite.
-    fn take(&mut self, net: &Network<T>, opt: &Optimizer<T>) -> bool {
+    fn take(&mut self, net: &Network<T>, opt: &Optimizer<T>) {
         net.copy_params(&mut self.params);
         self.state.clone_from(&opt.state);
-        self.params.iter().flatten().all(|v| v.is_finite())
     }
 
     fn restore(&self, net: &mut Network<T>, opt: Option<&mut Optimizer<T>>) {
@@ -242,13 +279,6 @@ impl<T: Scalar> Checkpoint<T> {
             opt.state.clone_from(&self.state);
         }
     }
-}
-
-/// Copies rows `rows` of `from` into `to`.
-fn gather<T: Scalar>(from: ArrayView2<T>, rows: &[usize], to: &mut Array2<T>) -> Result<()> {
-    ensure_shape(to, rows.len(), from.ncols())?;
-    gather_rows(from, rows, to.view_mut(), &Parallel::default());
-    Ok(())
 }
 
 /// Loss and metrics of the network on the validation data, in inference mode.
@@ -267,7 +297,272 @@ fn validate<T: Scalar>(
     Ok(())
 }
 
-/// Trains `net` on `data`: the whole loop, epochs to batches to steps.
+/// One `fit()` in progress: its data, optimizer, callbacks, where it is
+/// (epoch, batch) and what it has reported so far.
+#[derive(Debug)]
+pub struct Session<'a, T: Scalar> {
+    data: TrainSet<'a, T>,
+    loss: Loss,
+    pub optimizer: Optimizer<T>,
+    cfg: TrainConfig,
+    rules: EpochRules,
+    shuffler: StdRng,
+    order: Vec<usize>,
+    /// The epoch under way (from 1), and how many of its batches are done.
+    epoch: usize,
+    batch: usize,
+    batches: usize,
+    epoch_loss: RunningLoss,
+    tally: Tally,
+    val_tally: Tally,
+    target: Array2<T>,
+    batch_weights: Vec<T>,
+    /// The weights the current epoch started with (the ones a NaN goes back
+    /// to), and the best epoch's, for early stopping.
+    last_good: Checkpoint<T>,
+    best: Checkpoint<T>,
+    /// The last epoch was the best so far: take its weights as they are
+    /// when training goes on (after the host's callbacks had their say).
+    best_pending: bool,
+    finished: bool,
+    report: FitReport,
+}
+
+impl<'a, T: Scalar> Session<'a, T> {
+    /// Checks the data against the network and prepares the first epoch.
+    pub fn new(
+        net: &mut Network<T>,
+        data: TrainSet<'a, T>,
+        loss: Loss,
+        optimizer: Optimizer<T>,
+        cfg: TrainConfig,
+    ) -> Result<Self> {
+        check_data(net, &data.views(), loss, &cfg)?;
+        let n = data.x.nrows();
+        let columns = history_columns(&cfg.metrics, data.validation.is_some());
+        let rules = EpochRules::new(
+            cfg.early_stopping.as_ref(),
+            cfg.schedule.as_ref(),
+            &columns,
+            optimizer.config.lr(),
+        )?;
+        let tally = Tally::new(&cfg.metrics, net.output_dim(data.x.ncols()))?;
+        // A stream of its own for dropout, so adding dropout does not change
+        // the order the rows are visited in.
+        net.rng = StdRng::seed_from_u64(cfg.seed ^ 0x9E37_79B9_7F4A_7C15);
+        Ok(Session {
+            loss,
+            rules,
+            shuffler: StdRng::seed_from_u64(cfg.seed),
+            order: (0..n).collect(),
+            epoch: 1,
+            batch: 0,
+            batches: n.div_ceil(cfg.batch_size),
+            epoch_loss: RunningLoss::new(loss),
+            val_tally: tally.clone(),
+            tally,
+            target: Array2::zeros((0, 0)),
+            batch_weights: Vec::new(),
+            last_good: Checkpoint::default(),
+            best: Checkpoint::default(),
+            best_pending: false,
+            finished: false,
+            report: FitReport {
+                history: Vec::with_capacity(cfg.epochs),
+                columns,
+                status: FitStatus::Completed,
+                restored_epoch: None,
+                tracked: Vec::new(),
+            },
+            data,
+            optimizer,
+            cfg,
+        })
+    }
+
+    /// Trains until the end, or until the observer says stop or pause.
+    /// After a pause, call again to go on (the network may have been changed
+    /// in between: the next batch uses its weights as they are).
+    pub fn run(
+        &mut self,
+        net: &mut Network<T>,
+        observer: &mut dyn FnMut(Event) -> Control,
+    ) -> Result<()> {
+        while !self.finished {
+            if self.batch == 0 {
+                self.start_epoch(net);
+            }
+            while self.batch < self.batches {
+                let Some(loss_so_far) = self.train_batch(net)? else {
+                    return Ok(()); // not finite: finished
+                };
+                let event = Event::BatchEnd {
+                    epoch: self.epoch,
+                    batch: self.batch,
+                    batches: self.batches,
+                    loss: loss_so_far,
+                };
+                if self.ends_run(observer(event)) {
+                    return Ok(());
+                }
+            }
+            let Some(figures) = self.end_epoch(net)? else {
+                return Ok(()); // not finite: finished
+            };
+            let event = Event::EpochEnd {
+                epoch: self.epoch - 1,
+                figures: &figures,
+            };
+            if self.ends_run(observer(event)) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Heeds the observer's answer: true if this run ends here.
+    fn ends_run(&mut self, answer: Control) -> bool {
+        match answer {
+            Control::Continue => false,
+            Control::Stop => {
+                self.stop();
+                true
+            }
+            Control::Pause => true,
+        }
+    }
+
+    /// Whether training has ended (then [`Session::finish`] gives the report).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The report so far: the history of the epochs done.
+    pub fn report(&self) -> &FitReport {
+        &self.report
+    }
+
+    /// Ends training where it is (after a pause), keeping the weights.
+    pub fn stop(&mut self) {
+        let (epoch, batch) = if self.batch == 0 {
+            (self.epoch - 1, self.batches)
+        } else {
+            (self.epoch, self.batch)
+        };
+        self.report.status = FitStatus::Stopped { epoch, batch };
+        self.finished = true;
+    }
+
+    /// Ends the session: early stopping's best weights put back (unless
+    /// training was stopped by the observer or the host), and the report.
+    pub fn finish(mut self, net: &mut Network<T>) -> (FitReport, Optimizer<T>) {
+        self.finished = true;
+        let stopped = matches!(self.report.status, FitStatus::Stopped { .. });
+        if let Some(epoch) = self.rules.epoch_to_restore(self.report.history.len()) {
+            if !stopped {
+                self.best.restore(net, None);
+                self.report.restored_epoch = Some(epoch);
+            }
+        }
+        (self.report, self.optimizer)
+    }
+
+    fn start_epoch(&mut self, net: &Network<T>) {
+        self.last_good.take(net, &self.optimizer);
+        if self.best_pending {
+            self.best.clone_from(&self.last_good);
+            self.best_pending = false;
+        }
+        let lr = self.rules.lr_for(self.epoch);
+        self.optimizer.config = self.optimizer.config.with_lr(lr);
+        if self.cfg.shuffle {
+            self.order.shuffle(&mut self.shuffler);
+        }
+        self.tally.reset();
+        self.epoch_loss = RunningLoss::new(self.loss);
+    }
+
+    /// One mini-batch: forward, loss, backward, step. The epoch's loss so
+    /// far, or `None` if the loss was not finite (training then ends with
+    /// the weights the epoch started with).
+    fn train_batch(&mut self, net: &mut Network<T>) -> Result<Option<f64>> {
+        let size = self.cfg.batch_size;
+        let start = self.batch * size;
+        let rows = &self.order[start..(start + size).min(self.order.len())];
+        let n_rows = rows.len();
+        let data = self.data.views();
+        net.load_rows(data.x, rows)?;
+        ensure_shape(&mut self.target, rows.len(), data.y.ncols())?;
+        gather_rows(data.y, rows, self.target.view_mut(), &Parallel::default());
+        let weights = data.weights.map(|w| {
+            // Reuses one buffer: nothing is allocated per batch.
+            self.batch_weights.clear();
+            self.batch_weights.extend(rows.iter().map(|&r| w[r]));
+            ArrayView1::from(&self.batch_weights[..])
+        });
+        net.forward_loaded(Mode::Train)?;
+        let batch_loss = net.loss_backward(self.loss, self.target.view(), weights)? + net.penalty();
+        self.batch += 1;
+        if !batch_loss.is_finite() {
+            self.end_non_finite(net);
+            return Ok(None);
+        }
+        self.tally.add(net.output(), self.target.view())?;
+        let (layers, par) = net.layers_and_threads();
+        self.optimizer.step_with(layers, par)?;
+        self.epoch_loss.add(batch_loss, n_rows);
+        Ok(Some(self.epoch_loss.value()))
+    }
+
+    /// The epoch's row of figures, recorded, and the callbacks' decisions;
+    /// `None` if a weight is not finite (training then ends).
+    fn end_epoch(&mut self, net: &mut Network<T>) -> Result<Option<Vec<f64>>> {
+        if !net.params_finite() {
+            self.end_non_finite(net);
+            return Ok(None);
+        }
+        let epoch = self.epoch;
+        // The epoch gets a row of the history whatever follows: record it
+        // here, where the layers hold the last batch's gradients.
+        if let Some(t) = &self.cfg.track {
+            track::record(net, epoch, t, &mut self.report.tracked);
+        }
+        let mut figures = Vec::with_capacity(self.report.columns.len());
+        figures.push(self.epoch_loss.value());
+        figures.extend(self.tally.values());
+        if let Some(v) = self.data.views().validation {
+            validate(net, v, self.loss, &mut self.val_tally, &mut figures)?;
+        }
+        figures.push(self.optimizer.config.lr());
+        let decision = self.rules.after_epoch(&figures, epoch);
+        self.best_pending = decision.keep_as_best;
+        self.report.history.push(figures.clone());
+        self.epoch += 1;
+        self.batch = 0;
+        if decision.stop {
+            self.report.status = FitStatus::EarlyStopped { epoch };
+            self.finished = true;
+        } else if epoch == self.cfg.epochs {
+            self.finished = true;
+        }
+        if self.finished && self.best_pending {
+            self.best.take(net, &self.optimizer);
+        }
+        Ok(Some(figures))
+    }
+
+    fn end_non_finite(&mut self, net: &mut Network<T>) {
+        self.last_good.restore(net, Some(&mut self.optimizer));
+        self.report.status = FitStatus::NonFinite {
+            epoch: self.epoch,
+            batch: self.batch,
+        };
+        self.finished = true;
+    }
+}
+
+/// Trains `net` on `data`: the whole loop, epochs to batches to steps, in
+/// one call (a pause from the observer is taken as going on).
 pub fn fit<T: Scalar>(
     net: &mut Network<T>,
     data: &TrainData<'_, T>,
@@ -276,182 +571,12 @@ pub fn fit<T: Scalar>(
     cfg: &TrainConfig,
     observer: &mut dyn FnMut(Event) -> Control,
 ) -> Result<FitReport> {
-    check_data(net, data, loss, cfg)?;
-    let (x, y, n) = (data.x, data.y, data.x.nrows());
-    let outputs = net.output_dim(x.ncols());
-    let columns = history_columns(&cfg.metrics, data.validation.is_some());
-    let mut early = match &cfg.early_stopping {
-        Some(es) => Some((es, Tracker::new(&es.monitor, &columns, es.min_delta)?)),
-        None => None,
-    };
-    let mut plateau = match &cfg.schedule {
-        Some(
-            s @ Schedule::Plateau {
-                monitor, min_delta, ..
-            },
-        ) => Some((s, Tracker::new(monitor, &columns, *min_delta)?)),
-        _ => None,
-    };
-    let mut tally = Tally::new(&cfg.metrics, outputs)?;
-    let mut val_tally = tally.clone();
-
-    let mut shuffler = StdRng::seed_from_u64(cfg.seed);
-    // A stream of its own for dropout, so adding dropout does not change
-    // the order the rows are visited in.
-    net.rng = StdRng::seed_from_u64(cfg.seed ^ 0x9E37_79B9_7F4A_7C15);
-    let mut order: Vec<usize> = (0..n).collect();
-    let batches = n.div_ceil(cfg.batch_size);
-    let mut target = Array2::<T>::zeros((0, 0));
-    let mut batch_weights: Vec<T> = Vec::new();
-    let base_lr = optimizer.config.lr();
-    let mut lr = base_lr;
-    let (mut last_good, mut scratch, mut best) = (
-        Checkpoint::default(),
-        Checkpoint::default(),
-        Checkpoint::default(),
-    );
-    last_good.take(net, optimizer);
-    let mut report = FitReport {
-        columns,
-        history: Vec::with_capacity(cfg.epochs),
-        status: FitStatus::Completed,
-        restored_epoch: None,
-        tracked: Vec::new(),
-    };
-
-    'epochs: for epoch in 1..=cfg.epochs {
-        if let Some(rate) = cfg
-            .schedule
-            .as_ref()
-            .and_then(|s| s.rate_at(base_lr, epoch))
-        {
-            lr = rate;
-        }
-        optimizer.config = optimizer.config.with_lr(lr);
-        if cfg.shuffle {
-            order.shuffle(&mut shuffler);
-        }
-        tally.reset();
-        let mut epoch_loss = 0.0;
-        let mut seen = 0;
-        for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
-            let batch = b + 1;
-            net.load_rows(x, rows)?;
-            gather(y, rows, &mut target)?;
-            let weights = data.weights.map(|w| {
-                // Reuses one buffer: nothing is allocated per batch.
-                batch_weights.clear();
-                batch_weights.extend(rows.iter().map(|&r| w[r]));
-                ArrayView1::from(&batch_weights[..])
-            });
-            net.forward_loaded(Mode::Train)?;
-            let batch_loss = net.loss_backward(loss, target.view(), weights)? + net.penalty();
-            if !batch_loss.is_finite() {
-                last_good.restore(net, Some(optimizer));
-                report.status = FitStatus::NonFinite { epoch, batch };
-                break 'epochs;
-            }
-            tally.add(net.output(), target.view())?;
-            let (layers, par) = net.layers_and_threads();
-            optimizer.step_with(layers, par)?;
-            seen += rows.len();
-            // Mean losses: weight each batch by its rows, so the epoch's loss
-            // is the mean over all its samples. Sum losses just add up.
-            epoch_loss += if loss.is_sum() {
-                batch_loss
-            } else {
-                batch_loss * rows.len() as f64
-            };
-            let so_far = if loss.is_sum() {
-                epoch_loss
-            } else {
-                epoch_loss / seen as f64
-            };
-            let event = Event::BatchEnd {
-                epoch,
-                batch,
-                batches,
-                loss: so_far,
-            };
-            if observer(event) == Control::Stop {
-                report.status = FitStatus::Stopped { epoch, batch };
-                break 'epochs;
-            }
-        }
-        if !scratch.take(net, optimizer) {
-            last_good.restore(net, Some(optimizer));
-            let batch = batches;
-            report.status = FitStatus::NonFinite { epoch, batch };
-            break;
-        }
-        std::mem::swap(&mut scratch, &mut last_good);
-        // The epoch's weights are finite and it gets a row of the history
-        // whatever follows (callbacks, early stopping): record it here,
-        // where the layers hold the last batch's gradients.
-        if let Some(t) = &cfg.track {
-            track::record(net, epoch, t, &mut report.tracked);
-        }
-
-        let mut figures = Vec::with_capacity(report.columns.len());
-        figures.push(if loss.is_sum() {
-            epoch_loss
-        } else {
-            epoch_loss / n as f64
-        });
-        figures.extend(tally.values());
-        if let Some(v) = data.validation {
-            validate(net, v, loss, &mut val_tally, &mut figures)?;
-        }
-        figures.push(lr);
-
-        let mut stop_early = false;
-        if let Some((es, tracker)) = &mut early {
-            if tracker.update(&figures, epoch) && es.restore_best {
-                best.take(net, optimizer);
-            }
-            stop_early = tracker.wait >= es.patience;
-        }
-        if let Some((
-            Schedule::Plateau {
-                factor,
-                patience,
-                lr_min,
-                ..
-            },
-            tracker,
-        )) = &mut plateau
-        {
-            if !tracker.update(&figures, epoch) && tracker.wait >= *patience {
-                lr = (lr * *factor).max(*lr_min);
-                tracker.wait = 0;
-            }
-        }
-        let stop = observer(Event::EpochEnd {
-            epoch,
-            figures: &figures,
-        }) == Control::Stop;
-        report.history.push(figures);
-        if stop {
-            report.status = FitStatus::Stopped {
-                epoch,
-                batch: batches,
-            };
-            break;
-        }
-        if stop_early {
-            report.status = FitStatus::EarlyStopped { epoch };
-            break;
-        }
+    let mut session = Session::new(net, data.into(), loss, optimizer.clone(), cfg.clone())?;
+    while !session.is_finished() {
+        session.run(net, observer)?;
     }
-
-    if let Some((es, tracker)) = &early {
-        let last = report.history.len();
-        let interrupted = matches!(report.status, FitStatus::Stopped { .. });
-        if es.restore_best && tracker.best_epoch > 0 && tracker.best_epoch != last && !interrupted {
-            best.restore(net, None);
-            report.restored_epoch = Some(tracker.best_epoch);
-        }
-    }
+    let (report, trained) = session.finish(net);
+    *optimizer = trained;
     Ok(report)
 }
 
@@ -569,6 +694,69 @@ mod tests {
         assert_eq!(report.history.len(), 2);
         // Epochs 1-2: two batches and an epoch end each; then one batch.
         assert_eq!(seen, 7);
+    }
+
+    /// A session paused at every batch and epoch end (as the host pauses
+    /// it for R callbacks and progress) trains exactly as one run does, and
+    /// the host can change the weights and stop where it paused.
+    #[test]
+    fn a_paused_session_goes_on_where_it_stopped() {
+        let (x, y) = xor_data();
+        let mut cfg = TrainConfig::new(6, 3, true, 9);
+        cfg.early_stopping = Some(EarlyStopping {
+            monitor: "loss".into(),
+            patience: 10,
+            min_delta: 0.0,
+            restore_best: true,
+        });
+        let data = TrainData::new(x.view(), y.view());
+        let mut straight = xor_net();
+        let expected = run(&mut straight, &data, Loss::Mse, 0.1, &cfg);
+
+        let session_on = |net: &mut Network<f64>| {
+            Session::new(net, (&data).into(), Loss::Mse, sgd(0.1), cfg.clone()).unwrap()
+        };
+        let mut net = xor_net();
+        let mut session = session_on(&mut net);
+        let mut pauses = 0;
+        while !session.is_finished() {
+            session.run(&mut net, &mut |_| Control::Pause).unwrap();
+            pauses += 1;
+        }
+        // Two batches and an epoch end per epoch.
+        assert_eq!(pauses, 6 * 3);
+        let (report, _) = session.finish(&mut net);
+        assert_eq!(report, expected);
+        assert_eq!(
+            net.predict(x.view()).unwrap(),
+            straight.predict(x.view()).unwrap()
+        );
+
+        // Weights changed during a pause stay when the host stops there.
+        let mut net = xor_net();
+        let mut session = session_on(&mut net);
+        let mut epochs = 0;
+        while epochs < 2 {
+            session
+                .run(&mut net, &mut |e| match e {
+                    Event::EpochEnd { .. } => Control::Pause,
+                    _ => Control::Continue,
+                })
+                .unwrap();
+            epochs += 1;
+        }
+        let mut halved = Vec::new();
+        net.copy_params(&mut halved);
+        halved.iter_mut().flatten().for_each(|v| *v *= 0.5);
+        net.restore_params(&halved);
+        session.stop();
+        assert!(session.is_finished());
+        let (report, _) = session.finish(&mut net);
+        assert_eq!(report.status, FitStatus::Stopped { epoch: 2, batch: 2 });
+        assert_eq!(report.history.len(), 2);
+        let mut after = Vec::new();
+        net.copy_params(&mut after);
+        assert_eq!(after, halved);
     }
 
     #[test]
