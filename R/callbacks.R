@@ -123,6 +123,26 @@ lr_reduce_on_plateau <- function(monitor = "val_loss", factor = 0.1, patience = 
 #' epoch (the model keeps its weights); any other value continues. An error
 #' in `fun` stops training and is reported as a warning.
 #'
+#' `fun` runs inside `fit()`, on the model being trained, as it is at the
+#' end of that epoch:
+#'
+#' * `model$layers[[i]]$params` are the epoch's weights, and [save_model()],
+#'   [saveRDS()] and `model$clone()` capture them (a checkpoint per epoch);
+#'   [predict()][predict.Sequential] and [evaluate()] use them.
+#' * Weights assigned to `model$layers[[i]]$params` are used from the next
+#'   batch on: a max-norm constraint, clipping or pruning (see the example).
+#' * Warnings and messages reach the handlers around `fit()`
+#'   ([withCallingHandlers()], [suppressWarnings()]); Ctrl-C (or an
+#'   interrupt) in `fun` stops training as it does between batches.
+#' * `fit()`, `model$forward()`, `model$backward()` and `optimizer$step()`
+#'   on the same model are refused with an error of class
+#'   `rustnn_error_busy`: the model is in the middle of training (train
+#'   another model, or `model$clone()`, instead).
+#'
+#' With such a callback, the engine stops at every epoch's end to run it,
+#' copying the weights into R first: a few microseconds per epoch for a
+#' small network, a pass over the weights for a large one.
+#'
 #' @param fun A function of `(epoch, logs)`.
 #' @return A callback for `fit(callbacks = )`.
 #' @family callbacks
@@ -135,6 +155,17 @@ lr_reduce_on_plateau <- function(monitor = "val_loss", factor = 0.1, patience = 
 #' history <- fit(model, x, x[, 1] + x[, 2], optimizer = SGD$new(lr = 0.1),
 #'                epochs = 100, callbacks = list(stop_when_good))
 #' history
+#'
+#' # A max-norm constraint: each unit's incoming weights kept within a norm of 1.
+#' model <- Sequential$new(Linear$new(2, 8), ReLU$new(), Linear$new(8, 1))
+#' max_norm <- callback_epoch_end(function(epoch, logs) {
+#'   p <- model$layers[[1]]$params
+#'   norms <- sqrt(colSums(p$weight^2))
+#'   p$weight <- sweep(p$weight, 2, pmax(1, norms), "/")
+#'   model$layers[[1]]$params <- p
+#' })
+#' fit(model, x, x[, 1] * x[, 2], epochs = 20, callbacks = list(max_norm))
+#' sqrt(colSums(model$layers[[1]]$params$weight^2))
 callback_epoch_end <- function(fun) {
   if (!is.function(fun)) {
     abort_arg("{.arg fun} must be a function of {.code (epoch, logs)}, not {.obj_type_friendly {fun}}.",

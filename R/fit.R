@@ -166,6 +166,10 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
   target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss$name,
                           levels = known_levels)
+  # The model keeps its own copy of the optimizer: the user's object is
+  # copied after training; one made here (by name, or from the model's
+  # last) is nobody else's and is kept as it is.
+  own_optimizer <- !inherits(optimizer, "Optimizer")
   optimizer <- if (is.null(optimizer)) last_optimizer(state) else as_optimizer(optimizer)
   epochs <- check_count(epochs)
   batch_size <- check_count(batch_size)
@@ -192,7 +196,8 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   result <- rust_call(rn_fit_finish(engine, session, run$stop, run$interrupted))
   optimizer$state <- result$optimizer_state
   history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
-  model$.after_fit(target$info, loss$.description(), optimizer$clone(), history, prepared$preprocess)
+  kept <- if (own_optimizer) optimizer else optimizer$clone()
+  model$.after_fit(target$info, loss$.description(), kept, history, prepared$preprocess)
   report_end(result, history, run$failure, verbose)
   invisible(history)
 }
