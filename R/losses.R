@@ -118,27 +118,34 @@ Loss <- R6::R6Class("Loss",
     }
   ),
   private = list(
-    compute = function(pred, y, weights) {
-      call <- rlang::caller_env(2)
-      pred <- as_input_matrix(pred, "pred", call)
-      # The sparse loss takes one 0-based class index per row instead.
-      sparse <- self$name == "sparse_cross_entropy"
-      if (sparse && is.factor(y)) y <- factor_codes(y, "y", call)
-      y <- as_input_matrix(y, "y", call)
-      want <- c(nrow(pred), if (sparse) 1L else ncol(pred))
-      if (!identical(dim(y), want)) {
-        abort_arg(if (sparse) {
-          "{.arg y} is {nrow(y)} x {ncol(y)}, but must be {want[1]} x 1 (one class index per row of {.arg pred})."
-        } else {
-          "{.arg y} is {nrow(y)} x {ncol(y)}, but {.arg pred} is {nrow(pred)} x {ncol(pred)}."
-        }, "y", call = call)
-      }
-      if (sparse) check_class_indices(y, ncol(pred), "y", call)
-      if (!is.null(weights)) weights <- check_weights(weights, nrow(pred), "weights", call)
-      rust_call(rn_loss(self$.description(), pred, y, weights), call = call)
+    # `call`: the caller of `$loss()` or `$grad()`, whose call errors name.
+    compute = function(pred, y, weights, call = rlang::caller_env(2)) {
+      loss_compute(self, pred, y, weights, call)
     }
   )
 )
+
+#' The body of a loss's `$loss()` and `$grad()`, compiled with the package
+#' (R6 methods are not): checks, then the engine's value and gradient.
+#' @noRd
+loss_compute <- function(self, pred, y, weights, call) {
+  pred <- as_input_matrix(pred, "pred", call)
+  # The sparse loss takes one 0-based class index per row instead.
+  sparse <- self$name == "sparse_cross_entropy"
+  if (sparse && is.factor(y)) y <- factor_codes(y, "y", call)
+  y <- as_input_matrix(y, "y", call)
+  want <- c(nrow(pred), if (sparse) 1L else ncol(pred))
+  if (!identical(dim(y), want)) {
+    abort_arg(if (sparse) {
+      "{.arg y} is {nrow(y)} x {ncol(y)}, but must be {want[1]} x 1 (one class index per row of {.arg pred})."
+    } else {
+      "{.arg y} is {nrow(y)} x {ncol(y)}, but {.arg pred} is {nrow(pred)} x {ncol(pred)}."
+    }, "y", call = call)
+  }
+  if (sparse) check_class_indices(y, ncol(pred), "y", call)
+  if (!is.null(weights)) weights <- check_weights(weights, nrow(pred), "weights", call)
+  rust_call(rn_loss(list(name = self$name, delta = self$delta), pred, y, weights), call = call)
+}
 
 #' 0-based class indices from a factor: its level codes minus one.
 #' @noRd

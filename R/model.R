@@ -140,21 +140,7 @@ Sequential <- R6::R6Class("Sequential",
     # @return The output as a matrix (an array for image outputs); with
     #   `keep = TRUE`, a named list of every layer's output.
     forward = function(x, training = TRUE, keep = FALSE) {
-      self$.check_idle("model$forward()")
-      check_flag(training)
-      check_flag(keep)
-      x <- as_input_batch(x, "x")
-      self$.resolve_input(x, "x")
-      engine <- private$engine()
-      facts <- private$.facts
-      seed <- forward_seed(training && facts$random)
-      out <- rust_call(rn_forward(engine, x, training, seed))
-      private$.grads_ready <- FALSE
-      private$.forward_rows <- nrow(x)
-      # Batch normalization moved its running statistics: keep them.
-      if (training && facts$buffers) private$sync_params()
-      if (keep) return(private$kept(grads = FALSE))
-      rows_to_images(out, facts$shapes[[length(facts$shapes)]])
+      model_forward(self, private, x, training, keep, environment())
     },
 
     # @description Backward pass from the gradient of the loss with respect
@@ -167,20 +153,7 @@ Sequential <- R6::R6Class("Sequential",
     #   respect to every layer's output.
     backward = function(grad, keep = FALSE) {
       force(grad) # may run the forward pass: model$backward(loss$grad(model$forward(x), y))
-      self$.check_idle("model$backward()")
-      if (is.null(private$.forward_rows)) {
-        cli::cli_abort(c("{.code model$backward()} needs a forward pass first.",
-                         i = "Call {.code model$forward(x)} before it."),
-                       class = c("rustnn_error_state", "rustnn_error"))
-      }
-      check_flag(keep)
-      engine <- private$engine()
-      shapes <- private$.facts$shapes
-      grad <- check_output_grad(grad, shapes[[length(shapes)]])
-      out <- rust_call(rn_backward(engine, grad))
-      private$.grads_ready <- TRUE
-      if (keep) return(private$kept(grads = TRUE))
-      invisible(rows_to_images(out, shapes[[1]]))
+      model_backward(self, private, grad, keep, environment())
     },
 
     # @description Text describing the model: layers, output shapes and
@@ -226,17 +199,7 @@ Sequential <- R6::R6Class("Sequential",
 
     # @description Internal: one optimizer step; returns the new optimizer state.
     # @param description Optimizer description from `Optimizer$.description()`.
-    .optimizer_step = function(description) {
-      self$.check_idle("optimizer$step()")
-      if (!private$.grads_ready) {
-        cli::cli_abort(c("There are no gradients to step with.",
-                         i = "Call {.code model$backward(grad)} before {.code optimizer$step(model)}."),
-                       class = c("rustnn_error_state", "rustnn_error"), call = rlang::caller_env(2))
-      }
-      stepped <- rust_call(rn_step(private$engine(), description))
-      private$keep_params(stepped$params)
-      stepped$state
-    },
+    .optimizer_step = function(description) model_step(self, private, description),
 
     # @description Internal: the Rust network, rebuilt if needed.
     .engine = function() private$engine(call = rlang::caller_env()),
@@ -261,26 +224,7 @@ Sequential <- R6::R6Class("Sequential",
     # @param x Batch from `as_input_batch()`.
     # @param arg,call For error messages.
     .resolve_input = function(x, arg, call = rlang::caller_env()) {
-      got <- sample_shape(x)
-      if (!private$live()) private$adopt_input_shape(got, ncol(x), arg, call)
-      want <- private$.facts$shapes[[1]]
-      if (length(want) == 3L) {
-        if (length(got) != 3L) {
-          abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model of images.",
-                      x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
-        }
-        if (!identical(got, want)) {
-          abort_arg("{.arg {arg}} has samples of shape {format_shape(got)}, but the model takes {format_shape(want)}.",
-                    arg, call = call)
-        }
-      } else if (!is.null(want) && prod(got) != want) {
-        if (length(got) == 1L) {
-          abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model expects {want}.", arg, call = call)
-        }
-        abort_arg("{.arg {arg}} has samples of shape {format_shape(got)} ({prod(got)} values), but the model expects {want} values per sample.",
-                  arg, call = call)
-      }
-      invisible(self)
+      model_resolve_input(self, private, x, arg, call)
     },
 
     # @description Internal: record what the model was last trained on;
@@ -404,15 +348,13 @@ Sequential <- R6::R6Class("Sequential",
     # Whether this object's own engine is alive: not after readRDS() (the
     # pointer is NULL, and the session token a copy; see catalog.R) nor in a
     # clone (the pointer is its original's).
-    live = function() {
-      identical(private$.engine_owner, self) && identical(private$.engine_session, the$session)
-    },
+    live = function() model_live(self, private),
 
     # The engine: this object's live one, or one built from the state
     # (checked in full: it comes from outside). `arg` and `call` name the
     # culprit if the layers do not take the input shape.
     engine = function(arg = "...", call = rlang::caller_env()) {
-      if (private$live()) return(private$.engine_ptr)
+      if (model_live(self, private)) return(private$.engine_ptr)
       private$build(arg, call)
     },
 
@@ -462,7 +404,7 @@ Sequential <- R6::R6Class("Sequential",
     },
 
     keep_params = function(params) {
-      private$.state$params <- lapply(params, function(p) if (length(p)) p else list())
+      private$.state$params <- params
     },
 
     # A clone shares its original's layer objects until it makes its own;
@@ -484,6 +426,93 @@ Sequential <- R6::R6Class("Sequential",
     }
   )
 )
+
+# The hot methods' bodies. R6 gives each object its own copies of its
+# methods, which R then runs without byte-compiling them; these functions
+# are compiled with the package, so a method hands over to one at once.
+# `call` is the method's frame, the call that errors are reported against.
+
+#' Whether the model's own engine is alive: not after readRDS() (the
+#' pointer is NULL, and the session token a copy; see catalog.R) nor in a
+#' clone (the pointer is its original's).
+#' @noRd
+model_live <- function(self, private) {
+  identical(private$.engine_owner, self) && identical(private$.engine_session, the$session)
+}
+
+model_forward <- function(self, private, x, training, keep, call) {
+  if (!is.null(private$.fitting)) self$.check_idle("model$forward()")
+  check_flag(training, call = call)
+  check_flag(keep, call = call)
+  x <- as_input_batch(x, "x", call)
+  model_resolve_input(self, private, x, "x", call)
+  engine <- private$engine(call = call)
+  facts <- private$.facts
+  seed <- forward_seed(training && facts$random)
+  out <- rust_call(rn_forward(engine, x, training, seed), call = call)
+  private$.grads_ready <- FALSE
+  private$.forward_rows <- nrow(x)
+  # Batch normalization moved its running statistics: keep them.
+  if (training && facts$buffers) private$sync_params()
+  if (keep) return(private$kept(grads = FALSE))
+  rows_to_images(out, facts$shapes[[length(facts$shapes)]])
+}
+
+model_backward <- function(self, private, grad, keep, call) {
+  if (!is.null(private$.fitting)) self$.check_idle("model$backward()")
+  if (is.null(private$.forward_rows)) {
+    cli::cli_abort(c("{.code model$backward()} needs a forward pass first.",
+                     i = "Call {.code model$forward(x)} before it."),
+                   class = c("rustnn_error_state", "rustnn_error"), call = call)
+  }
+  check_flag(keep, call = call)
+  engine <- private$engine(call = call)
+  shapes <- private$.facts$shapes
+  grad <- check_output_grad(grad, shapes[[length(shapes)]], call)
+  out <- rust_call(rn_backward(engine, grad), call = call)
+  private$.grads_ready <- TRUE
+  if (keep) return(private$kept(grads = TRUE))
+  invisible(rows_to_images(out, shapes[[1]]))
+}
+
+#' One optimizer step, from `optimizer$step(model)`: errors name the frame
+#' that called `$step()` (four up: this method, `optimizer_step()`,
+#' `$step()`, its caller).
+#' @noRd
+model_step <- function(self, private, description) {
+  if (!is.null(private$.fitting)) self$.check_idle("optimizer$step()")
+  if (!private$.grads_ready) {
+    cli::cli_abort(c("There are no gradients to step with.",
+                     i = "Call {.code model$backward(grad)} before {.code optimizer$step(model)}."),
+                   class = c("rustnn_error_state", "rustnn_error"), call = rlang::caller_env(4))
+  }
+  stepped <- rust_call(rn_step(private$engine(), description))
+  private$keep_params(stepped$params)
+  stepped$state
+}
+
+model_resolve_input <- function(self, private, x, arg, call) {
+  got <- sample_shape(x)
+  if (!model_live(self, private)) private$adopt_input_shape(got, ncol(x), arg, call)
+  want <- private$.facts$shapes[[1]]
+  if (length(want) == 3L) {
+    if (length(got) != 3L) {
+      abort_arg(c("{.arg {arg}} must be an array of images, {.code n x channels x height x width} (or {.code n x height x width} for one channel), for a model of images.",
+                  x = "It is a matrix of {ncol(x)} column{?s}."), arg, call = call)
+    }
+    if (!identical(got, want)) {
+      abort_arg("{.arg {arg}} has samples of shape {format_shape(got)}, but the model takes {format_shape(want)}.",
+                arg, call = call)
+    }
+  } else if (!is.null(want) && prod(got) != want) {
+    if (length(got) == 1L) {
+      abort_arg("{.arg {arg}} has {ncol(x)} column{?s}, but the model expects {want}.", arg, call = call)
+    }
+    abort_arg("{.arg {arg}} has samples of shape {format_shape(got)} ({prod(got)} values), but the model expects {want} values per sample.",
+              arg, call = call)
+  }
+  invisible(self)
+}
 
 #' A model's plain-R state, in its current form and checked (the rules are
 #' in state.R): it may come from readRDS() of a damaged or edited file, and

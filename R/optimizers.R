@@ -133,14 +133,7 @@ Optimizer <- R6::R6Class("Optimizer",
 
     # @description Apply one update to `model` from its current gradients.
     # @param model A [Sequential] model after `model$backward()`.
-    step = function(model) {
-      check_model(model, "model")
-      # Forced here: evaluated lazily inside the engine call, a bad
-      # hyper-parameter would be reported as an engine error.
-      description <- self$.description()
-      self$state <- model$.optimizer_step(description)
-      invisible(self)
-    },
+    step = function(model) optimizer_step(self, private, model, environment()),
 
     # @description Forget the state (buffers, step count).
     reset = function() {
@@ -151,20 +144,7 @@ Optimizer <- R6::R6Class("Optimizer",
     # @description Internal: checked hyper-parameters and state for the engine.
     # @param call Call to blame for a bad hyper-parameter.
     .description = function(call = rlang::caller_env()) {
-      if (!(is.null(self$state) || is.list(self$state))) {
-        abort_arg(c("The optimizer's {.field state} must be {.code NULL} or the list that {.code $step()} and {.fn fit} leave, not {.obj_type_friendly {self$state}}.",
-                    i = "Call {.code $reset()} to clear it."),
-                  "state", class = "rustnn_error_state", call = call)
-      }
-      # Checked again only when a field changed since the last check (a
-      # manual loop calls this every step).
-      values <- mget(names(private$spec), envir = self)
-      if (!identical(values, private$checked_values)) {
-        private$checked <- private$checked_hypers(call)
-        private$checked_values <- values
-      }
-      c(list(type = private$type), private$checked, private$fixed,
-        list(steps = self$state$steps %||% 0, slots = self$state$slots))
+      optimizer_description(self, private, call)
     },
 
     # @description One line describing the optimizer.
@@ -206,6 +186,37 @@ Optimizer <- R6::R6Class("Optimizer",
     }
   )
 )
+
+#' The body of `Optimizer$step()`, compiled with the package.
+#' @noRd
+optimizer_step <- function(self, private, model, call) {
+  check_model(model, "model", call = call)
+  # Forced here: evaluated lazily inside the engine call, a bad
+  # hyper-parameter would be reported as an engine error.
+  description <- optimizer_description(self, private, call)
+  self$state <- model$.optimizer_step(description)
+  invisible(self)
+}
+
+#' The body of `Optimizer$.description()`, compiled with the package (R6
+#' methods are not).
+#' @noRd
+optimizer_description <- function(self, private, call) {
+  if (!(is.null(self$state) || is.list(self$state))) {
+    abort_arg(c("The optimizer's {.field state} must be {.code NULL} or the list that {.code $step()} and {.fn fit} leave, not {.obj_type_friendly {self$state}}.",
+                i = "Call {.code $reset()} to clear it."),
+              "state", class = "rustnn_error_state", call = call)
+  }
+  # Checked again only when a field changed since the last check (a manual
+  # loop calls this every step).
+  values <- mget(names(private$spec), envir = self)
+  if (!identical(values, private$checked_values)) {
+    private$checked <- private$checked_hypers(call)
+    private$checked_values <- values
+  }
+  c(list(type = private$type), private$checked, private$fixed,
+    list(steps = self$state$steps %||% 0, slots = self$state$slots))
+}
 
 #' A hyper-parameter: its default and the kind of value it takes.
 #' @noRd

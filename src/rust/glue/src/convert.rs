@@ -148,7 +148,11 @@ pub fn params_list(params: Vec<ParamExport>, layers: usize) -> List {
         per_layer[p.layer].0.push(p.name);
         per_layer[p.layer].1.push(value);
     }
+    // A layer without parameters gets `list()`, not a list with empty names.
     List::from_values(per_layer.into_iter().map(|(names, values)| {
+        if names.is_empty() {
+            return Robj::from(List::new(0));
+        }
         List::from_names_and_values(names, values)
             .map(Robj::from)
             .unwrap_or_default()
