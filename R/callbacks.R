@@ -185,6 +185,9 @@ check_monitor <- function(monitor, call = rlang::caller_env()) {
 #' Splits fit()'s callbacks into what the engine runs and R functions.
 #' @noRd
 sort_callbacks <- function(callbacks, call = rlang::caller_env()) {
+  if (is.list(callbacks) && length(callbacks) == 0L) {
+    return(list(early_stopping = NULL, schedule = NULL, epoch_end = list()))
+  }
   if (inherits(callbacks, "rustnn_callback")) callbacks <- list(callbacks)
   if (!is.list(callbacks) || !all(vapply(callbacks, inherits, logical(1), "rustnn_callback"))) {
     abort_arg(c("{.arg callbacks} must be a list of callbacks.",

@@ -10,6 +10,7 @@
 # model knows without a call into the engine that its pointer is NULL.
 the <- new.env(parent = emptyenv())
 the$session <- new.env(parent = emptyenv())
+the$losses <- list()
 
 #' One of the engine's sets of names: "layers", "activations", "losses",
 #' "metrics", "optimizers" or "schedules".

@@ -135,7 +135,7 @@ encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env(),
     if (anyNA(y)) {
       abort_arg("{.arg {arg}} must not contain NA.", arg, call = call)
     }
-    if (!is.null(levels)) {
+    if (!is.null(levels) && !identical(levels(y), levels)) {
       unseen <- setdiff(unique(as.character(y)), levels)
       if (length(unseen)) {
         abort_arg(c("{.arg {arg}} has class{?es} {.val {unseen}} that the model was not trained on.",

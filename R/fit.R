@@ -327,7 +327,19 @@ default_loss <- function(y, outputs) {
 # The model keeps its own copy of the last optimizer and never changes it in
 # place, so clones of the model do not share optimizer state.
 last_optimizer <- function(state) {
-  if (inherits(state$optimizer, "Optimizer")) state$optimizer$clone() else SGD$new()
+  if (inherits(state$optimizer, "Optimizer")) copy_optimizer(state$optimizer) else SGD$new()
+}
+
+#' A copy of an optimizer: a new object of its class with its fields and
+#' state, made by the class's constructor (R6's clone() costs twice as much,
+#' and fit() makes one every call).
+#' @noRd
+copy_optimizer <- function(opt) {
+  generator <- optimizer_classes()[[class(opt)[1]]]
+  if (is.null(generator)) return(opt$clone())
+  copy <- do.call(generator$new, mget(optimizer_hyper_names(generator), envir = opt))
+  copy$state <- opt$state
+  copy
 }
 
 #' Per-row loss weights from sample_weight and class_weight (NULL if none).

@@ -241,7 +241,10 @@ loss_label <- function(description) {
 #' @noRd
 loss_from_description <- function(description) {
   if (is.null(description)) return(NULL)
-  Loss$new(description$name, delta = description$delta)
+  # Kept per description: building an R6 object costs more than a small
+  # fit(), and these are the package's own, never handed to the user.
+  key <- loss_label(description)
+  the$losses[[key]] <- the$losses[[key]] %||% Loss$new(description$name, delta = description$delta)
 }
 
 #' A Loss object from a name or a Loss.
