@@ -160,11 +160,11 @@ fn main() {
         let mut net = Network::<f32>::new(&w.specs, w.input).expect("network");
         net.parallel.set_threads(threads).expect("threads");
         for layer in net.layers_mut() {
-            layer.for_each_param_mut(|p, _| {
-                for (i, v) in p.iter_mut().enumerate() {
+            for p in layer.params_mut() {
+                for (i, v) in p.data.iter_mut().enumerate() {
                     *v = ((i as f32 * 0.618).fract() - 0.5) * 0.1;
                 }
-            });
+            }
         }
         let mut opt = Optimizer::new(w.optimizer).expect("optimizer");
         let cfg = TrainConfig::new(w.epochs, w.batch, true, run as u64);

@@ -7,6 +7,8 @@
 //! that cancels badly for large negative inputs, where `sigmoid(x)` does not).
 
 use crate::error::{arg_err, Result};
+use crate::layer::{Backward, LayerKind, LayerSpec, Pass};
+use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -283,6 +285,28 @@ pub fn softmax_rows<T: Scalar>(mut m: ArrayViewMut2<T>) {
         row.mapv_inplace(|v| (v - max).exp());
         let sum: T = row.iter().copied().sum();
         row.mapv_inplace(|v| v / sum);
+    }
+}
+
+impl<T: Scalar> LayerKind<T> for Activation {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Activation(*self)
+    }
+
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        _pass: &mut Pass,
+    ) -> crate::error::Result<()> {
+        Activation::forward(*self, input, output);
+        Ok(())
+    }
+
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
+        if let Some(grad_in) = grads.grad_in {
+            Activation::backward(*self, grads.input, grads.output, grads.grad_out, grad_in)
+        }
     }
 }
 

@@ -95,7 +95,7 @@ fn export<T: Scalar>(net: &Network<T>, grads: bool) -> Vec<ParamExport> {
         let views = if grads {
             layer.params()
         } else {
-            layer.values()
+            layer.tensors()
         };
         for p in views {
             let view = if grads {

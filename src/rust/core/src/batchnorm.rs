@@ -13,7 +13,9 @@
 
 use crate::dropout::Mode;
 use crate::error::Result;
+use crate::layer::{view, Backward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
 use crate::matrix::try_zeros1;
+use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array1, ArrayView2, ArrayViewMut2};
 
@@ -187,6 +189,50 @@ impl<T: Scalar> BatchNorm<T> {
     }
 }
 
+impl<T: Scalar> LayerKind<T> for BatchNorm<T> {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::BatchNorm {
+            channels: self.channels(),
+            eps: self.eps,
+            momentum: self.momentum,
+        }
+    }
+
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        pass: &mut Pass,
+    ) -> crate::error::Result<()> {
+        BatchNorm::forward(self, input, output, pass.mode);
+        Ok(())
+    }
+
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
+        BatchNorm::backward(self, grads.input, grads.grad_out, grads.grad_in)
+    }
+
+    /// The trained scale and shift, then the running statistics (buffers).
+    fn tensors(&self) -> Vec<ParamView<'_, T>> {
+        let n = self.channels();
+        vec![
+            view("gamma", vec![n], &self.gamma, Some(&self.grad_gamma)),
+            view("beta", vec![n], &self.beta, Some(&self.grad_beta)),
+            view("running_mean", vec![n], &self.running_mean, None),
+            view("running_var", vec![n], &self.running_var, None),
+        ]
+    }
+
+    fn tensors_mut(&mut self) -> Vec<TensorMut<'_, T>> {
+        vec![
+            TensorMut::of("gamma", &mut self.gamma, Some(&self.grad_gamma)),
+            TensorMut::of("beta", &mut self.beta, Some(&self.grad_beta)),
+            TensorMut::of("running_mean", &mut self.running_mean, None),
+            TensorMut::of("running_var", &mut self.running_var, None),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +287,7 @@ mod tests {
         let layer =
             Layer::<f32>::from_spec(LayerSpec::from_parts("batch_norm", 5, 0).unwrap(), None)
                 .unwrap();
-        let names: Vec<_> = layer.values().iter().map(|p| p.name).collect();
+        let names: Vec<_> = layer.tensors().iter().map(|p| p.name).collect();
         assert_eq!(names, ["gamma", "beta", "running_mean", "running_var"]);
         let trained: Vec<_> = layer.params().iter().map(|p| p.name).collect();
         assert_eq!(trained, ["gamma", "beta"]);

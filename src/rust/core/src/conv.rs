@@ -11,6 +11,7 @@
 
 use crate::error::shape_err;
 use crate::gemm::matmul;
+use crate::layer::{view, Backward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
 use crate::matrix::{try_zeros, try_zeros1, with_slices};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -307,6 +308,51 @@ fn sum<T: Scalar>(values: ArrayView1<T>) -> T {
     }
     let tail = blocks.remainder().iter().fold(T::zero(), |acc, &v| acc + v);
     lanes.iter().fold(tail, |acc, &l| acc + l)
+}
+
+impl<T: Scalar> LayerKind<T> for Conv2d<T> {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Conv2d {
+            in_channels: self.input.channels,
+            out_channels: self.out_channels(),
+            window: self.window,
+        }
+    }
+
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        pass: &mut Pass,
+    ) -> crate::error::Result<()> {
+        Conv2d::forward(self, input, output, pass.par);
+        Ok(())
+    }
+
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) {
+        Conv2d::backward(self, grads.input, grads.grad_out, grads.grad_in, par)
+    }
+
+    fn tensors(&self) -> Vec<ParamView<'_, T>> {
+        let [kh, kw] = self.window.kernel;
+        let (out, inp) = (self.out_channels(), self.input.channels);
+        vec![
+            view(
+                "weight",
+                vec![out, inp, kh, kw],
+                &self.weight,
+                Some(&self.grad_weight),
+            ),
+            view("bias", vec![out], &self.bias, Some(&self.grad_bias)),
+        ]
+    }
+
+    fn tensors_mut(&mut self) -> Vec<TensorMut<'_, T>> {
+        vec![
+            TensorMut::of("weight", &mut self.weight, Some(&self.grad_weight)),
+            TensorMut::of("bias", &mut self.bias, Some(&self.grad_bias)),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! dropout, as Keras and PyTorch), so inference is the identity and needs
 //! no rescaling.
 
+use crate::layer::{Backward, LayerKind, LayerSpec, Pass};
+use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
 use rand::rngs::StdRng;
@@ -73,6 +75,31 @@ impl<T: Scalar> Dropout<T> {
         } else {
             grad_in.assign(&grad_out);
         }
+    }
+}
+
+impl<T: Scalar> LayerKind<T> for Dropout<T> {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Dropout { rate: self.rate }
+    }
+
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        pass: &mut Pass,
+    ) -> crate::error::Result<()> {
+        Dropout::forward(self, input, output, pass.mode, pass.rng)
+    }
+
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
+        if let Some(grad_in) = grads.grad_in {
+            Dropout::backward(self, grads.grad_out, grad_in)
+        }
+    }
+
+    fn random_in_training(&self) -> bool {
+        true
     }
 }
 

@@ -280,8 +280,34 @@ impl<T> ParamView<'_, T> {
     }
 }
 
+/// The same tensor, writable (its gradient read-only; empty for a buffer).
+pub struct TensorMut<'a, T> {
+    pub name: &'static str,
+    pub data: &'a mut [T],
+    pub grad: &'a [T],
+}
+
+impl<'a, T> TensorMut<'a, T> {
+    /// `data` (and `grad`; `None` for a buffer) named `name`.
+    pub fn of<D: ndarray::Dimension>(
+        name: &'static str,
+        data: &'a mut ndarray::Array<T, D>,
+        grad: Option<&'a ndarray::Array<T, D>>,
+    ) -> Self {
+        TensorMut {
+            name,
+            data: slice_mut(data.as_slice_mut()),
+            grad: grad.map_or(&[], |g| slice(g.as_slice())),
+        }
+    }
+
+    pub fn trainable(&self) -> bool {
+        !self.grad.is_empty()
+    }
+}
+
 /// A view of `data` (and `grad`; `None` for a buffer) named `name`.
-fn view<'a, T, D: ndarray::Dimension>(
+pub(crate) fn view<'a, T, D: ndarray::Dimension>(
     name: &'static str,
     shape: Vec<usize>,
     data: &'a ndarray::Array<T, D>,
@@ -295,6 +321,90 @@ fn view<'a, T, D: ndarray::Dimension>(
     }
 }
 
+/// What a forward pass needs besides its input and output: the threads,
+/// training or inference, and the generator dropout draws its masks from.
+pub struct Pass<'a> {
+    pub par: &'a Parallel,
+    pub mode: Mode,
+    pub rng: &'a mut StdRng,
+}
+
+/// What a backward pass reads (the forward pass's input and output, and
+/// `dL/doutput`) and, when the layer below needs it, where `dL/dinput` goes.
+pub struct Backward<'a, T> {
+    pub input: ArrayView2<'a, T>,
+    pub output: ArrayView2<'a, T>,
+    pub grad_out: ArrayView2<'a, T>,
+    pub grad_in: Option<ArrayViewMut2<'a, T>>,
+}
+
+/// What every kind of layer does, each in its own file (`linear.rs`,
+/// `conv.rs`, `pool.rs`, `batchnorm.rs`, `dropout.rs`, `activation.rs`, and
+/// [`Flatten`] here); [`Layer`] only dispatches to it.
+pub trait LayerKind<T: Scalar> {
+    /// Its description (what the host stores and rebuilds it from).
+    fn spec(&self) -> LayerSpec;
+
+    /// `output = layer(input)`.
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        pass: &mut Pass,
+    ) -> Result<()>;
+
+    /// Fills the parameter gradients and, if `grads.grad_in` is given,
+    /// `dL/dinput`.
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel);
+
+    /// Every tensor of its state, read-only: trained parameters with their
+    /// gradients, then buffers. [`LayerKind::tensors_mut`] lists the same
+    /// ones in the same order (a test keeps the two in step).
+    fn tensors(&self) -> Vec<ParamView<'_, T>> {
+        Vec::new()
+    }
+
+    fn tensors_mut(&mut self) -> Vec<TensorMut<'_, T>> {
+        Vec::new()
+    }
+
+    /// The penalty (L1/L2) it adds to the loss.
+    fn penalty(&self) -> f64 {
+        0.0
+    }
+
+    /// Whether a training pass draws random numbers (dropout).
+    fn random_in_training(&self) -> bool {
+        false
+    }
+}
+
+/// Changes how a sample is read (image to vector), not its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flatten;
+
+impl<T: Scalar> LayerKind<T> for Flatten {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Flatten
+    }
+
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        mut output: ArrayViewMut2<T>,
+        _pass: &mut Pass,
+    ) -> Result<()> {
+        output.assign(&input);
+        Ok(())
+    }
+
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
+        if let Some(mut grad_in) = grads.grad_in {
+            grad_in.assign(&grads.grad_out)
+        }
+    }
+}
+
 // A network holds a handful of layers in one Vec: boxing the large variant
 // would add an indirection on every pass to save a few hundred bytes.
 #[allow(clippy::large_enum_variant)]
@@ -305,8 +415,23 @@ pub enum Layer<T: Scalar> {
     Dropout(Dropout<T>),
     Conv2d(Conv2d<T>),
     Pool2d(Pool2d),
-    Flatten,
+    Flatten(Flatten),
     BatchNorm(BatchNorm<T>),
+}
+
+/// Runs `$body` with `$l` bound to the layer inside, whatever its kind.
+macro_rules! each_layer {
+    ($layer:expr, $l:ident => $body:expr) => {
+        match $layer {
+            Layer::Linear($l) => $body,
+            Layer::Activation($l) => $body,
+            Layer::Dropout($l) => $body,
+            Layer::Conv2d($l) => $body,
+            Layer::Pool2d($l) => $body,
+            Layer::Flatten($l) => $body,
+            Layer::BatchNorm($l) => $body,
+        }
+    };
 }
 
 impl<T: Scalar> Layer<T> {
@@ -342,7 +467,7 @@ impl<T: Scalar> Layer<T> {
             LayerSpec::Pool2d { kind, window } => {
                 Layer::Pool2d(Pool2d::new(kind, window, spatial_input()?)?)
             }
-            LayerSpec::Flatten => Layer::Flatten,
+            LayerSpec::Flatten => Layer::Flatten(Flatten),
             LayerSpec::BatchNorm {
                 channels,
                 eps,
@@ -352,31 +477,7 @@ impl<T: Scalar> Layer<T> {
     }
 
     pub fn spec(&self) -> LayerSpec {
-        match self {
-            Layer::Linear(l) => LayerSpec::Linear {
-                in_features: l.in_features(),
-                out_features: l.out_features(),
-                l1: l.l1,
-                l2: l.l2,
-            },
-            Layer::Activation(a) => LayerSpec::Activation(*a),
-            Layer::Dropout(d) => LayerSpec::Dropout { rate: d.rate },
-            Layer::Conv2d(c) => LayerSpec::Conv2d {
-                in_channels: c.input.channels,
-                out_channels: c.out_channels(),
-                window: c.window,
-            },
-            Layer::Pool2d(p) => LayerSpec::Pool2d {
-                kind: p.kind,
-                window: p.window,
-            },
-            Layer::Flatten => LayerSpec::Flatten,
-            Layer::BatchNorm(b) => LayerSpec::BatchNorm {
-                channels: b.channels(),
-                eps: b.eps,
-                momentum: b.momentum,
-            },
-        }
+        each_layer!(self, l => LayerKind::<T>::spec(l))
     }
 
     /// `output = layer(input)`; `mode` matters to dropout and batch
@@ -384,29 +485,23 @@ impl<T: Scalar> Layer<T> {
     pub fn forward(
         &mut self,
         input: ArrayView2<T>,
-        mut output: ArrayViewMut2<T>,
+        output: ArrayViewMut2<T>,
         par: &Parallel,
         mode: Mode,
         rng: &mut StdRng,
     ) -> Result<()> {
-        match self {
-            Layer::Linear(l) => l.forward(input, output, par),
-            Layer::Activation(a) => a.forward(input, output),
-            Layer::Dropout(d) => d.forward(input, output, mode, rng)?,
-            Layer::Conv2d(c) => c.forward(input, output, par),
-            Layer::Pool2d(p) => p.forward(input, output, par),
-            Layer::Flatten => output.assign(&input),
-            Layer::BatchNorm(b) => b.forward(input, output, mode),
-        }
-        Ok(())
+        let mut pass = Pass { par, mode, rng };
+        each_layer!(self, l => LayerKind::<T>::forward(l, input, output, &mut pass))
     }
 
     /// The penalty (L1/L2) this layer adds to the loss.
     pub fn penalty(&self) -> f64 {
-        match self {
-            Layer::Linear(l) => l.penalty(),
-            _ => 0.0,
-        }
+        each_layer!(self, l => LayerKind::<T>::penalty(l))
+    }
+
+    /// Whether a training pass draws random numbers (dropout).
+    pub fn random_in_training(&self) -> bool {
+        each_layer!(self, l => LayerKind::<T>::random_in_training(l))
     }
 
     /// Computes parameter gradients and, if `grad_in` is given, `dL/dinput`.
@@ -419,145 +514,41 @@ impl<T: Scalar> Layer<T> {
         grad_in: Option<ArrayViewMut2<T>>,
         par: &Parallel,
     ) {
-        match self {
-            Layer::Linear(l) => l.backward(input, grad_out, grad_in, par),
-            Layer::Activation(a) => {
-                if let Some(grad_in) = grad_in {
-                    a.backward(input, output, grad_out, grad_in)
-                }
-            }
-            Layer::Dropout(d) => {
-                if let Some(grad_in) = grad_in {
-                    d.backward(grad_out, grad_in)
-                }
-            }
-            Layer::Conv2d(c) => c.backward(input, grad_out, grad_in, par),
-            Layer::Pool2d(p) => {
-                if let Some(grad_in) = grad_in {
-                    p.backward(input, output, grad_out, grad_in, par)
-                }
-            }
-            Layer::Flatten => {
-                if let Some(mut grad_in) = grad_in {
-                    grad_in.assign(&grad_out)
-                }
-            }
-            Layer::BatchNorm(b) => b.backward(input, grad_out, grad_in),
-        }
+        let grads = Backward {
+            input,
+            output,
+            grad_out,
+            grad_in,
+        };
+        each_layer!(self, l => LayerKind::<T>::backward(l, grads, par))
     }
 
-    /// Every tensor of the layer's state: trained parameters, then
-    /// buffers. [`Layer::for_each_value_mut`] visits the same ones in the
-    /// same order.
-    pub fn values(&self) -> Vec<ParamView<'_, T>> {
-        match self {
-            Layer::Linear(l) => vec![
-                view(
-                    "weight",
-                    vec![l.in_features(), l.out_features()],
-                    &l.weight,
-                    Some(&l.grad_weight),
-                ),
-                view("bias", vec![l.out_features()], &l.bias, Some(&l.grad_bias)),
-            ],
-            Layer::Conv2d(c) => {
-                let [kh, kw] = c.window.kernel;
-                vec![
-                    view(
-                        "weight",
-                        vec![c.out_channels(), c.input.channels, kh, kw],
-                        &c.weight,
-                        Some(&c.grad_weight),
-                    ),
-                    view("bias", vec![c.out_channels()], &c.bias, Some(&c.grad_bias)),
-                ]
-            }
-            Layer::BatchNorm(b) => {
-                let n = b.channels();
-                vec![
-                    view("gamma", vec![n], &b.gamma, Some(&b.grad_gamma)),
-                    view("beta", vec![n], &b.beta, Some(&b.grad_beta)),
-                    view("running_mean", vec![n], &b.running_mean, None),
-                    view("running_var", vec![n], &b.running_var, None),
-                ]
-            }
-            Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {
-                Vec::new()
-            }
-        }
+    /// Every tensor of the layer's state: trained parameters, then buffers
+    /// (one of the two walks over a layer's tensors; the other is
+    /// [`Layer::tensors_mut`]).
+    pub fn tensors(&self) -> Vec<ParamView<'_, T>> {
+        each_layer!(self, l => LayerKind::<T>::tensors(l))
+    }
+
+    /// The same tensors, in the same order, writable.
+    pub fn tensors_mut(&mut self) -> Vec<TensorMut<'_, T>> {
+        each_layer!(self, l => LayerKind::<T>::tensors_mut(l))
     }
 
     /// The trainable parameters, with their gradients.
     pub fn params(&self) -> Vec<ParamView<'_, T>> {
-        self.values()
+        self.tensors()
             .into_iter()
             .filter(ParamView::trainable)
             .collect()
     }
 
-    /// Every tensor as `(name, values, grad)`, in the order of
-    /// [`Layer::values`]; `grad` is empty for buffers.
-    pub fn tensors_mut(&mut self) -> Vec<(&'static str, &mut [T], &[T])> {
-        fn tensor<'a, T>(
-            name: &'static str,
-            data: Option<&'a mut [T]>,
-            grad: Option<&'a [T]>,
-        ) -> (&'static str, &'a mut [T], &'a [T]) {
-            (name, slice_mut(data), slice(grad))
-        }
-        match self {
-            Layer::Linear(l) => vec![
-                tensor("weight", l.weight.as_slice_mut(), l.grad_weight.as_slice()),
-                tensor("bias", l.bias.as_slice_mut(), l.grad_bias.as_slice()),
-            ],
-            Layer::Conv2d(c) => vec![
-                tensor("weight", c.weight.as_slice_mut(), c.grad_weight.as_slice()),
-                tensor("bias", c.bias.as_slice_mut(), c.grad_bias.as_slice()),
-            ],
-            Layer::BatchNorm(b) => vec![
-                tensor("gamma", b.gamma.as_slice_mut(), b.grad_gamma.as_slice()),
-                tensor("beta", b.beta.as_slice_mut(), b.grad_beta.as_slice()),
-                tensor("running_mean", b.running_mean.as_slice_mut(), None),
-                tensor("running_var", b.running_var.as_slice_mut(), None),
-            ],
-            Layer::Activation(_) | Layer::Dropout(_) | Layer::Pool2d(_) | Layer::Flatten => {
-                Vec::new()
-            }
-        }
-    }
-
-    /// Each trained parameter beside its gradient, in the order of
-    /// [`Layer::params`].
-    pub fn params_mut(&mut self) -> Vec<(&mut [T], &[T])> {
+    /// The trainable parameters, writable, beside their gradients.
+    pub fn params_mut(&mut self) -> Vec<TensorMut<'_, T>> {
         self.tensors_mut()
             .into_iter()
-            .filter(|(_, _, grad)| !grad.is_empty())
-            .map(|(_, data, grad)| (data, grad))
+            .filter(TensorMut::trainable)
             .collect()
-    }
-
-    /// Calls `f(name, values, grad)` for every tensor, in the order of
-    /// [`Layer::values`]; `grad` is empty for buffers.
-    pub fn for_each_tensor_mut(&mut self, mut f: impl FnMut(&'static str, &mut [T], &[T])) {
-        for (name, data, grad) in self.tensors_mut() {
-            f(name, data, grad);
-        }
-    }
-
-    /// Calls `f(param, grad)` for each trained parameter beside its
-    /// gradient, in the order of [`Layer::params`].
-    pub fn for_each_param_mut(&mut self, mut f: impl FnMut(&mut [T], &[T])) {
-        self.for_each_tensor_mut(|_, data, grad| {
-            if !grad.is_empty() {
-                f(data, grad)
-            }
-        });
-    }
-
-    /// Calls `f(name, values)` for every parameter and buffer, in the order
-    /// of [`Layer::values`].
-    pub fn for_each_value_mut(&mut self, mut f: impl FnMut(&'static str, &mut [T])) {
-        self.for_each_tensor_mut(|name, data, _| f(name, data));
     }
 
     /// Number of trainable values.
@@ -579,15 +570,16 @@ impl<T: Scalar> Layer<T> {
     /// Replaces parameter or buffer `name` with column-major `f64` data.
     pub fn set_param(&mut self, name: &str, data: &[f64]) -> Result<()> {
         let shape = {
-            let values = self.values();
-            if values.is_empty() {
+            let tensors = self.tensors();
+            if tensors.is_empty() {
                 return Err(arg_err!(
                     "a {} layer has no parameters, so \"{name}\" cannot be set",
                     self.spec().kind()
                 ));
             }
-            let Some(p) = values.iter().find(|p| p.name == name) else {
-                let names: Vec<String> = values.iter().map(|p| format!("\"{}\"", p.name)).collect();
+            let Some(p) = tensors.iter().find(|p| p.name == name) else {
+                let names: Vec<String> =
+                    tensors.iter().map(|p| format!("\"{}\"", p.name)).collect();
                 return Err(arg_err!(
                     "a {} layer has parameters {}, not \"{name}\"",
                     self.spec().kind(),
@@ -615,13 +607,11 @@ impl<T: Scalar> Layer<T> {
             ));
         }
         let offsets = col_major_offsets(&shape);
-        self.for_each_value_mut(|n, values| {
-            if n == name {
-                for (v, &o) in values.iter_mut().zip(&offsets) {
-                    *v = T::of(data[o]);
-                }
+        if let Some(t) = self.tensors_mut().into_iter().find(|t| t.name == name) {
+            for (v, &o) in t.data.iter_mut().zip(&offsets) {
+                *v = T::of(data[o]);
             }
-        });
+        }
         Ok(())
     }
 }
@@ -670,14 +660,14 @@ mod tests {
             let shape = if kind == "linear" { None } else { input };
             let mut layer = Layer::<f64>::from_spec(spec, shape).unwrap();
             let views: Vec<_> = layer
-                .values()
+                .tensors()
                 .iter()
                 .map(|p| (p.name, p.data.len(), p.grad.len()))
                 .collect();
             let mut visited = Vec::new();
-            layer.for_each_tensor_mut(|name, data, grad| {
-                visited.push((name, data.len(), grad.len()))
-            });
+            for t in layer.tensors_mut() {
+                visited.push((t.name, t.data.len(), t.grad.len()));
+            }
             assert_eq!(views, visited, "{kind}");
         }
     }

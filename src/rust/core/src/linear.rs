@@ -7,6 +7,7 @@
 //! gradient, so every optimizer sees the penalized objective.
 
 use crate::error::Result;
+use crate::layer::{view, Backward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
 use crate::matrix::{try_zeros, try_zeros1};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -101,6 +102,50 @@ fn sign<T: Scalar>(w: T) -> T {
         -T::one()
     } else {
         T::zero()
+    }
+}
+
+impl<T: Scalar> LayerKind<T> for Linear<T> {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Linear {
+            in_features: self.in_features(),
+            out_features: self.out_features(),
+            l1: self.l1,
+            l2: self.l2,
+        }
+    }
+
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        pass: &mut Pass,
+    ) -> Result<()> {
+        Linear::forward(self, input, output, pass.par);
+        Ok(())
+    }
+
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) {
+        Linear::backward(self, grads.input, grads.grad_out, grads.grad_in, par)
+    }
+
+    fn tensors(&self) -> Vec<ParamView<'_, T>> {
+        let (i, o) = (self.in_features(), self.out_features());
+        vec![
+            view("weight", vec![i, o], &self.weight, Some(&self.grad_weight)),
+            view("bias", vec![o], &self.bias, Some(&self.grad_bias)),
+        ]
+    }
+
+    fn tensors_mut(&mut self) -> Vec<TensorMut<'_, T>> {
+        vec![
+            TensorMut::of("weight", &mut self.weight, Some(&self.grad_weight)),
+            TensorMut::of("bias", &mut self.bias, Some(&self.grad_bias)),
+        ]
+    }
+
+    fn penalty(&self) -> f64 {
+        Linear::penalty(self)
     }
 }
 

@@ -178,7 +178,7 @@ impl<T: Scalar> Network<T> {
 
     /// Whether any layer behaves differently in training (dropout).
     pub fn has_training_mode(&self) -> bool {
-        self.layers.iter().any(|l| matches!(l, Layer::Dropout(_)))
+        self.layers.iter().any(Layer::random_in_training)
     }
 
     /// Whether any layer keeps buffers that a training pass moves (batch
@@ -186,16 +186,16 @@ impl<T: Scalar> Network<T> {
     pub fn has_buffers(&self) -> bool {
         self.layers
             .iter()
-            .any(|l| l.values().iter().any(|p| !p.trainable()))
+            .any(|l| l.tensors().iter().any(|p| !p.trainable()))
     }
 
     /// Every parameter's and buffer's values, in network order.
     pub fn copy_params(&self, into: &mut Vec<Vec<T>>) {
         into.resize(
-            self.layers.iter().map(|l| l.values().len()).sum(),
+            self.layers.iter().map(|l| l.tensors().len()).sum(),
             Vec::new(),
         );
-        let views = self.layers.iter().flat_map(|l| l.values());
+        let views = self.layers.iter().flat_map(|l| l.tensors());
         for (dst, p) in into.iter_mut().zip(views) {
             dst.clear();
             dst.extend_from_slice(p.data);
@@ -206,19 +206,17 @@ impl<T: Scalar> Network<T> {
     pub fn params_finite(&self) -> bool {
         self.layers
             .iter()
-            .flat_map(|l| l.values())
+            .flat_map(|l| l.tensors())
             .all(|p| p.data.iter().all(|v| v.is_finite()))
     }
 
     /// Puts back values taken by `copy_params` from this network.
     pub fn restore_params(&mut self, from: &[Vec<T>]) {
         let mut sources = from.iter();
-        for layer in &mut self.layers {
-            layer.for_each_value_mut(|_, values| {
-                if let Some(src) = sources.next() {
-                    values.copy_from_slice(src);
-                }
-            });
+        for t in self.layers.iter_mut().flat_map(Layer::tensors_mut) {
+            if let Some(src) = sources.next() {
+                t.data.copy_from_slice(src);
+            }
         }
     }
 

@@ -17,7 +17,7 @@
 use crate::error::{
     arg_err, check_fraction, check_non_negative, check_positive, shape_err, NnError, Result,
 };
-use crate::layer::Layer;
+use crate::layer::{Layer, TensorMut};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::simd::vectorized;
@@ -239,7 +239,10 @@ impl<T: Scalar> Optimizer<T> {
         let config = self.config;
         let mut slots = self.state.slots.iter_mut();
         let mut pieces: Vec<UpdatePiece<T>> = Vec::new();
-        for (param, grad) in layers.iter_mut().flat_map(Layer::params_mut) {
+        for TensorMut {
+            data: param, grad, ..
+        } in layers.iter_mut().flat_map(Layer::params_mut)
+        {
             // ensure_slots checked that each tensor has `per_param` buffers
             // as long as itself.
             let mut bufs: Vec<std::slice::ChunksMut<T>> = slots
@@ -292,23 +295,19 @@ impl<T: Scalar> Optimizer<T> {
         let per_param = self.config.slots_per_param();
         let slots = &mut self.state.slots;
         if slots.is_empty() {
-            for layer in layers.iter_mut() {
-                layer.for_each_param_mut(|param, _| {
-                    slots.extend((0..per_param).map(|_| vec![T::zero(); param.len()]));
-                });
+            for param in layers.iter().flat_map(Layer::params) {
+                slots.extend((0..per_param).map(|_| vec![T::zero(); param.data.len()]));
             }
             return Ok(());
         }
         let mut tensors = 0;
         let mut fits = true;
-        for layer in layers.iter_mut() {
-            layer.for_each_param_mut(|param, _| {
-                let start = tensors * per_param;
-                fits &= slots
-                    .get(start..start + per_param)
-                    .is_some_and(|bufs| bufs.iter().all(|b| b.len() == param.len()));
-                tensors += 1;
-            });
+        for param in layers.iter().flat_map(Layer::params) {
+            let start = tensors * per_param;
+            fits &= slots
+                .get(start..start + per_param)
+                .is_some_and(|bufs| bufs.iter().all(|b| b.len() == param.data.len()));
+            tensors += 1;
         }
         if fits && slots.len() == tensors * per_param {
             return Ok(());
@@ -492,8 +491,8 @@ mod tests {
 
     fn values<T: Scalar>(layers: &mut [Layer<T>]) -> Vec<f64> {
         let mut out = Vec::new();
-        for layer in layers {
-            layer.for_each_param_mut(|p, _| out.extend(p.iter().map(|v| v.as_f64())));
+        for p in layers.iter().flat_map(Layer::params) {
+            out.extend(p.data.iter().map(|v| v.as_f64()));
         }
         out
     }

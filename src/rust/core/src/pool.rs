@@ -7,6 +7,7 @@
 //! picked), found again from the input and output the network keeps, so the
 //! layer stores nothing between passes. Average pooling spreads it evenly.
 
+use crate::layer::{Backward, LayerKind, LayerSpec, Pass};
 use crate::matrix::with_slices;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -308,6 +309,38 @@ fn max_nan<T: Scalar>(acc: T, v: T) -> T {
         v
     } else {
         acc
+    }
+}
+
+impl<T: Scalar> LayerKind<T> for Pool2d {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Pool2d {
+            kind: self.kind,
+            window: self.window,
+        }
+    }
+
+    fn forward(
+        &mut self,
+        input: ArrayView2<T>,
+        output: ArrayViewMut2<T>,
+        pass: &mut Pass,
+    ) -> crate::error::Result<()> {
+        Pool2d::forward(self, input, output, pass.par);
+        Ok(())
+    }
+
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) {
+        if let Some(grad_in) = grads.grad_in {
+            Pool2d::backward(
+                self,
+                grads.input,
+                grads.output,
+                grads.grad_out,
+                grad_in,
+                par,
+            )
+        }
     }
 }
 

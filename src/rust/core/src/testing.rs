@@ -30,24 +30,18 @@ pub fn specs(parts: &[(&str, usize, usize)]) -> Vec<LayerSpec> {
 pub fn random_net(specs: &[LayerSpec], input: Option<Shape>) -> Network<f64> {
     let mut net = Network::new(specs, input).unwrap();
     for (li, layer) in net.layers_mut().iter_mut().enumerate() {
-        let mut t = 0;
-        layer.for_each_param_mut(|p, _| {
-            let v = pseudo(p.len(), 0.1 + li as f64 + 0.37 * t as f64);
-            p.iter_mut().zip(v).for_each(|(p, v)| *p += 0.5 * v);
-            t += 1;
-        });
+        for (t, p) in layer.params_mut().into_iter().enumerate() {
+            let v = pseudo(p.data.len(), 0.1 + li as f64 + 0.37 * t as f64);
+            p.data.iter_mut().zip(v).for_each(|(p, v)| *p += 0.5 * v);
+        }
     }
     net
 }
 
 fn nudge(net: &mut Network<f64>, layer: usize, tensor: usize, elem: usize, delta: f64) {
-    let mut t = 0;
-    net.layers_mut()[layer].for_each_param_mut(|p, _| {
-        if t == tensor {
-            p[elem] += delta;
-        }
-        t += 1;
-    });
+    if let Some(p) = net.layers_mut()[layer].params_mut().into_iter().nth(tensor) {
+        p.data[elem] += delta;
+    }
 }
 
 fn assert_close(numeric: f64, analytic: f64, what: &str) {
