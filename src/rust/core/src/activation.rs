@@ -7,7 +7,7 @@
 //! that cancels badly for large negative inputs, where `sigmoid(x)` does not).
 
 use crate::error::{arg_err, Result};
-use crate::layer::{Backward, LayerKind, LayerSpec, Pass};
+use crate::layer::{Backward, Forward, LayerKind, LayerSpec, Pass};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
@@ -293,13 +293,8 @@ impl<T: Scalar> LayerKind<T> for Activation {
         LayerSpec::Activation(*self)
     }
 
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
-        _pass: &mut Pass,
-    ) -> crate::error::Result<()> {
-        Activation::forward(*self, input, output);
+    fn forward(&mut self, io: Forward<'_, T>, _pass: &mut Pass) -> crate::error::Result<()> {
+        Activation::forward(*self, io.input, io.output);
         Ok(())
     }
 

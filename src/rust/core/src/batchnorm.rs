@@ -13,7 +13,7 @@
 
 use crate::dropout::Mode;
 use crate::error::Result;
-use crate::layer::{view, Backward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
+use crate::layer::{view, Backward, Forward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
 use crate::matrix::try_zeros1;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -198,13 +198,8 @@ impl<T: Scalar> LayerKind<T> for BatchNorm<T> {
         }
     }
 
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
-        pass: &mut Pass,
-    ) -> crate::error::Result<()> {
-        BatchNorm::forward(self, input, output, pass.mode);
+    fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
+        BatchNorm::forward(self, io.input, io.output, pass.mode);
         Ok(())
     }
 

@@ -11,7 +11,7 @@
 
 use crate::error::shape_err;
 use crate::gemm::matmul;
-use crate::layer::{view, Backward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
+use crate::layer::{view, Backward, Forward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
 use crate::matrix::{try_zeros, try_zeros1, with_slices};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -319,13 +319,8 @@ impl<T: Scalar> LayerKind<T> for Conv2d<T> {
         }
     }
 
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
-        pass: &mut Pass,
-    ) -> crate::error::Result<()> {
-        Conv2d::forward(self, input, output, pass.par);
+    fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
+        Conv2d::forward(self, io.input, io.output, pass.par);
         Ok(())
     }
 

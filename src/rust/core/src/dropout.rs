@@ -3,7 +3,7 @@
 //! dropout, as Keras and PyTorch), so inference is the identity and needs
 //! no rescaling.
 
-use crate::layer::{Backward, LayerKind, LayerSpec, Pass};
+use crate::layer::{Backward, Forward, LayerKind, LayerSpec, Pass};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
@@ -83,13 +83,8 @@ impl<T: Scalar> LayerKind<T> for Dropout<T> {
         LayerSpec::Dropout { rate: self.rate }
     }
 
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
-        pass: &mut Pass,
-    ) -> crate::error::Result<()> {
-        Dropout::forward(self, input, output, pass.mode, pass.rng)
+    fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
+        Dropout::forward(self, io.input, io.output, pass.mode, pass.rng)
     }
 
     fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {

@@ -329,6 +329,12 @@ pub struct Pass<'a> {
     pub rng: &'a mut StdRng,
 }
 
+/// A forward pass's input and where its output goes.
+pub struct Forward<'a, T> {
+    pub input: ArrayView2<'a, T>,
+    pub output: ArrayViewMut2<'a, T>,
+}
+
 /// What a backward pass reads (the forward pass's input and output, and
 /// `dL/doutput`) and, when the layer below needs it, where `dL/dinput` goes.
 pub struct Backward<'a, T> {
@@ -345,13 +351,8 @@ pub trait LayerKind<T: Scalar> {
     /// Its description (what the host stores and rebuilds it from).
     fn spec(&self) -> LayerSpec;
 
-    /// `output = layer(input)`.
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
-        pass: &mut Pass,
-    ) -> Result<()>;
+    /// `io.output = layer(io.input)`.
+    fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> Result<()>;
 
     /// Fills the parameter gradients and, if `grads.grad_in` is given,
     /// `dL/dinput`.
@@ -388,12 +389,8 @@ impl<T: Scalar> LayerKind<T> for Flatten {
         LayerSpec::Flatten
     }
 
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        mut output: ArrayViewMut2<T>,
-        _pass: &mut Pass,
-    ) -> Result<()> {
+    fn forward(&mut self, io: Forward<'_, T>, _pass: &mut Pass) -> Result<()> {
+        let Forward { input, mut output } = io;
         output.assign(&input);
         Ok(())
     }
@@ -491,7 +488,8 @@ impl<T: Scalar> Layer<T> {
         rng: &mut StdRng,
     ) -> Result<()> {
         let mut pass = Pass { par, mode, rng };
-        each_layer!(self, l => LayerKind::<T>::forward(l, input, output, &mut pass))
+        let io = Forward { input, output };
+        each_layer!(self, l => LayerKind::<T>::forward(l, io, &mut pass))
     }
 
     /// The penalty (L1/L2) this layer adds to the loss.

@@ -7,7 +7,7 @@
 //! gradient, so every optimizer sees the penalized objective.
 
 use crate::error::Result;
-use crate::layer::{view, Backward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
+use crate::layer::{view, Backward, Forward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
 use crate::matrix::{try_zeros, try_zeros1};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -115,13 +115,8 @@ impl<T: Scalar> LayerKind<T> for Linear<T> {
         }
     }
 
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
-        pass: &mut Pass,
-    ) -> Result<()> {
-        Linear::forward(self, input, output, pass.par);
+    fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> Result<()> {
+        Linear::forward(self, io.input, io.output, pass.par);
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 //! picked), found again from the input and output the network keeps, so the
 //! layer stores nothing between passes. Average pooling spreads it evenly.
 
-use crate::layer::{Backward, LayerKind, LayerSpec, Pass};
+use crate::layer::{Backward, Forward, LayerKind, LayerSpec, Pass};
 use crate::matrix::with_slices;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -320,13 +320,8 @@ impl<T: Scalar> LayerKind<T> for Pool2d {
         }
     }
 
-    fn forward(
-        &mut self,
-        input: ArrayView2<T>,
-        output: ArrayViewMut2<T>,
-        pass: &mut Pass,
-    ) -> crate::error::Result<()> {
-        Pool2d::forward(self, input, output, pass.par);
+    fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
+        Pool2d::forward(self, io.input, io.output, pass.par);
         Ok(())
     }
 

@@ -25,8 +25,12 @@ pub struct FitHandle {
     interrupted: bool,
 }
 
-fn session_mut(handle: &mut ExternalPtr<FitHandle>) -> Result<&mut FitHandle> {
-    handle.try_addr_mut()
+/// The network and the session training it, from their pointers.
+fn network_and_session<'a>(
+    ptr: &'a mut ExternalPtr<AnyNetwork>,
+    handle: &'a mut ExternalPtr<FitHandle>,
+) -> Result<(&'a mut AnyNetwork, &'a mut FitHandle)> {
+    Ok((engine_mut(ptr)?, handle.try_addr_mut()?))
 }
 
 fn running(handle: &mut FitHandle) -> Result<&mut AnyFitSession> {
@@ -109,8 +113,7 @@ fn rn_fit_run(
     from: i32,
 ) -> Robj {
     to_r(|| {
-        let net = engine_mut(&mut ptr)?;
-        let handle = session_mut(&mut handle)?;
+        let (net, handle) = network_and_session(&mut ptr, &mut handle)?;
         let started = Instant::now();
         let pause_after = (pause_ms > 0.0).then(|| Duration::from_secs_f64(pause_ms / 1000.0));
         let mut last_check = Instant::now();
@@ -182,8 +185,7 @@ fn rn_fit_finish(
     interrupted: bool,
 ) -> Robj {
     to_r(|| {
-        let net = engine_mut(&mut ptr)?;
-        let handle = session_mut(&mut handle)?;
+        let (net, handle) = network_and_session(&mut ptr, &mut handle)?;
         let mut session = handle
             .session
             .take()
