@@ -7,7 +7,7 @@
 //! that cancels badly for large negative inputs, where `sigmoid(x)` does not).
 
 use crate::error::{arg_err, Result};
-use crate::layer::{Backward, Forward, LayerKind, LayerSpec, Pass};
+use crate::kind::{Backward, Forward, LayerKind, Pass};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
@@ -289,10 +289,6 @@ pub fn softmax_rows<T: Scalar>(mut m: ArrayViewMut2<T>) {
 }
 
 impl<T: Scalar> LayerKind<T> for Activation {
-    fn spec(&self) -> LayerSpec {
-        LayerSpec::Activation(*self)
-    }
-
     fn forward(&mut self, io: Forward<'_, T>, _pass: &mut Pass) -> crate::error::Result<()> {
         Activation::forward(*self, io.input, io.output);
         Ok(())

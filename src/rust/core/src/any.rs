@@ -2,8 +2,8 @@
 //! type (`AnyNetwork`), taking and returning column-major `f64` matrices.
 //! Every method dispatches once to the generic code; nothing here knows R.
 
-use crate::dropout::Mode;
 use crate::error::{arg_err, NnError, Result};
+use crate::kind::Mode;
 use crate::layer::{Layer, LayerSpec};
 use crate::loss::Loss;
 use crate::matrix::{to_col_major, ColMajor};
@@ -99,7 +99,7 @@ fn export<T: Scalar>(net: &Network<T>, grads: bool) -> Vec<ParamExport> {
         };
         for p in views {
             let view = if grads {
-                crate::layer::ParamView { data: p.grad, ..p }
+                crate::kind::ParamView { data: p.grad, ..p }
             } else {
                 p
             };

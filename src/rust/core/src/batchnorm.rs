@@ -11,9 +11,9 @@
 //! batch with one value per channel leaves the running statistics as they
 //! are (PyTorch refuses it; a last mini-batch of one row is common).
 
-use crate::dropout::Mode;
 use crate::error::Result;
-use crate::layer::{view, Backward, Forward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
+use crate::kind::Mode;
+use crate::kind::{view, Backward, Forward, LayerKind, ParamView, Pass, TensorMut};
 use crate::matrix::try_zeros1;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -190,14 +190,6 @@ impl<T: Scalar> BatchNorm<T> {
 }
 
 impl<T: Scalar> LayerKind<T> for BatchNorm<T> {
-    fn spec(&self) -> LayerSpec {
-        LayerSpec::BatchNorm {
-            channels: self.channels(),
-            eps: self.eps,
-            momentum: self.momentum,
-        }
-    }
-
     fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
         BatchNorm::forward(self, io.input, io.output, pass.mode);
         Ok(())

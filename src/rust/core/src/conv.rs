@@ -11,7 +11,7 @@
 
 use crate::error::shape_err;
 use crate::gemm::matmul;
-use crate::layer::{view, Backward, Forward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
+use crate::kind::{view, Backward, Forward, LayerKind, ParamView, Pass, TensorMut};
 use crate::matrix::{try_zeros, try_zeros1, with_slices};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -311,14 +311,6 @@ fn sum<T: Scalar>(values: ArrayView1<T>) -> T {
 }
 
 impl<T: Scalar> LayerKind<T> for Conv2d<T> {
-    fn spec(&self) -> LayerSpec {
-        LayerSpec::Conv2d {
-            in_channels: self.input.channels,
-            out_channels: self.out_channels(),
-            window: self.window,
-        }
-    }
-
     fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
         Conv2d::forward(self, io.input, io.output, pass.par);
         Ok(())
@@ -452,7 +444,7 @@ mod tests {
                 .unwrap();
             net.parallel.set_threads(threads).unwrap();
             let out = net
-                .forward(x.view(), crate::dropout::Mode::Train)
+                .forward(x.view(), crate::kind::Mode::Train)
                 .unwrap()
                 .to_owned();
             net.backward(g.view(), true).unwrap();

@@ -3,7 +3,7 @@
 //! dropout, as Keras and PyTorch), so inference is the identity and needs
 //! no rescaling.
 
-use crate::layer::{Backward, Forward, LayerKind, LayerSpec, Pass};
+use crate::kind::{Backward, Forward, LayerKind, Mode, Pass};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip};
@@ -17,13 +17,6 @@ pub struct Dropout<T: Scalar> {
     mask: Array2<T>,
     /// Whether the last forward pass applied `mask` (training) or not.
     masked: bool,
-}
-
-/// Whether a forward pass is part of training (dropout active) or inference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Train,
-    Infer,
 }
 
 impl<T: Scalar> Dropout<T> {
@@ -79,10 +72,6 @@ impl<T: Scalar> Dropout<T> {
 }
 
 impl<T: Scalar> LayerKind<T> for Dropout<T> {
-    fn spec(&self) -> LayerSpec {
-        LayerSpec::Dropout { rate: self.rate }
-    }
-
     fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
         Dropout::forward(self, io.input, io.output, pass.mode, pass.rng)
     }

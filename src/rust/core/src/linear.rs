@@ -7,7 +7,7 @@
 //! gradient, so every optimizer sees the penalized objective.
 
 use crate::error::Result;
-use crate::layer::{view, Backward, Forward, LayerKind, LayerSpec, ParamView, Pass, TensorMut};
+use crate::kind::{view, Backward, Forward, LayerKind, ParamView, Pass, TensorMut};
 use crate::matrix::{try_zeros, try_zeros1};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -106,15 +106,6 @@ fn sign<T: Scalar>(w: T) -> T {
 }
 
 impl<T: Scalar> LayerKind<T> for Linear<T> {
-    fn spec(&self) -> LayerSpec {
-        LayerSpec::Linear {
-            in_features: self.in_features(),
-            out_features: self.out_features(),
-            l1: self.l1,
-            l2: self.l2,
-        }
-    }
-
     fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> Result<()> {
         Linear::forward(self, io.input, io.output, pass.par);
         Ok(())

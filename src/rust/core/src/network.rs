@@ -6,8 +6,8 @@
 //! input and output from there, so no layer keeps a copy of its own, and the
 //! buffers are reallocated only when the batch size changes.
 
-use crate::dropout::Mode;
 use crate::error::{arg_err, shape_err, NnError, Result};
+use crate::kind::Mode;
 use crate::layer::{Layer, LayerSpec};
 use crate::loss::Loss;
 use crate::matrix::{ensure_shape, gather_rows};

@@ -17,7 +17,8 @@
 use crate::error::{
     arg_err, check_fraction, check_non_negative, check_positive, shape_err, NnError, Result,
 };
-use crate::layer::{Layer, TensorMut};
+use crate::kind::TensorMut;
+use crate::layer::Layer;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::simd::vectorized;

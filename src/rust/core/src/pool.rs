@@ -7,7 +7,7 @@
 //! picked), found again from the input and output the network keeps, so the
 //! layer stores nothing between passes. Average pooling spreads it evenly.
 
-use crate::layer::{Backward, Forward, LayerKind, LayerSpec, Pass};
+use crate::kind::{Backward, Forward, LayerKind, Pass};
 use crate::matrix::with_slices;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -313,13 +313,6 @@ fn max_nan<T: Scalar>(acc: T, v: T) -> T {
 }
 
 impl<T: Scalar> LayerKind<T> for Pool2d {
-    fn spec(&self) -> LayerSpec {
-        LayerSpec::Pool2d {
-            kind: self.kind,
-            window: self.window,
-        }
-    }
-
     fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> crate::error::Result<()> {
         Pool2d::forward(self, io.input, io.output, pass.par);
         Ok(())

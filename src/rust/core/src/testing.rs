@@ -1,7 +1,7 @@
 //! Test helpers shared by the layer modules: deterministic pseudo-random
 //! values and a numerical gradient check of a whole network.
 
-use crate::dropout::Mode;
+use crate::kind::Mode;
 use crate::layer::LayerSpec;
 use crate::network::Network;
 use crate::shape::Shape;

@@ -10,8 +10,8 @@
 //! session from start to end.
 
 use crate::callbacks::{EarlyStopping, EpochRules, Schedule};
-use crate::dropout::Mode;
 use crate::error::{arg_err, shape_err, Result};
+use crate::kind::Mode;
 use crate::loss::{Loss, RunningLoss};
 use crate::matrix::{ensure_shape, gather_rows};
 use crate::metrics::{Metric, Tally};
