@@ -1,5 +1,6 @@
 # The engine's closed sets of names: layer types, activations, losses,
-# metrics, optimizers and schedules. The core declares each once
+# metrics, optimizers, schedules, and the tensors that are buffers (moved by
+# training, not trained: batch normalization's running statistics). The core declares each once
 # (src/rust/core/src/catalog.rs); R reads them from there, once per
 # session, instead of keeping lists of its own. tests/testthat/test-catalog.R
 # checks that every name has its R class or argument.
@@ -13,7 +14,7 @@ the$session <- new.env(parent = emptyenv())
 the$losses <- list()
 
 #' One of the engine's sets of names: "layers", "activations", "losses",
-#' "metrics", "optimizers" or "schedules".
+#' "metrics", "optimizers", "schedules" or "buffers".
 #' @noRd
 catalog <- function(set) {
   if (is.null(the$catalog)) the$catalog <- rn_catalog()

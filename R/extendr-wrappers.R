@@ -72,6 +72,11 @@ rn_loss <- function(loss, pred, target, weights) .Call(wrap__rn_loss, loss, pred
 #' @noRd
 rn_step <- function(ptr, optimizer) .Call(wrap__rn_step, ptr, optimizer)
 
+#' Buffers the optimizer described keeps per trained tensor (momentum,
+#' moments, ...).
+#' @noRd
+rn_optimizer_slots <- function(optimizer) .Call(wrap__rn_optimizer_slots, optimizer)
+
 #' TRUE while `handle` is a session of this R process that has not
 #' finished (a handle read back by readRDS() is NULL).
 #' @noRd
@@ -98,8 +103,8 @@ rn_fit_run <- function(ptr, handle, pause_each_epoch, pause_ms, from) .Call(wrap
 #' @noRd
 rn_fit_finish <- function(ptr, handle, stop, interrupted) .Call(wrap__rn_fit_finish, ptr, handle, stop, interrupted)
 
-#' `list(layers, activations, losses, metrics, optimizers, schedules)`,
-#' each a character vector.
+#' `list(layers, activations, losses, metrics, optimizers, schedules,
+#' buffers)`, each a character vector.
 #' @noRd
 rn_catalog <- function() .Call(wrap__rn_catalog)
 

@@ -92,11 +92,7 @@ Conv2d <- R6::R6Class("Conv2d",
       super$initialize("conv2d", in_channels, out_channels,
                        params = list(weight = weight, bias = rep(0, out_channels)),
                        options = list(kernel_size = kernel_size, stride = stride, padding = padding))
-    },
-
-    # @description Output width: not known from the layer alone.
-    # @param input_dim Input width.
-    output_dim = function(input_dim) NA_integer_
+    }
   ),
   private = list(
     .params_shape = function() {
@@ -115,8 +111,7 @@ pool_layer <- function(classname, type) {
         kernel_size <- check_window(kernel_size, 1)
         stride <- check_window(stride, 1)
         super$initialize(type, options = list(kernel_size = kernel_size, stride = stride))
-      },
-      output_dim = function(input_dim) NA_integer_
+      }
     )
   )
 }
@@ -224,11 +219,7 @@ BatchNorm <- R6::R6Class("BatchNorm",
       params <- list(gamma = rep(1, num_features), beta = rep(0, num_features),
                      running_mean = rep(0, num_features), running_var = rep(1, num_features))
       super$initialize("batch_norm", num_features, params = params, options = options)
-    },
-
-    # @description Output width: the input's.
-    # @param input_dim Input width.
-    output_dim = function(input_dim) input_dim
+    }
   ),
   private = list(
     .params_shape = function() {

@@ -76,12 +76,6 @@ Layer <- R6::R6Class("Layer",
       rows_to_images(out, rust_call(rn_shapes(engine))[[1]])
     },
 
-    # @description Output width for a given input width.
-    # @param input_dim Input width.
-    output_dim = function(input_dim) {
-      if (is.na(private$.out)) input_dim else private$.out
-    },
-
     # @description One line describing the layer.
     # @param ... Unused.
     format = function(...) {
@@ -285,7 +279,10 @@ build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
   ptr <- rust_call(rn_new(dtype, engine_specs, shape), call = call, abort = function(msg, call) {
     problem <- if (is.null(input_shape)) "The layers do not fit together." else
       "The layers cannot take inputs of shape {format_shape(input_shape)}."
-    abort_arg(c(problem, x = "{msg}."), arg, call = call)
+    hint <- if (is.null(input_shape) && grepl("expects [0-9]+ inputs", msg)) {
+      "Make each {.cls Linear} layer's {.arg in_features} equal the previous layer's output width."
+    }
+    abort_arg(c(problem, x = "{msg}.", i = hint), arg, call = call)
   })
   for (i in seq_along(params)) {
     for (nm in names(params[[i]])) {

@@ -585,19 +585,8 @@ check_layers <- function(layers, call = rlang::caller_env()) {
                 "...", call = call)
     }
   }
-  # Widths of dense layers are checked here, with a message about them; the
-  # engine checks image shapes once it knows the input's.
-  width <- NA_integer_
-  for (i in seq_along(layers)) {
-    spec <- layers[[i]]$.spec()
-    if (!is.na(width) && spec$type == "linear" && spec$in_features != width) {
-      abort_arg(c("Layer {i} ({class(layers[[i]])[1]}) expects {spec$in_features} input{?s}, but the layers before it produce {width}.",
-                  i = "Make each {.cls Linear} layer's {.arg in_features} equal the previous layer's output width."),
-                "...", call = call)
-    }
-    if (is.na(width) && spec$type == "linear") width <- spec$in_features
-    if (!is.na(width)) width <- layers[[i]]$output_dim(width)
-  }
+  # Whether the layers fit together is the engine's to say, when it is
+  # built (see build_engine()).
   invisible(layers)
 }
 
@@ -664,7 +653,7 @@ layer_table <- function(model, state) {
   rows <- lapply(seq_along(layers), function(i) {
     params <- state$params[[i]]
     sizes <- vapply(params, length, integer(1))
-    fixed <- startsWith(names(params) %||% character(), "running_")
+    fixed <- names(params) %in% catalog("buffers")
     data.frame(layer = class(layers[[i]])[1],
                output_shape = format_shape(if (!is.null(shapes)) shapes[[i + 1L]]),
                params = sum(sizes), trainable = sum(sizes[!fixed]),

@@ -643,12 +643,9 @@ rebuild_optimizer <- function(opt, params) {
   if (!is.null(st) && length(st$slots)) {
     # Buffers per trained tensor (see the optimizers' documentation), in
     # the order of the layers and their parameters.
-    d <- optimizer$.description()
-    per_param <- switch(d$type, sgd = as.integer(d$momentum > 0), adam = 2L,
-                        rmsprop = 1L + as.integer(d$momentum > 0), adagrad = 1L)
+    per_param <- rust_call(rn_optimizer_slots(optimizer$.description()))
     sizes <- unlist(lapply(params, function(p) {
-      trained <- p[!startsWith(names(p) %||% character(), "running_")]
-      vapply(trained, length, integer(1))
+      vapply(p[!names(p) %in% catalog("buffers")], length, integer(1))
     }))
     expected <- rep(unname(sizes), each = per_param)
     found <- vapply(st$slots, length, integer(1))

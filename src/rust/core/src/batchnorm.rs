@@ -19,6 +19,10 @@ use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use ndarray::{Array1, ArrayView2, ArrayViewMut2};
 
+/// The names of the tensors a training pass moves but the optimizer does
+/// not train (every other tensor of every layer is trained).
+pub const BUFFERS: [&str; 2] = ["running_mean", "running_var"];
+
 #[derive(Debug, Clone)]
 pub struct BatchNorm<T: Scalar> {
     pub gamma: Array1<T>,
@@ -205,8 +209,8 @@ impl<T: Scalar> LayerKind<T> for BatchNorm<T> {
         vec![
             view("gamma", vec![n], &self.gamma, Some(&self.grad_gamma)),
             view("beta", vec![n], &self.beta, Some(&self.grad_beta)),
-            view("running_mean", vec![n], &self.running_mean, None),
-            view("running_var", vec![n], &self.running_var, None),
+            view(BUFFERS[0], vec![n], &self.running_mean, None),
+            view(BUFFERS[1], vec![n], &self.running_var, None),
         ]
     }
 
@@ -214,8 +218,8 @@ impl<T: Scalar> LayerKind<T> for BatchNorm<T> {
         vec![
             TensorMut::of("gamma", &mut self.gamma, Some(&self.grad_gamma)),
             TensorMut::of("beta", &mut self.beta, Some(&self.grad_beta)),
-            TensorMut::of("running_mean", &mut self.running_mean, None),
-            TensorMut::of("running_var", &mut self.running_var, None),
+            TensorMut::of(BUFFERS[0], &mut self.running_mean, None),
+            TensorMut::of(BUFFERS[1], &mut self.running_var, None),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! The closed sets of names the engine knows, in one place for the host:
-//! layer types, activations, losses, metrics, optimizers and schedules.
+//! layer types, activations, losses, metrics, optimizers, schedules, and
+//! the tensors that are buffers (moved by training, not trained).
 //! Each set is declared once, by the type it names (`LayerSpec::TYPES`,
 //! `Activation::NAMES`, ...); the R side reads them from here instead of
 //! writing its own lists, and its tests check that every name has its R
@@ -24,6 +25,7 @@ pub fn catalog() -> Vec<NameSet> {
         ("metrics", Metric::NAMES.to_vec()),
         ("optimizers", OptimizerConfig::NAMES.to_vec()),
         ("schedules", Schedule::NAMES.to_vec()),
+        ("buffers", crate::batchnorm::BUFFERS.to_vec()),
     ]
 }
 
@@ -50,7 +52,7 @@ mod tests {
             assert_eq!(Metric::from_name(name).unwrap().name(), name);
         }
         let sets = catalog();
-        assert_eq!(sets.len(), 6);
+        assert_eq!(sets.len(), 7);
         assert!(sets.iter().all(|(_, names)| !names.is_empty()));
     }
 }

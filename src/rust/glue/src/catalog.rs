@@ -3,8 +3,8 @@
 
 use extendr_api::prelude::*;
 
-/// `list(layers, activations, losses, metrics, optimizers, schedules)`,
-/// each a character vector.
+/// `list(layers, activations, losses, metrics, optimizers, schedules,
+/// buffers)`, each a character vector.
 /// @noRd
 #[extendr]
 fn rn_catalog() -> List {

@@ -194,6 +194,14 @@ pub fn state_list(state: ExportedState) -> List {
     list!(steps = state.0 as f64, slots = slots)
 }
 
+/// Buffers the optimizer described keeps per trained tensor (momentum,
+/// moments, ...).
+/// @noRd
+#[extendr]
+fn rn_optimizer_slots(optimizer: Robj) -> Robj {
+    to_r(|| Ok(optimizer_from(&optimizer)?.0.slots_per_param() as i32))
+}
+
 /// One optimizer step from the gradients of the last `rn_backward`:
 /// `list(state, params)`, the optimizer's new state and the network's new
 /// parameters (the R side keeps both).
@@ -228,4 +236,5 @@ extendr_module! {
     fn rn_predict;
     fn rn_loss;
     fn rn_step;
+    fn rn_optimizer_slots;
 }
