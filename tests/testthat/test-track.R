@@ -294,3 +294,15 @@ test_that("plot(what = \"weights\" / \"gradients\") draws and returns the data i
   expect_s3_class(g, "ggplot")
   expect_equal(sort(unique(g$data$epoch)), c(1L, 4L, 7L))
 })
+
+test_that("a tracked fit that ends before its first epoch does keeps empty records", {
+  set.seed(1)
+  model <- Sequential$new(Linear$new(1, 1), dtype = "float64")
+  x <- matrix(c(1e200, -1e200, 1, 2))
+  expect_warning(history <- fit(model, x, c(1, 2, 3, 4), epochs = 3, batch_size = 4,
+                                track = "weights", verbose = 0),
+                 class = "rustnn_warning_non_finite")
+  expect_named(history$tracked, c("summary", "histogram"))
+  expect_identical(nrow(history$tracked$summary), 0L)
+  expect_identical(nrow(history$tracked$histogram), 0L)
+})

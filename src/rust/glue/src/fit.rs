@@ -23,6 +23,8 @@ const INTERRUPT_CHECK_EVERY: Duration = Duration::from_millis(20);
 pub struct FitHandle {
     session: Option<AnyFitSession>,
     interrupted: bool,
+    /// `fit(track = "weights")`: the history gets its records, even none.
+    tracking: bool,
 }
 
 /// The network and the session training it, from their pointers.
@@ -75,6 +77,8 @@ fn rn_fit_start(
             (Some(vx), Some(vy)) => Some((vx, col_major(vy)?)),
             _ => None,
         };
+        let config = train_config_from(&control)?;
+        let tracking = config.track.is_some();
         let job = FitJob {
             x: input_of(&x)?,
             y: col_major(&y)?,
@@ -83,7 +87,7 @@ fn rn_fit_start(
             loss: loss_from(&loss)?,
             optimizer,
             state,
-            config: train_config_from(&control)?,
+            config,
         };
         let net = engine_mut(&mut ptr)?;
         net.set_threads(count(threads, "threads")?)
@@ -92,6 +96,7 @@ fn rn_fit_start(
         Ok(ExternalPtr::new(FitHandle {
             session: Some(session),
             interrupted: false,
+            tracking,
         }))
     })
 }
@@ -193,7 +198,7 @@ fn rn_fit_finish(
         if stop && !session.is_finished() {
             session.stop();
         }
-        let tracking = !session.report().tracked.is_empty();
+        let tracking = handle.tracking;
         let (report, state) = session.finish(net).map_err(core_err)?;
         let interrupted = interrupted || handle.interrupted;
         let (status, epoch, batch) = match report.status {
