@@ -155,6 +155,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                            track = NULL, ...) {
   check_dots_empty()
   model <- object
+  check_current_model(model, "object")
   model$.check_idle("fit()")
   state <- model$.get_state()
   prepared <- prepare_xy(state$preprocess, x, y, data)
@@ -166,11 +167,13 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
   target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss$name,
                           levels = known_levels)
-  # The model keeps its own copy of the optimizer: the user's object is
-  # copied after training; one made here (by name, or from the model's
-  # last) is nobody else's and is kept as it is.
-  own_optimizer <- !inherits(optimizer, "Optimizer")
-  optimizer <- if (is.null(optimizer)) last_optimizer(state) else as_optimizer(optimizer)
+  # The optimizer: the one given (its state is updated, so that the same
+  # object goes on where it stopped), one by name, or the model's last, with
+  # the state the model keeps beside it (see .after_fit()).
+  given <- inherits(optimizer, "Optimizer")
+  resumed <- is.null(optimizer)
+  optimizer <- if (resumed) state$optimizer %||% SGD$new() else as_optimizer(optimizer)
+  optimizer_state <- if (resumed) state$optimizer_state else optimizer$state
   epochs <- check_count(epochs)
   batch_size <- check_count(batch_size)
   metrics <- check_metrics(metrics, outputs)
@@ -190,14 +193,16 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                   early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)
   engine <- model$.engine()
   session <- rust_call(rn_fit_start(engine, split$x, split$y, split$weights, split$val_x,
-                                    split$val_y, loss$.description(), optimizer$.description(),
+                                    split$val_y, loss$.description(),
+                                    with_optimizer_state(optimizer$.description(), optimizer_state),
                                     control, threads))
   run <- run_session(model, engine, session, progress_reporter(verbose, epochs), cbs$epoch_end)
   result <- rust_call(rn_fit_finish(engine, session, run$stop, run$interrupted))
-  optimizer$state <- result$optimizer_state
+  if (given) optimizer$state <- result$optimizer_state
   history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
-  kept <- if (own_optimizer) optimizer else optimizer$clone()
-  model$.after_fit(target$info, loss$.description(), kept, history, prepared$preprocess)
+  kept <- if (given) copy_optimizer(optimizer) else optimizer
+  model$.after_fit(target$info, loss$.description(), kept, history, prepared$preprocess,
+                   result$optimizer_state)
   report_end(result, history, run$failure, verbose)
   invisible(history)
 }
@@ -324,22 +329,29 @@ default_loss <- function(y, outputs) {
   }
 }
 
-# The model keeps its own copy of the last optimizer and never changes it in
-# place, so clones of the model do not share optimizer state.
-last_optimizer <- function(state) {
-  if (inherits(state$optimizer, "Optimizer")) copy_optimizer(state$optimizer) else SGD$new()
-}
-
-#' A copy of an optimizer: a new object of its class with its fields and
-#' state, made by the class's constructor (R6's clone() costs twice as much,
-#' and fit() makes one every call).
+#' The model's own copy of an optimizer given to fit(): its class and
+#' hyper-parameters, made by the class's constructor (R6's clone() costs
+#' twice as much). Its state is not copied: the model keeps that beside it
+#' as plain data, and never changes the optimizer object it keeps, so that
+#' clones of the model may share it.
 #' @noRd
 copy_optimizer <- function(opt) {
   generator <- optimizer_classes()[[class(opt)[1]]]
-  if (is.null(generator)) return(opt$clone())
-  copy <- do.call(generator$new, mget(optimizer_hyper_names(generator), envir = opt))
-  copy$state <- opt$state
-  copy
+  if (is.null(generator)) {
+    copy <- opt$clone()
+    copy$state <- NULL
+    return(copy)
+  }
+  do.call(generator$new, mget(optimizer_hyper_names(generator), envir = opt))
+}
+
+#' An optimizer's description for the engine, with `state` (steps and
+#' buffers, or NULL for a fresh start) in place of the object's own.
+#' @noRd
+with_optimizer_state <- function(description, state) {
+  description$steps <- state$steps %||% 0
+  description["slots"] <- list(state$slots)
+  description
 }
 
 #' Per-row loss weights from sample_weight and class_weight (NULL if none).

@@ -114,6 +114,7 @@ Sequential <- R6::R6Class("Sequential",
         target = NULL,
         loss = NULL,
         optimizer = NULL,
+        optimizer_state = NULL,
         preprocess = NULL,
         history = NULL
       )
@@ -230,12 +231,16 @@ Sequential <- R6::R6Class("Sequential",
     # @description Internal: record what the model was last trained on;
     #   its weights are the engine's (see `.sync_params()`).
     # @param target,loss,optimizer,history,preprocess Description of the
-    #   last training (`loss` as `Loss$.description()`, with its settings).
-    .after_fit = function(target, loss, optimizer, history, preprocess) {
+    #   last training (`loss` as `Loss$.description()`, with its settings;
+    #   `optimizer` an object that nothing changes afterwards).
+    # @param optimizer_state The optimizer's state after it (`list(steps,
+    #   slots)`), kept as plain data: it changes with every fit().
+    .after_fit = function(target, loss, optimizer, history, preprocess, optimizer_state = NULL) {
       private$sync_params()
       private$.state$target <- target
       private$.state$loss <- loss
       private$.state$optimizer <- optimizer
+      private$.state["optimizer_state"] <- list(optimizer_state)
       private$.state$history <- history
       private$.state$preprocess <- preprocess
       private$.forward_rows <- NULL
@@ -550,6 +555,10 @@ upgrade_state <- function(st) {
   if (is.character(loss) && length(loss) == 1L && !is.na(loss) && loss %in% catalog("losses")) {
     st$loss <- Loss$new(loss)$.description()
   }
+  # The optimizer's state was kept inside the optimizer object.
+  if (!"optimizer_state" %in% names(st) && inherits(st$optimizer, "Optimizer")) {
+    st["optimizer_state"] <- list(st$optimizer$state)
+  }
   pre <- st$preprocess
   if (is.list(pre) && anyNA(names(pre))) {
     st$preprocess <- pre[!(is.na(names(pre)) & vapply(pre, is.null, logical(1)))]
@@ -627,6 +636,21 @@ check_input_shape <- function(input_shape, call = rlang::caller_env()) {
   }
   if (length(input_shape) == 2L) input_shape <- c(1, input_shape)
   as.integer(input_shape)
+}
+
+#' A model that saveRDS() kept in an earlier version of rustnn carries that
+#' version's methods (R6 objects hold their code): it predicts, but cannot
+#' be trained by this version's fit(). Such an object lacks `.check_idle()`,
+#' which every model of this version has.
+#' @noRd
+check_current_model <- function(model, arg, call = rlang::caller_env()) {
+  if (!is.function(model$.check_idle)) {
+    cli::cli_abort(c("{.arg {arg}} is a model that {.fn saveRDS} kept in an earlier version of rustnn, with that version's code.",
+                     i = "Make it a model of this version with {.code model <- load_model(save_model(model, tempfile()))}.",
+                     i = "{.fn save_model} files load in later versions; {.fn saveRDS} keeps a model for the same version."),
+                   class = c("rustnn_error_outdated", "rustnn_error_state", "rustnn_error"),
+                   call = call)
+  }
 }
 
 check_model <- function(model, arg, call = rlang::caller_env()) {

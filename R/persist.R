@@ -439,7 +439,7 @@ plain_model <- function(state) {
   list(dtype = state$dtype, input_shape = state$input_shape, specs = state$specs,
        params = state$params, target = state$target, loss = state$loss,
        preprocess = plain_preprocess(state$preprocess), history = state$history,
-       optimizer = plain_optimizer(state$optimizer))
+       optimizer = plain_optimizer(state$optimizer, state$optimizer_state))
 }
 
 plain_preprocess <- function(pre) {
@@ -459,14 +459,14 @@ optimizer_hyper_names <- function(generator) {
   names(formals(generator$public_methods$initialize))
 }
 
-plain_optimizer <- function(opt) {
+plain_optimizer <- function(opt, state) {
   if (is.null(opt)) return(NULL)
   known <- optimizer_classes()
   cls <- intersect(class(opt), names(known))[1]
   if (is.na(cls)) invalid_model("The optimizer of class ", class(opt)[1], " cannot be saved.")
   hyper <- lapply(optimizer_hyper_names(known[[cls]]), function(name) opt[[name]])
   names(hyper) <- optimizer_hyper_names(known[[cls]])
-  list(class = cls, hyper = hyper, state = opt$state)
+  list(class = cls, hyper = hyper, state = state)
 }
 
 #' Checks the payload: what only a file can get wrong (plain data, format,
@@ -544,14 +544,8 @@ check_plain_optimizer <- function(opt) {
                   paste(hyper_names, collapse = ", "), ", not ",
                   paste(names(opt$hyper), collapse = ", "), ".")
   }
-  st <- opt$state
-  if (!is.null(st)) {
-    ok <- is.list(st) && identical(names(st), c("steps", "slots")) && is.numeric(st$steps) &&
-      length(st$steps) == 1L && is.finite(st$steps) && st$steps >= 0 && st$steps == round(st$steps) &&
-      is.list(st$slots) && all(vapply(st$slots, function(s) is.double(s) && !anyNA(s), logical(1)))
-    if (!ok) {
-      invalid_model("The optimizer's state must be NULL or list(steps, slots): a whole number of steps and a list of double vectors.")
-    }
+  if (!is.null(optimizer_state_problem(opt$state))) {
+    invalid_model("The optimizer's state must be NULL or list(steps, slots): a whole number of steps and a list of double vectors.")
   }
 }
 
@@ -570,7 +564,7 @@ rebuild_model <- function(m) {
   if (!is.null(preprocess$terms)) environment(preprocess$terms) <- globalenv()
   rebuild_step("The training information does not fit the model", function() {
     if (!is.null(m$target) || !is.null(m$loss) || !is.null(optimizer) || !is.null(m$history)) {
-      model$.after_fit(m$target, m$loss, optimizer, m$history, preprocess)
+      model$.after_fit(m$target, m$loss, optimizer, m$history, preprocess, m$optimizer$state)
       # .after_fit() read the weights back from the engine (rounded to
       # float32 in a float32 model); keep them exactly as saved.
       for (i in seq_along(m$params)) {
@@ -655,7 +649,6 @@ rebuild_optimizer <- function(opt, params) {
                     if (length(expected)) paste(expected, collapse = ", ") else "none", ".")
     }
   }
-  optimizer$state <- st
   optimizer
 }
 

@@ -8,8 +8,9 @@
 #   check_payload() raises a `rustnn_error_model_corrupt`.
 #
 # Both hold the same fields in the same form (persist.R's plain_model()
-# copies the state) but for the optimizer, an R6 object in the state and
-# plain data in a file: each caller checks its own form of it, and
+# copies the state) but for the optimizer, an R6 object (its class and
+# hyper-parameters) beside its plain `optimizer_state` in the state, and
+# one list of plain data in a file: each caller checks its own form of it, and
 # persist.R adds what only a file can get wrong (its fields, format
 # version, plain data only). The rules are in a file of their own because
 # they describe the data both share, neither the class that holds them
@@ -42,7 +43,23 @@ state_problem <- function(st, values = FALSE) {
     if (!is.null(problem)) return(paste0("layer ", i, " ", problem))
   }
   target_problem(st$target) %||% loss_problem(st$loss) %||%
-    preprocess_problem(st$preprocess) %||% history_problem(st$history)
+    preprocess_problem(st$preprocess) %||% history_problem(st$history) %||%
+    optimizer_state_problem(st$optimizer_state)
+}
+
+#' The optimizer's state: NULL, or `list(steps, slots)`, a whole number of
+#' steps and a list of double vectors (their sizes are for the engine to
+#' check against the network at the first step).
+#' @noRd
+optimizer_state_problem <- function(st) {
+  if (is.null(st)) return(NULL)
+  ok <- is.list(st) && identical(names(st), c("steps", "slots")) && is.numeric(st$steps) &&
+    length(st$steps) == 1L && is.finite(st$steps) && st$steps >= 0 && st$steps == round(st$steps) &&
+    is.list(st$slots) && all(vapply(st$slots, function(s) is.double(s) && !anyNA(s), logical(1)))
+  if (!ok) {
+    return("its optimizer's state is not NULL or list(steps, slots): a whole number of steps and a list of double vectors.")
+  }
+  NULL
 }
 
 #' The layer classes a state can hold, by engine type. A new layer type

@@ -185,7 +185,7 @@ test_that("a model keeps its optimizer across saveRDS()/readRDS()", {
   reloaded <- readRDS(path)
   saved_opt <- reloaded$.get_state()$optimizer
   expect_s3_class(saved_opt, "AdamW")
-  expect_equal(saved_opt$state$steps, 20)
+  expect_equal(reloaded$.get_state()$optimizer_state$steps, 20)
   expect_equal(saved_opt$lr, 0.01)
 
   # Without an optimizer, fit() continues with the saved one and its state.
@@ -205,7 +205,7 @@ test_that("fit() takes an optimizer by name, in any case, with its defaults", {
     expect_length(history$metrics$loss, 3)
     opt <- model$.get_state()$optimizer
     expect_identical(tolower(class(opt)[1]), tolower(name))
-    expect_equal(opt$state$steps, 6)
+    expect_equal(model$.get_state()$optimizer_state$steps, 6)
   }
   expect_identical(model$.get_state()$optimizer$format(), Adagrad$new()$format())
 })
@@ -263,4 +263,21 @@ test_that("an optimizer's state does not carry over to another network", {
   expect_equal(opt$state$steps, 1)
   fit(other, x, y, optimizer = opt$reset(), epochs = 1, verbose = FALSE)
   expect_equal(opt$state$steps, 1)
+})
+
+test_that("a model and its clone each continue with their own optimizer state", {
+  d <- fit_data()
+  set.seed(3)
+  model <- small_model()
+  fit(model, d$x, d$y, optimizer = Adam$new(lr = 0.01), epochs = 2, batch_size = 5,
+      verbose = FALSE)
+  twin <- model$clone()
+  set.seed(4)
+  fit(model, d$x, d$y, epochs = 3, batch_size = 5, verbose = FALSE)
+  expect_equal(model$.get_state()$optimizer_state$steps, 20)
+  expect_equal(twin$.get_state()$optimizer_state$steps, 8)
+  # The twin resumes from its own state, as the model did.
+  set.seed(4)
+  fit(twin, d$x, d$y, epochs = 3, batch_size = 5, verbose = FALSE)
+  expect_identical(twin$layers[[1]]$params, model$layers[[1]]$params)
 })

@@ -91,15 +91,15 @@ test_that("training continues from a loaded model exactly as from the original",
     opt <- back$.get_state()$optimizer
     expect_s3_class(opt, "Adam")
     expect_identical(opt$lr, 0.02)
-    expect_identical(opt$state, model$.get_state()$optimizer$state)
-    expect_gt(length(opt$state$slots), 0)
+    expect_identical(back$.get_state()$optimizer_state, model$.get_state()$optimizer_state)
+    expect_gt(length(back$.get_state()$optimizer_state$slots), 0)
 
     set.seed(5)
     fit(model, Species ~ ., data = iris, epochs = 3, batch_size = 16, verbose = 0)
     set.seed(5)
     fit(back, Species ~ ., data = iris, epochs = 3, batch_size = 16, verbose = 0)
     expect_identical(params_of(back), params_of(model))
-    expect_identical(back$.get_state()$optimizer$state, model$.get_state()$optimizer$state)
+    expect_identical(back$.get_state()$optimizer_state, model$.get_state()$optimizer_state)
     expect_identical(back$history, model$history)
   }
 })
@@ -561,4 +561,31 @@ test_that("a model goes to a PSOCK worker and back with identical predictions", 
   path <- withr::local_tempfile(fileext = ".rnn")
   in_worker(function(m, p) save_model(m, p), image_model, path)
   expect_identical(predict(load_model(path), d$x), predict(image_model, d$x))
+})
+
+test_that("models saved by an earlier version load, predict as they did, and train on", {
+  fixture <- function(name) test_path("fixtures", paste0("saved-1002206-", name))
+  expected <- readRDS(fixture("expected.rds"))
+  # save_model() files: this version's models, trained on with the saved
+  # optimizer state.
+  mlp <- load_model(fixture("mlp.rnn"))
+  expect_identical(predict(mlp, iris, type = "prob"), expected$mlp)
+  expect_gt(mlp$.get_state()$optimizer_state$steps, 0)
+  set.seed(1)
+  expect_s3_class(fit(mlp, Species ~ ., data = iris, epochs = 1, verbose = 0), "rustnn_history")
+  cnn <- load_model(fixture("cnn.rnn"))
+  expect_identical(predict(cnn, expected$images), expected$cnn)
+  set.seed(1)
+  expect_s3_class(fit(cnn, expected$images, expected$labels, epochs = 1, verbose = 0),
+                  "rustnn_history")
+  # saveRDS() objects carry the earlier version's code: they predict, and
+  # fit() says how to make them this version's models.
+  old <- readRDS(fixture("mlp.rds"))
+  expect_identical(predict(old, iris, type = "prob"), expected$mlp)
+  expect_identical(predict(readRDS(fixture("cnn.rds")), expected$images), expected$cnn)
+  expect_snapshot(error = TRUE, fit(old, Species ~ ., data = iris, epochs = 1, verbose = 0))
+  upgraded <- load_model(save_model(old, withr::local_tempfile(fileext = ".rnn")))
+  expect_identical(predict(upgraded, iris, type = "prob"), expected$mlp)
+  expect_identical(upgraded$.get_state()$optimizer_state,
+                   load_model(fixture("mlp.rnn"))$.get_state()$optimizer_state)
 })
