@@ -126,9 +126,11 @@ lr_reduce_on_plateau <- function(monitor = "val_loss", factor = 0.1, patience = 
 #' `fun` runs inside `fit()`, on the model being trained, as it is at the
 #' end of that epoch:
 #'
-#' * `model$layers[[i]]$params` are the epoch's weights, and [save_model()],
-#'   [saveRDS()] and `model$clone()` capture them (a checkpoint per epoch);
-#'   [predict()][predict.Sequential] and [evaluate()] use them.
+#' * `model$layers[[i]]$params` are the epoch's weights and `model$history`
+#'   the epochs so far; [save_model()], [saveRDS()] and `model$clone()`
+#'   capture them with the optimizer's state, so that a checkpoint saved
+#'   here continues training exactly where this fit is;
+#'   [predict()][predict.Sequential] and [evaluate()] use those weights.
 #' * Weights assigned to `model$layers[[i]]$params` are used from the next
 #'   batch on: a max-norm constraint, clipping or pruning (see the example).
 #' * Warnings and messages reach the handlers around `fit()`
@@ -140,8 +142,9 @@ lr_reduce_on_plateau <- function(monitor = "val_loss", factor = 0.1, patience = 
 #'   another model, or `model$clone()`, instead).
 #'
 #' With such a callback, the engine stops at every epoch's end to run it,
-#' copying the weights into R first: a few microseconds per epoch for a
-#' small network, a pass over the weights for a large one.
+#' copying the weights, the history and the optimizer's state into R first:
+#' tens of microseconds per epoch for a small network, a pass over the
+#' weights and the optimizer's buffers for a large one.
 #'
 #' @param fun A function of `(epoch, logs)`.
 #' @return A callback for `fit(callbacks = )`.

@@ -97,6 +97,12 @@ rn_fit_start <- function(ptr, x, y, weights, val_x, val_y, loss, optimizer, cont
 #' @noRd
 rn_fit_run <- function(ptr, handle, pause_each_epoch, pause_ms, from) .Call(wrap__rn_fit_run, ptr, handle, pause_each_epoch, pause_ms, from)
 
+#' The fit as it stands at a pause: `list(history, optimizer_state)`, the
+#' epochs done and the optimizer's state now, for the model's R state
+#' while R callbacks run.
+#' @noRd
+rn_fit_snapshot <- function(handle) .Call(wrap__rn_fit_snapshot, handle)
+
 #' Ends a fit (with `stop`, where it paused: a callback asked to stop) and
 #' returns `list(history, status, stopped_epoch, stopped_batch,
 #' restored_epoch, optimizer_state, tracked)`.

@@ -196,13 +196,26 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                                     split$val_y, loss$.description(),
                                     with_optimizer_state(optimizer$.description(), optimizer_state),
                                     control, threads))
-  run <- run_session(model, engine, session, progress_reporter(verbose, epochs), cbs$epoch_end)
+  kept <- if (given) copy_optimizer(optimizer) else optimizer
+  # What the model records of this fit: at its end and, before R callbacks
+  # run, as it stands then (epochs so far, the optimizer's state now), so
+  # that a checkpoint taken in a callback resumes exactly.
+  record <- function(result) {
+    history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
+    model$.after_fit(target$info, loss$.description(), kept, history, prepared$preprocess,
+                     result$optimizer_state)
+    history
+  }
+  checkpoint <- function() {
+    snapshot <- rust_call(rn_fit_snapshot(session))
+    record(list(history = snapshot$history, status = "running", restored_epoch = 0L,
+                optimizer_state = snapshot$optimizer_state))
+  }
+  run <- run_session(model, engine, session, progress_reporter(verbose, epochs), cbs$epoch_end,
+                     checkpoint)
   result <- rust_call(rn_fit_finish(engine, session, run$stop, run$interrupted))
   if (given) optimizer$state <- result$optimizer_state
-  history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
-  kept <- if (given) copy_optimizer(optimizer) else optimizer
-  model$.after_fit(target$info, loss$.description(), kept, history, prepared$preprocess,
-                   result$optimizer_state)
+  history <- record(result)
   report_end(result, history, run$failure, verbose)
   invisible(history)
 }
@@ -212,12 +225,13 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
 #' the progress display. R code runs only in those pauses, here, in fit()'s
 #' own context: the callbacks' warnings and messages reach the handlers
 #' around fit(), an interrupt (Ctrl-C) in them ends training as one between
-#' batches does, and the model they see is the one being trained (its
-#' weights copied into its R state first; weights they assign are used from
-#' the next batch on). A callback's error stops training and is reported
-#' after it, as a warning. Returns `list(stop, interrupted, failure)`.
+#' batches does, and the model they see is the one being trained
+#' (`checkpoint()` first records it as it stands: weights, history so far,
+#' optimizer state; weights they assign are used from the next batch on). A
+#' callback's error stops training and is reported after it, as a warning.
+#' Returns `list(stop, interrupted, failure)`.
 #' @noRd
-run_session <- function(model, engine, session, reporter, callbacks) {
+run_session <- function(model, engine, session, reporter, callbacks, checkpoint) {
   model$.set_fitting(session)
   on.exit({
     model$.set_fitting(NULL)
@@ -244,7 +258,7 @@ run_session <- function(model, engine, session, reporter, callbacks) {
       reporter$on_batch(run$epoch, run$batch, run$batches, run$loss)
     }
     if (run$epoch_end && pause_each_epoch) {
-      model$.sync_params()
+      checkpoint()
       logs <- run$rows[nrow(run$rows), ]
       for (f in callbacks) {
         answer <- tryCatch(f(run$epoch, logs), error = function(e) {

@@ -172,3 +172,23 @@ test_that("a model read back from a file saved during fit() is not busy", {
   expect_no_error(fit_xor(back, 1))
   expect_no_error(back$forward(xor_xy()$x))
 })
+
+test_that("a checkpoint saved in a callback resumes exactly where the fit was", {
+  d <- xor_xy()
+  full <- xor_model()
+  file <- withr::local_tempfile(fileext = ".rnn")
+  fit(full, d$x, d$y, loss = "mse", optimizer = Adam$new(lr = 0.05), epochs = 6, batch_size = 2,
+      shuffle = FALSE, verbose = 0,
+      callbacks = callback_epoch_end(function(epoch, logs) if (epoch == 3) save_model(full, file)))
+  resumed <- load_model(file)
+  expect_identical(resumed$history$metrics$loss, full$history$metrics$loss[1:3])
+  expect_equal(resumed$.get_state()$optimizer_state$steps, 6)
+  expect_s3_class(resumed$.get_state()$optimizer, "Adam")
+  # Three more epochs from the checkpoint (the saved loss, optimizer and
+  # state) end where the whole fit ended.
+  fit(resumed, d$x, d$y, epochs = 3, batch_size = 2, shuffle = FALSE, verbose = 0)
+  expect_identical(resumed$layers[[1]]$params, full$layers[[1]]$params)
+  expect_identical(resumed$layers[[3]]$params, full$layers[[3]]$params)
+  expect_equal(full$.get_state()$optimizer_state$steps, 12)
+  expect_identical(full$history$status, "completed")
+})

@@ -202,6 +202,11 @@ impl AnyFitSession {
         each_session!(self, s => s.is_finished())
     }
 
+    /// The optimizer's state now, as the host keeps it.
+    pub fn optimizer_state(&self) -> ExportedState {
+        each_session!(self, s => s.optimizer.export_state())
+    }
+
     pub fn report(&self) -> &FitReport {
         each_session!(self, s => s.report())
     }

@@ -13,7 +13,7 @@ use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use rustnn_core::any::{AnyFitSession, FitJob};
 use rustnn_core::track::{Kind, TensorRecord};
-use rustnn_core::{AnyNetwork, Control, Event, FitStatus};
+use rustnn_core::{AnyNetwork, Control, Event, FitReport, FitStatus};
 use std::time::{Duration, Instant};
 
 /// How often, at most, training asks R whether the user pressed Ctrl-C.
@@ -178,6 +178,32 @@ fn rn_fit_run(
     })
 }
 
+/// The history so far as a list of columns, one per figure.
+fn history_list(report: &FitReport) -> Result<List> {
+    List::from_names_and_values(
+        report.columns.iter().map(String::as_str),
+        report
+            .columns
+            .iter()
+            .map(|c| report.column(c).unwrap_or_default()),
+    )
+}
+
+/// The fit as it stands at a pause: `list(history, optimizer_state)`, the
+/// epochs done and the optimizer's state now, for the model's R state
+/// while R callbacks run.
+/// @noRd
+#[extendr]
+fn rn_fit_snapshot(mut handle: ExternalPtr<FitHandle>) -> Robj {
+    to_r(|| {
+        let session = running(handle.try_addr_mut()?)?;
+        Ok(list!(
+            history = history_list(session.report())?,
+            optimizer_state = state_list(session.optimizer_state())
+        ))
+    })
+}
+
 /// Ends a fit (with `stop`, where it paused: a callback asked to stop) and
 /// returns `list(history, status, stopped_epoch, stopped_batch,
 /// restored_epoch, optimizer_state, tracked)`.
@@ -208,13 +234,7 @@ fn rn_fit_finish(
             FitStatus::EarlyStopped { epoch } => ("early_stopped", epoch, 0),
             FitStatus::NonFinite { epoch, batch } => ("non_finite", epoch, batch),
         };
-        let history = List::from_names_and_values(
-            report.columns.iter().map(String::as_str),
-            report
-                .columns
-                .iter()
-                .map(|c| report.column(c).unwrap_or_default()),
-        )?;
+        let history = history_list(&report)?;
         let tracked: Robj = if tracking {
             tracked_list(&report.tracked)?.into()
         } else {
@@ -318,5 +338,6 @@ extendr_module! {
     fn rn_fit_live;
     fn rn_fit_start;
     fn rn_fit_run;
+    fn rn_fit_snapshot;
     fn rn_fit_finish;
 }
