@@ -119,6 +119,27 @@ check_finite <- function(x, arg, call) {
   }
 }
 
+#' The largest finite float32 value: a float32 model turns larger inputs
+#' and weights into infinities.
+#' @noRd
+float32_max <- 3.4028234663852886e+38
+
+#' Refuses finite values a model of `dtype` cannot hold (beyond float32's
+#' range in a float32 model), which it would otherwise turn into NaN
+#' predictions in silence. `x` is already known to be finite.
+#' @noRd
+check_dtype_range <- function(x, dtype, arg, call) {
+  if (dtype != "float32" || !length(x)) return(invisible(x))
+  r <- range(x)
+  if (r[1] < -float32_max || r[2] > float32_max) {
+    abort_arg(c("{.arg {arg}} has values beyond the float32 range (about -3.4e38 to 3.4e38), which the model (dtype {.val float32}) cannot hold.",
+                x = "Its values run from {format(r[1], digits = 3)} to {format(r[2], digits = 3)}.",
+                i = "Rescale them (see {.fn scale}), or build the model with {.code dtype = \"float64\"}."),
+              arg, call = call)
+  }
+  invisible(x)
+}
+
 #' Encodes y for a network with `outputs` output units.
 #'
 #' Returns list(matrix, info): info records how to decode predictions
@@ -130,10 +151,17 @@ check_finite <- function(x, arg, call) {
 encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env(),
                           loss = NULL, levels = NULL) {
   sparse <- identical(loss, "sparse_cross_entropy")
+  # Logical targets are two classes, FALSE and TRUE.
+  if (is.logical(y) && is.null(dim(y))) y <- factor(y, levels = c("FALSE", "TRUE"))
   if (is.character(y)) y <- factor(y, levels = levels %||% sort(unique(y)))
   if (is.factor(y)) {
     if (anyNA(y)) {
       abort_arg("{.arg {arg}} must not contain NA.", arg, call = call)
+    }
+    if (nlevels(y) < 2L && is.null(levels)) {
+      abort_arg(c("{.arg {arg}} has a single class, {.val {levels(y)}}: a classifier needs at least two.",
+                  i = "Declare the other classes as levels of the factor, e.g. {.code factor(y, levels = c(\"a\", \"b\"))}."),
+                arg, call = call)
     }
     if (!is.null(levels) && !identical(levels(y), levels)) {
       unseen <- setdiff(unique(as.character(y)), levels)
@@ -180,6 +208,10 @@ encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env(),
     }
     info <- list(type = "numeric", zero_based = sparse)
   }
+  if (info$type == "numeric") {
+    # Whether predict() may give classes (see is_class_target()).
+    info$classes <- is_class_target(list(matrix = m, info = info))
+  }
   if (nrow(m) != n) {
     abort_arg("{.arg {arg}} has {nrow(m)} row{?s}, but {.arg x} has {n}.", arg, call = call)
   }
@@ -201,10 +233,11 @@ prepare_xy <- function(pre, x, y, data, call = rlang::caller_env()) {
       abort_arg("Give {.arg y} or a formula, not both: with a formula, the response comes from {.arg data}.",
                 "y", call = call)
     }
-    # A new formula's terms, keeping the standardization of mlp() if any.
-    pre <- c(formula_terms(x, data, call), pre[intersect(c("center", "scale"), names(pre))])
+    # A new formula's terms, keeping the standardization of mlp() and the
+    # input columns of an earlier fit, if any.
+    pre <- c(formula_terms(x, data, call), pre[intersect(c("center", "scale", "columns"), names(pre))])
     d <- design_matrix(pre, data, "data", call, response = TRUE)
-    return(list(x = d$x, y = d$y, preprocess = pre))
+    return(list(x = d$x, y = d$y, preprocess = remember_columns(pre, d$x)))
   }
   if (!is.null(data)) {
     abort_arg("{.arg data} is only used with a formula, such as {.code fit(model, y ~ ., data = df)}.",
@@ -213,7 +246,48 @@ prepare_xy <- function(pre, x, y, data, call = rlang::caller_env()) {
   if (is.null(y)) {
     abort_arg("{.arg y} is missing: give targets, or a formula and {.arg data}.", "y", call = call)
   }
-  list(x = apply_preprocess(pre, x, "x", call), y = y, preprocess = pre)
+  x <- apply_preprocess(pre, x, "x", call)
+  list(x = x, y = y, preprocess = remember_columns(pre, x))
+}
+
+#' The model's input preparation, with the names of its input columns
+#' (those of the first fit() that had names), by which later data are
+#' matched (see match_columns()).
+#' @noRd
+remember_columns <- function(pre, x) {
+  names <- colnames(x)
+  if (is.null(pre$columns) && length(dim(x)) == 2L && !is.null(names) && !anyNA(names) &&
+      !anyDuplicated(names)) {
+    pre$columns <- names
+  }
+  pre
+}
+
+#' Inputs with the model's columns in the model's order, matched by name
+#' when both have names (as lm() matches variables): reordered, and other
+#' columns dropped (`extra = TRUE`, a matrix or data frame) or refused (a
+#' formula's design matrix, where one means a level unseen in training);
+#' a missing column is an error. Without names on either side, columns are
+#' taken by position.
+#' @noRd
+match_columns <- function(x, pre, arg, call, extra = TRUE) {
+  want <- pre$columns
+  have <- colnames(x)
+  if (is.null(want) || is.null(have) || identical(have, want)) return(x)
+  missing <- setdiff(want, have)
+  if (length(missing)) {
+    abort_arg(c("{.arg {arg}} lacks the {cli::qty(missing)}column{?s} {.field {missing}} that the model was trained on.",
+                i = "The model takes the columns {.field {want}}, matched by name.",
+                i = "To use columns by position, remove their names with {.code unname()}."),
+              arg, call = call)
+  }
+  unknown <- setdiff(have, want)
+  if (!extra && length(unknown)) {
+    abort_arg(c("{.arg {arg}} makes the input {cli::qty(unknown)}column{?s} {.field {unknown}}, which the model was not trained on.",
+                i = "A factor level unseen in training makes a column of its own: drop those rows, or train a new model."),
+              arg, call = call)
+  }
+  x[, match(want, have), drop = FALSE]
 }
 
 #' Terms and factor levels of a formula on a data frame.
@@ -245,12 +319,12 @@ design_matrix <- function(pre, data, arg, call, response = FALSE) {
   needed <- all.vars(tt)
   missing <- setdiff(needed, names(data))
   if (length(missing)) {
-    abort_arg("{.arg {arg}} lacks the column{?s} {.field {missing}} that the model was trained with.",
+    abort_arg("{.arg {arg}} lacks the {cli::qty(missing)}column{?s} {.field {missing}} that the model was trained with.",
               arg, call = call)
   }
   with_na <- needed[vapply(needed, function(v) anyNA(data[[v]]), logical(1))]
   if (length(with_na)) {
-    abort_arg("{.arg {arg}} has NA in column{?s} {.field {with_na}}.", arg, call = call)
+    abort_arg("{.arg {arg}} has NA in {cli::qty(with_na)}column{?s} {.field {with_na}}.", arg, call = call)
   }
   for (v in intersect(names(pre$xlevels), needed)) {
     unseen <- setdiff(unique(as.character(data[[v]])), pre$xlevels[[v]])
@@ -260,10 +334,12 @@ design_matrix <- function(pre, data, arg, call, response = FALSE) {
     }
   }
   mf <- stats::model.frame(tt, data, xlev = pre$xlevels, na.action = stats::na.pass)
+  check_data_classes(tt, mf, arg, call)
   x <- stats::model.matrix(tt, mf)
   x <- x[, colnames(x) != "(Intercept)", drop = FALSE]
   attr(x, "assign") <- NULL
   attr(x, "contrasts") <- NULL
+  x <- match_columns(x, pre, arg, call, extra = FALSE)
   list(x = standardize(as_input_matrix(x, arg, call), pre, arg, call),
        y = if (response) stats::model.response(mf))
 }
@@ -282,7 +358,28 @@ apply_preprocess <- function(pre, x, arg, call = rlang::caller_env()) {
     }
     return(x)
   }
-  standardize(x, pre, arg, call)
+  standardize(match_columns(x, pre, arg, call), pre, arg, call)
+}
+
+#' Refuses a variable whose type changed since training (a numeric column
+#' read as character), as predict.lm() does: its values would be coded
+#' differently.
+#' @noRd
+check_data_classes <- function(tt, mf, arg, call) {
+  classes <- attr(tt, "dataClasses")
+  if (is.null(classes)) return(invisible())
+  # Kinds of coding: factors, ordered or not, and strings are all levels.
+  kind <- function(cl) ifelse(cl %in% c("ordered", "character"), "factor", cl)
+  got <- vapply(mf, stats::.MFclass, character(1))
+  shared <- intersect(names(classes), names(got))
+  changed <- shared[kind(classes[shared]) != kind(got[shared])]
+  if (length(changed)) {
+    v <- changed[1]
+    abort_arg(c("Column {.field {v}} of {.arg {arg}} is {got[[v]]}, but the model was trained on it as {classes[[v]]}.",
+                i = "Convert it back, e.g. with {.code as.numeric()} for numbers read as text."),
+              arg, call = call)
+  }
+  invisible()
 }
 
 #' Centers and scales columns with the training statistics, if any.

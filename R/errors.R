@@ -118,3 +118,19 @@ rust_call <- function(expr, call = rlang::caller_env(), abort = abort_engine) {
 abort_engine <- function(msg, call) {
   cli::cli_abort("{msg}", class = c("rustnn_error_engine", "rustnn_error"), call = call)
 }
+
+#' A layer the engine cannot run: a subclass (of `Layer` or of a built-in
+#' layer) with methods of its own, or `Layer` itself.
+#' @noRd
+abort_custom_layer <- function(cls, i, call) {
+  parent <- intersect(cls[-1], c(vapply(layer_classes(), function(g) g$classname, character(1)), "Layer"))[1]
+  what <- if (cls[1] == "Layer") {
+    "{.cls Layer} is the base class of the built-in layers"
+  } else {
+    "Layer {i} is a {.cls {cls[1]}}, a subclass of {.cls {parent}}"
+  }
+  cli::cli_abort(c(paste0(what, ": rustnn cannot run layers written in R yet."),
+                   i = "A model runs its layers in the engine, so a subclass's own {.fn forward} and {.fn backward} would be ignored.",
+                   i = "Build models from the built-in layers (see {.code ?Layer})."),
+                 class = c("rustnn_error_custom_layer", "rustnn_error"), call = call)
+}

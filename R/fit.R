@@ -20,7 +20,9 @@
 #'
 #' **Stopping.** If the loss becomes NaN or infinite, training stops with a
 #' warning naming the epoch and the model keeps the weights it had at the
-#' end of the previous epoch. Press Ctrl-C (Esc in RStudio) to stop at once:
+#' end of the previous epoch. If training ends with a loss more than 10
+#' times that of the first epoch, it warns that training diverged (class
+#' `rustnn_warning_diverged`): the learning rate is likely too high. Press Ctrl-C (Esc in RStudio) to stop at once:
 #' training ends after the current batch, the model keeps the weights of
 #' that batch, and the interrupt is passed on.
 #'
@@ -29,14 +31,23 @@
 #'   row; an array of images, samples first; or a formula such as `y ~ .`
 #'   (then give `data`).
 #' @param y Targets: a numeric vector or matrix (one column per output), or
-#'   a factor for classification (one output per level, or one output for
-#'   two levels). With `loss = "sparse_cross_entropy"`, integer labels from
+#'   classes: a factor, character or logical vector (one output per class,
+#'   or one output for two; at least two classes, which may be declared as
+#'   levels of the factor). With `loss = "sparse_cross_entropy"`, integer labels from
 #'   0 are also accepted. Not used with a formula.
 #' @param data A data frame, with a formula.
 #' @param loss A loss name (see [losses]) or a [Loss] object. Default: the
 #'   loss of the last `fit()`, with its settings (a huber loss's `delta`),
-#'   or else `"cross_entropy"` for a factor with several outputs, `"bce"`
-#'   for a factor with one output, `"mse"` for numbers.
+#'   or else one chosen from the targets and the model's last layer
+#'   together: for classes (a factor, character or logical `y`), `"bce"`
+#'   with one output and `"cross_entropy"` with several; for numbers,
+#'   `"cross_entropy"` when a [Softmax] output meets one-hot rows,
+#'   `"sparse_cross_entropy"` when it meets one column of labels 0, 1, ...,
+#'   `"bce"` when a [Sigmoid] output meets values in `[0, 1]`, and `"mse"`
+#'   otherwise. The cross-entropy losses need a model that ends with
+#'   [Softmax], and `"bce"` one that ends with [Sigmoid] (or [Softmax]): any
+#'   other pairing is an error (class `rustnn_error_loss_output`) that says
+#'   what to change.
 #' @param optimizer An optimizer object such as `SGD$new(lr = 0.1)`, or a
 #'   name (`"sgd"`, `"adam"`, ...) for one with default settings. Default:
 #'   the last one used with this model (with its state), or `SGD$new()`.
@@ -45,12 +56,19 @@
 #'   descent; larger values are reduced to `nrow(x)`).
 #' @param validation_data `list(x, y)` to evaluate after each epoch (same
 #'   form as `x` and `y`, or a data frame with a formula).
-#' @param validation_split Fraction of the rows, taken from the end before
-#'   any shuffling (as Keras does), held out as validation data.
+#' @param validation_split Fraction of the rows held out as validation
+#'   data, drawn at random with R's random number generator (so
+#'   [set.seed()] repeats it) and, for classes, within each class (so a
+#'   data set sorted by class, such as `iris`, gives validation data of
+#'   every class; about `validation_split` of each class's rows, rounded).
+#'   Unlike Keras, which takes the last rows, the order of the rows does not
+#'   matter.
 #' @param metrics Names of metrics to report each epoch, on the training
-#'   batches and the validation data: `"accuracy"`, `"precision"`,
-#'   `"recall"`, `"f1"` (binary with one output, macro-averaged with
-#'   several), `"auc"` (one output), `"mae"`, `"rmse"`, `"r2"`.
+#'   batches and the validation data: for classes, `"accuracy"`,
+#'   `"precision"`, `"recall"`, `"f1"` (binary with one output,
+#'   macro-averaged with several), `"auc"` (one output); for any target,
+#'   `"mae"`, `"rmse"`, `"r2"`. Classification metrics on numeric targets
+#'   that are not classes (0/1, one-hot rows or labels) are an error.
 #' @param callbacks A list of callbacks: [early_stopping()], one of the
 #'   [lr_schedules], [callback_epoch_end()].
 #' @param class_weight Weights of the classes in the loss, for a factor `y`
@@ -162,11 +180,13 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   x <- prepared$x
   model$.resolve_input(x, "x")
   outputs <- model_output_dim(model, x)
-  loss <- as_loss(loss %||% loss_from_description(state$loss) %||% default_loss(prepared$y, outputs))
+  loss <- as_loss(loss %||% loss_from_description(state$loss) %||%
+                    default_loss(prepared$y, outputs, output_kind(state$specs)))
   # Refitting a classifier keeps its classes in the same output columns.
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
   target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss$name,
                           levels = known_levels)
+  check_loss_output(loss, state$specs, outputs, target$info, rlang::current_env())
   # The optimizer: the one given (its state is updated, so that the same
   # object goes on where it stopped), one by name, or the model's last, with
   # the state the model keeps beside it (see .after_fit()).
@@ -176,7 +196,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   optimizer_state <- if (resumed) state$optimizer_state else optimizer$state
   epochs <- check_count(epochs)
   batch_size <- check_count(batch_size)
-  metrics <- check_metrics(metrics, outputs)
+  metrics <- check_class_metrics(check_metrics(metrics, outputs), target, rlang::current_env())
   cbs <- sort_callbacks(callbacks)
   weights <- row_weights(sample_weight, class_weight, prepared$y, target, nrow(x))
   check_flag(shuffle)
@@ -335,14 +355,6 @@ check_monitors <- function(cbs, metrics, validation, call = rlang::caller_env())
   }
 }
 
-default_loss <- function(y, outputs) {
-  if (is.factor(y) || is.character(y)) {
-    if (outputs == 1L) "bce" else "cross_entropy"
-  } else {
-    "mse"
-  }
-}
-
 #' The model's own copy of an optimizer given to fit(): its class and
 #' hyper-parameters, made by the class's constructor (R6's clone() costs
 #' twice as much). Its state is not copied: the model keeps that beside it
@@ -405,8 +417,8 @@ row_weights <- function(sample_weight, class_weight, y, target, n, call = rlang:
   w
 }
 
-#' Training and validation parts: explicit validation data, or the last
-#' `validation_split` of the rows.
+#' Training and validation parts: explicit validation data, or
+#' `validation_split` of the rows drawn at random (see validation_rows()).
 #' @noRd
 split_validation <- function(x, y, weights, validation_split, validation_data, model,
                              prepared, info, loss_name, outputs, call = rlang::caller_env()) {
@@ -437,21 +449,35 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
       abort_arg("{.arg validation_data$x} has {what(v$x)}, but {.arg x} has {what(x)}.",
                 "validation_data", call = call)
     }
+    check_dtype_range(v$x, model$dtype, "validation_data", call)
     none$val_x <- v$x
     none$val_y <- vt$matrix
     return(none)
   }
   if (validation_split == 0) return(none)
-  n_val <- floor(nrow(x) * validation_split)
+  classes <- identical(info$type, "factor") || isTRUE(info$zero_based)
+  val <- validation_rows(nrow(x), validation_split,
+                         if (classes) if (ncol(y) == 1L) y[, 1] else max.col(y, "first"))
+  n_val <- length(val)
   if (n_val < 1L || n_val >= nrow(x)) {
     abort_arg("{.arg validation_split} = {validation_split} leaves {n_val} validation row{?s} out of {nrow(x)}; each part needs at least one.",
               "validation_split", call = call)
   }
-  train <- seq_len(nrow(x) - n_val)
-  val <- setdiff(seq_len(nrow(x)), train)
+  train <- setdiff(seq_len(nrow(x)), val)
   list(x = take_rows(x, train), y = y[train, , drop = FALSE],
        weights = if (!is.null(weights)) weights[train],
        val_x = take_rows(x, val), val_y = y[val, , drop = FALSE])
+}
+
+#' The rows held out by `validation_split`: drawn with R's RNG, within each
+#' class when `strata` gives the rows' classes (so that the validation data
+#' have every class in proportion, even when the rows are sorted by class),
+#' and kept in their order.
+#' @noRd
+validation_rows <- function(n, fraction, strata = NULL) {
+  groups <- if (is.null(strata)) list(seq_len(n)) else split(seq_len(n), strata)
+  held <- lapply(groups, function(rows) rows[sample.int(length(rows), round(length(rows) * fraction))])
+  sort(unlist(held, use.names = FALSE))
 }
 
 #' Messages and warnings once training has ended.
@@ -462,6 +488,7 @@ report_end <- function(result, history, failure, verbose, call = rlang::caller_e
                     x = "{failure$message}"),
                   class = c("rustnn_warning_callback", "rustnn_warning"), call = call)
   }
+  check_divergence(history, call)
   switch(result$status,
     non_finite = {
       lr <- history$metrics$lr
@@ -482,6 +509,22 @@ report_end <- function(result, history, failure, verbose, call = rlang::caller_e
   )
   invisible()
 }
+
+#' Warns when training made the loss much worse: the last epoch's loss more
+#' than `divergence_ratio` times the first's. (A loss that became NaN or
+#' infinite stops training with its own warning.)
+#' @noRd
+check_divergence <- function(history, call) {
+  loss <- history$metrics$loss
+  n <- length(loss)
+  if (n < 2L || !is.finite(loss[n]) || !(loss[n] > divergence_ratio * loss[1])) return(invisible())
+  lr <- history$metrics$lr
+  cli::cli_warn(c("Training diverged: the loss rose from {format(loss[1], digits = 3)} in epoch 1 to {format(loss[n], digits = 3)} in epoch {n}.",
+                  i = "Try a lower learning rate{if (length(lr)) paste0(' than ', format(lr[n])) else ''}, or standardize the inputs."),
+                class = c("rustnn_warning_diverged", "rustnn_warning"), call = call)
+}
+
+divergence_ratio <- 10
 
 new_history <- function(result, loss_name, batch_size, rows, epochs, specs) {
   history <- structure(list(metrics = result$history,

@@ -17,6 +17,12 @@
 #' [AvgPool2d], [Flatten]) and the activations ([Sigmoid], [Tanh], [ReLU],
 #' [LeakyReLU], [ELU], [GELU], [Softplus], [Softmax], [Identity]).
 #'
+#' Layers written in R are not supported yet: the engine runs the built-in
+#' layers only, so `Layer$new()` itself, and a class that inherits from
+#' `Layer` or from a built-in layer, are refused (error class
+#' `rustnn_error_custom_layer`) rather than having their own `forward()`
+#' and `backward()` silently ignored inside a model.
+#'
 #' A layer given to [Sequential] belongs to that model from then on:
 #' `layer$params` shows the model's current (e.g. trained) values, and
 #' assigning it sets them. Call `model$forward()`/`model$backward()` for such
@@ -36,6 +42,7 @@ Layer <- R6::R6Class("Layer",
     #   (e.g. `alpha`, `rate`, `l1`, `l2`), numbers only.
     initialize = function(type, in_features = NA_integer_, out_features = NA_integer_,
                           params = list(), options = list()) {
+      if (missing(type)) abort_custom_layer(class(self), 1L, rlang::current_env())
       private$.type <- type
       private$.in <- in_features
       private$.out <- out_features

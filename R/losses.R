@@ -258,3 +258,110 @@ as_loss <- function(loss, arg = "loss", call = rlang::caller_env()) {
   abort_arg("{.arg {arg}} must be a loss name ({.val {catalog('losses')}}) or a {.cls Loss} object, not {.obj_type_friendly {loss}}.",
             arg, call = call)
 }
+
+# ---------------------------------------------------------------------------
+# Which loss fits which output and target: the rules fit() checks and the
+# defaults it picks, in one place.
+
+#' What the built-in losses need of a network's output: class
+#' probabilities summing to one per row (`"distribution"`, a softmax) or
+#' probabilities (`"probability"`, a sigmoid or a softmax). Other losses
+#' take any output.
+#' @noRd
+loss_output_needs <- c(cross_entropy = "distribution", sparse_cross_entropy = "distribution",
+                       bce = "probability")
+
+#' The losses and metrics that treat targets as classes.
+#' @noRd
+class_losses <- names(loss_output_needs)
+class_metrics <- c("accuracy", "precision", "recall", "f1", "auc")
+
+#' What a network's output is, from its last layer that changes values:
+#' `"distribution"` (softmax), `"probability"` (sigmoid) or `"unbounded"`.
+#' @noRd
+output_kind <- function(specs) {
+  types <- vapply(specs, function(s) s$type, character(1))
+  types <- types[!types %in% c("dropout", "identity", "flatten")]
+  last <- if (length(types)) types[length(types)] else ""
+  switch(last, softmax = "distribution", sigmoid = "probability", "unbounded")
+}
+
+#' The loss fit() uses when none is given and the model has none: from the
+#' target and the network's output together. Classes (a factor, character
+#' or logical y) take bce with one output and cross-entropy with several;
+#' numbers take cross-entropy when a softmax meets one-hot (or probability)
+#' rows, sparse cross-entropy when it meets one column of labels 0, 1, ...,
+#' bce when a sigmoid meets values in [0, 1], and mse otherwise.
+#' @noRd
+default_loss <- function(y, outputs, kind) {
+  if (is.factor(y) || is.character(y) || is.logical(y)) {
+    return(if (outputs == 1L) "bce" else "cross_entropy")
+  }
+  if (!is.numeric(y) || anyNA(y)) return("mse")
+  columns <- if (is.null(dim(y))) 1L else ncol(y)
+  if (kind == "distribution" && outputs > 1L) {
+    if (columns == outputs && all(y >= 0 & y <= 1) && all(abs(rowSums(as.matrix(y)) - 1) < 1e-6)) {
+      return("cross_entropy")
+    }
+    if (columns == 1L && all(y == round(y) & y >= 0 & y < outputs)) return("sparse_cross_entropy")
+  }
+  if (kind != "unbounded" && all(y >= 0 & y <= 1)) return("bce")
+  "mse"
+}
+
+#' Refuses a built-in loss the network's output cannot feed (cross-entropy
+#' on raw outputs, say), and warns of one that is likely a mistake (bce on
+#' sigmoids for one class per row of several). The engine computes a
+#' `Loss` by its name, so the rule holds for every `Loss` object.
+#' @noRd
+check_loss_output <- function(loss, specs, outputs, target, call) {
+  need <- loss_output_needs[loss$name]
+  if (is.na(need)) return(invisible())
+  kind <- output_kind(specs)
+  softmax <- "End the model with {.code Softmax$new()}, which makes each row's outputs probabilities that sum to 1."
+  sigmoid <- "End the model with {.code Sigmoid$new()}, which makes each output a probability."
+  if (need == "distribution" && kind != "distribution") {
+    abort_loss_output(c("The {.val {loss$name}} loss takes class probabilities that sum to 1 per row, but the model's last layer {if (kind == 'probability') 'is a sigmoid, whose outputs do not sum to 1' else 'gives unbounded outputs'}.",
+                        i = if (outputs == 1L) "For two classes with one output, end the model with {.code Sigmoid$new()} and use {.code loss = \"bce\"}." else softmax),
+                      call)
+  }
+  if (need == "probability" && kind == "unbounded") {
+    abort_loss_output(c("The {.val bce} loss takes probabilities between 0 and 1, but the model's last layer gives unbounded outputs.",
+                        i = if (outputs == 1L) sigmoid else "End the model with {.code Sigmoid$new()} (independent labels) or {.code Softmax$new()} (one class per row)."),
+                      call)
+  }
+  if (need == "probability" && kind == "probability" && identical(target$type, "factor") &&
+      length(target$levels) > 2L) {
+    cli::cli_warn(c("The model gives each of the {length(target$levels)} classes its own sigmoid, so the predicted probabilities of a row do not sum to 1.",
+                    i = "For one class per row, end the model with {.code Softmax$new()} and use {.code loss = \"cross_entropy\"}."),
+                  class = c("rustnn_warning_loss_output", "rustnn_warning"), call = call)
+  }
+  invisible()
+}
+
+abort_loss_output <- function(message, call, .envir = parent.frame()) {
+  cli::cli_abort(message, class = c("rustnn_error_loss_output", "rustnn_error"), call = call,
+                 .envir = .envir)
+}
+
+#' Whether encoded targets are classes: a factor, labels, or 0/1 values in
+#' one column or one-hot rows.
+#' @noRd
+is_class_target <- function(target) {
+  truth <- target$matrix
+  target$info$type == "factor" || isTRUE(target$info$zero_based) ||
+    all(truth %in% c(0, 1)) && (ncol(truth) == 1L || all(rowSums(truth) == 1))
+}
+
+#' Refuses class metrics on targets that are not classes (accuracy of a
+#' regression would compare rounded numbers).
+#' @noRd
+check_class_metrics <- function(metrics, target, call) {
+  wrong <- intersect(metrics, class_metrics)
+  if (length(wrong) && !is_class_target(target)) {
+    abort_arg(c("{.arg metrics} has the classification metric{?s} {.val {wrong}}, but the targets are numbers, not classes.",
+                i = "For a regression use {.or {.val {setdiff(catalog('metrics'), class_metrics)}}}; for classes give a factor {.arg y}."),
+              "metrics", call = call)
+  }
+  invisible(metrics)
+}

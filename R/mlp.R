@@ -91,6 +91,7 @@ hidden_activations <- list(relu = ReLU, sigmoid = Sigmoid, tanh = Tanh, leaky_re
 #' Output units, activation and loss for targets `y`.
 #' @noRd
 output_layer <- function(y) {
+  if (is.logical(y) && is.null(dim(y))) y <- factor(y, levels = c("FALSE", "TRUE"))
   if (is.character(y)) y <- factor(y)
   if (is.factor(y)) {
     k <- nlevels(y)

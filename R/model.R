@@ -181,6 +181,10 @@ Sequential <- R6::R6Class("Sequential",
     # @param i Layer index.
     # @param value Named list of parameters.
     .set_layer_params = function(i, value) {
+      for (nm in names(value)) {
+        check_dtype_range(value[[nm]], private$.state$dtype, paste0("params$", nm),
+                          rlang::caller_env(3))
+      }
       if (private$live()) {
         for (nm in names(value)) {
           rust_call(rn_set_param(private$.engine_ptr, i, nm, value[[nm]]))
@@ -474,6 +478,7 @@ model_backward <- function(self, private, grad, keep, call) {
   engine <- private$engine(call = call)
   shapes <- private$.facts$shapes
   grad <- check_output_grad(grad, shapes[[length(shapes)]], call)
+  check_dtype_range(grad, private$.state$dtype, "grad", call)
   out <- rust_call(rn_backward(engine, grad), call = call)
   private$.grads_ready <- TRUE
   if (keep) return(private$kept(grads = TRUE))
@@ -497,6 +502,7 @@ model_step <- function(self, private, description) {
 }
 
 model_resolve_input <- function(self, private, x, arg, call) {
+  check_dtype_range(x, private$.state$dtype, arg, call)
   got <- sample_shape(x)
   if (!model_live(self, private)) private$adopt_input_shape(got, ncol(x), arg, call)
   want <- private$.facts$shapes[[1]]
@@ -588,10 +594,17 @@ check_layers <- function(layers, call = rlang::caller_env()) {
   if (length(layers) == 0L) {
     abort_arg("A model needs at least one layer.", "...", call = call)
   }
+  builtin <- vapply(layer_classes(), function(g) g$classname, character(1))
   for (i in seq_along(layers)) {
     if (!inherits(layers[[i]], "Layer")) {
       abort_arg("Layer {i} must be a layer object such as {.code Linear$new(2, 4)}, not {.obj_type_friendly {layers[[i]]}}.",
                 "...", call = call)
+    }
+    # The engine runs the built-in layers only: a subclass's own methods
+    # would be silently ignored inside the model.
+    cls <- class(layers[[i]])
+    if (!cls[1] %in% builtin) {
+      abort_custom_layer(cls, i, call)
     }
   }
   # Whether the layers fit together is the engine's to say, when it is

@@ -35,11 +35,24 @@ predict.Sequential <- function(object, newdata, type = c("response", "class", "p
   x <- apply_preprocess(state$preprocess, newdata, "newdata")
   object$.resolve_input(x, "newdata")
   threads <- check_threads(threads)
+  if (type != "response") check_classifier(state$target, type)
   out <- rust_call(rn_predict(object$.engine(), x, threads))
   switch(type,
          response = rows_to_images(out, utils::tail(object$.shapes(), 1L)[[1]]),
          class = classes_of(out, state$target),
          prob = probabilities(out, state$target))
+}
+
+#' Refuses class predictions from a model fitted on numbers that are not
+#' classes (a regression). A model trained by hand (no fit()) has no
+#' target, and gets them as documented.
+#' @noRd
+check_classifier <- function(target, type, call = rlang::caller_env()) {
+  if (identical(target$type, "numeric") && identical(target$classes, FALSE)) {
+    abort_arg(c("{.code type = \"{type}\"} needs a classifier, but this model was trained on numbers that are not classes (a regression).",
+                i = "Use {.code type = \"response\"} for its predictions."),
+              "type", call = call)
+  }
 }
 
 classes_of <- function(out, target) {
@@ -83,7 +96,8 @@ evaluate <- function(object, ...) {
 #'   with its settings (a huber loss's `delta`).
 #' @param metrics Metric names (see [fit()][fit.Sequential]). Default:
 #'   `"accuracy"` for classification targets (a factor, 0/1, one-hot or
-#'   labels), none otherwise.
+#'   labels), none otherwise; classification metrics on other numeric
+#'   targets are an error.
 #' @param threads Number of threads; see [default_threads()].
 #' @export
 #' @examples
@@ -111,20 +125,16 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
   object$.resolve_input(x, "x")
   threads <- check_threads(threads)
   pred <- rust_call(rn_predict(object$.engine(), x, threads))
-  loss <- as_loss(loss %||% loss_from_description(state$loss) %||% default_loss(y, ncol(pred)))
+  loss <- as_loss(loss %||% loss_from_description(state$loss) %||%
+                    default_loss(y, ncol(pred), output_kind(state$specs)))
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
   target <- encode_target(y, nrow(pred), ncol(pred), "y", loss = loss$name, levels = known_levels)
-  metrics <- check_metrics(metrics %||% default_metrics(target), ncol(pred))
+  check_loss_output(loss, state$specs, ncol(pred), target$info, rlang::current_env())
+  metrics <- metrics %||% if (is_class_target(target)) "accuracy" else character()
+  metrics <- check_class_metrics(check_metrics(metrics, ncol(pred)), target, rlang::current_env())
   value <- loss$loss(pred, target$matrix) + rust_call(rn_penalty(object$.engine()))
   figures <- if (length(metrics)) rust_call(rn_metrics(metrics, pred, target$matrix)) else numeric()
   stats::setNames(c(value, figures), c("loss", metrics))
-}
-
-default_metrics <- function(target) {
-  truth <- target$matrix
-  is_class <- target$info$type == "factor" || isTRUE(target$info$zero_based) ||
-    all(truth %in% c(0, 1)) && (ncol(truth) == 1L || all(rowSums(truth) == 1))
-  if (is_class) "accuracy" else character()
 }
 
 #' Confusion matrix

@@ -140,11 +140,11 @@ target_problem <- function(target) {
     switch(target$type,
       factor = identical(names(target), c("type", "levels")) && is.character(target$levels) &&
         length(target$levels) >= 1L && !anyNA(target$levels) && !anyDuplicated(target$levels),
-      numeric = identical(names(target), c("type", "zero_based")) && is.logical(target$zero_based) &&
-        length(target$zero_based) == 1L && !is.na(target$zero_based),
+      numeric = identical(setdiff(names(target), "classes"), c("type", "zero_based")) &&
+        is_flag(target$zero_based) && (is.null(target$classes) || is_flag(target$classes)),
       FALSE)
   if (!ok) {
-    return("its target is not list(type = \"factor\", levels) with distinct levels, or list(type = \"numeric\", zero_based).")
+    return("its target is not list(type = \"factor\", levels) with distinct levels, or list(type = \"numeric\", zero_based, classes).")
   }
   NULL
 }
@@ -171,11 +171,12 @@ loss_problem <- function(loss) {
 }
 
 #' How new inputs are prepared: `terms` and `xlevels` of a formula,
-#' `center` and `scale` of mlp()'s standardization.
+#' `center` and `scale` of mlp()'s standardization, the names of the input
+#' `columns`.
 #' @noRd
 preprocess_problem <- function(pre) {
   if (is.null(pre)) return(NULL)
-  known <- c("terms", "xlevels", "center", "scale")
+  known <- c("terms", "xlevels", "center", "scale", "columns")
   nm <- names(pre)
   if (!(is.list(pre) && (length(pre) == 0L || !is.null(nm) && all(nm %in% known) && !anyDuplicated(nm)))) {
     return(paste0("its input preparation is not a list of any of ", paste(known, collapse = ", "), "."))
@@ -186,6 +187,10 @@ preprocess_problem <- function(pre) {
   if (!is.null(pre$xlevels) && !(is.list(pre$xlevels) &&
                                  all(vapply(pre$xlevels, is.character, logical(1))))) {
     return("its input preparation's xlevels are not a list of character vectors.")
+  }
+  if (!is.null(pre$columns) && !(is.character(pre$columns) && length(pre$columns) >= 1L &&
+                                 !anyNA(pre$columns) && !anyDuplicated(pre$columns))) {
+    return("its input preparation's columns are not distinct column names.")
   }
   if (!is.null(pre$center) || !is.null(pre$scale)) {
     ok <- is.double(pre$center) && is.double(pre$scale) && length(pre$center) == length(pre$scale) &&
@@ -253,6 +258,8 @@ tracked_frame_problem <- function(df, types, epochs) {
   if (!is.null(df$count) && any(df$count < 0L)) return("has negative counts.")
   NULL
 }
+
+is_flag <- function(x) is.logical(x) && length(x) == 1L && !is.na(x)
 
 whole_counts <- function(x) {
   !anyNA(x) && all(x >= 1 & x <= .Machine$integer.max & x == round(x))

@@ -160,7 +160,7 @@ corpus <- list(
   "predict(): column missing" = bad(predict(trained_formula(), data.frame(x1 = 1)), "rustnn_error_argument", "newdata"),
   "refit with a new predictor level" = bad(fit(trained_formula(), y ~ ., verbose = 0,
                                                data = transform(df, colour = factor(rep(c("red", "green", "blue", "pink"), 3)))),
-                                           "rustnn_error_argument", "x"),
+                                           "rustnn_error_argument", "data"),
   "evaluate(): class unseen in training" = bad(evaluate(trained_binary(), xb, factor(c("a", "b", "c", "b"))),
                                                "rustnn_error_argument", "y"),
   "refit with a new class" = bad(fit(trained_binary(), xb, factor(c("a", "b", "c", "b")), verbose = 0),
@@ -259,8 +259,10 @@ corpus <- list(
     model <- trained()
     fit(model, x, y, optimizer = SGD$new(lr = 1e308), epochs = 3, verbose = 0)
   }, "rustnn_warning_non_finite"),
-  "x of 1e300 in float32 (legal, doomed)" = doomed(fit(dense(), matrix(1e300, 10, 2), y, verbose = 0),
-                                                   "rustnn_warning_non_finite"),
+  "x of 1e300 in float32" = bad(fit(dense(), matrix(1e300, 10, 2), y, verbose = 0),
+                                "rustnn_error_argument", "x"),
+  "predict() on 1e300 in float32" = bad(predict(dense(), matrix(1e300, 10, 2)),
+                                        "rustnn_error_argument", "newdata"),
   "a callback that fails" = doomed(fit(dense(), x, y, epochs = 2, verbose = 0,
                                        callbacks = list(callback_epoch_end(function(epoch, logs) stop("boom")))),
                                    "rustnn_warning_callback"),

@@ -128,7 +128,8 @@ test_that("image layers reject bad sizes with classed errors", {
 test_that("image models reject data of the wrong rank, channels or size", {
   cnn <- function(...) {
     set.seed(1)
-    Sequential$new(Conv2d$new(3, 2, 3), ReLU$new(), Flatten$new(), Linear$new(2 * 4 * 4, 2), ...)
+    Sequential$new(Conv2d$new(3, 2, 3), ReLU$new(), Flatten$new(), Linear$new(2 * 4 * 4, 2),
+                   Softmax$new(), ...)
   }
   y <- factor(c("a", "b", "a", "b"))
   rgb <- array(runif(4 * 3 * 6 * 6), c(4, 3, 6, 6))

@@ -75,7 +75,7 @@ test_that("the history has one row per epoch and one column per figure", {
   expect_equal(df$val_auc[4], final[["auc"]])
 })
 
-test_that("validation_split holds out the last rows, before shuffling", {
+test_that("validation_split holds out rows drawn with R's RNG, as validation_data would", {
   d <- binary_data(100)
   set.seed(1)
   a <- Sequential$new(Linear$new(2, 1), Sigmoid$new())
@@ -83,10 +83,11 @@ test_that("validation_split holds out the last rows, before shuffling", {
   set.seed(9)
   ha <- fit(a, d$x, d$y, epochs = 3, validation_split = 0.25, verbose = 0)
   set.seed(9)
-  hb <- fit(b, d$x[1:75, ], d$y[1:75], epochs = 3,
-            validation_data = list(d$x[76:100, ], d$y[76:100]), verbose = 0)
+  held <- rustnn:::validation_rows(100, 0.25, d$y)
+  hb <- fit(b, d$x[-held, ], d$y[-held], epochs = 3,
+            validation_data = list(d$x[held, ], d$y[held]), verbose = 0)
   expect_identical(as.data.frame(ha), as.data.frame(hb))
-  expect_equal(ha$params$rows, 75)
+  expect_equal(ha$params$rows, 100 - length(held))
 })
 
 test_that("early stopping stops, and restores the best weights", {
@@ -390,7 +391,7 @@ test_that("refitting a formula model keeps its input preparation as the first fi
   model <- Sequential$new(Linear$new(4, 3), Softmax$new())
   fit(model, Species ~ ., data = iris, epochs = 1, verbose = 0)
   first <- names(model$.get_state()$preprocess)
-  expect_identical(first, c("terms", "xlevels"))
+  expect_identical(first, c("terms", "xlevels", "columns"))
   for (i in 1:2) {
     fit(model, Species ~ ., data = iris, epochs = 1, verbose = 0)
     expect_identical(names(raw_preprocess(model)), first)
@@ -400,7 +401,7 @@ test_that("refitting a formula model keeps its input preparation as the first fi
   std <- mlp(Species ~ ., data = iris, hidden = 4, epochs = 1, verbose = 0)
   before <- std$.get_state()$preprocess
   fit(std, Species ~ ., data = iris, epochs = 1, verbose = 0)
-  expect_identical(names(raw_preprocess(std)), c("terms", "xlevels", "center", "scale"))
+  expect_identical(names(raw_preprocess(std)), c("terms", "xlevels", "center", "scale", "columns"))
   expect_identical(raw_preprocess(std)[c("center", "scale")], before[c("center", "scale")])
 })
 
@@ -410,4 +411,55 @@ test_that("validation data in a data frame is standardized like the training dat
                validation_data = list(iris[1:30, ]))
   val <- tail(model$history$metrics$val_loss, 1)
   expect_equal(val, evaluate(model, Species ~ ., data = iris[1:30, ])[["loss"]], tolerance = 1e-5)
+})
+
+test_that("validation_split draws rows at random within each class, with R's RNG", {
+  set.seed(1)
+  x <- scale(as.matrix(iris[, 1:4]))
+  model <- Sequential$new(Linear$new(4, 3), Softmax$new())
+  rows <- function(seed) {
+    set.seed(seed)
+    rustnn:::validation_rows(150, 0.2, as.integer(iris$Species))
+  }
+  val <- rows(1)
+  expect_length(val, 30)
+  expect_equal(as.vector(table(iris$Species[val])), c(10, 10, 10))
+  expect_identical(rows(1), val)
+  expect_false(identical(rows(2), val))
+  # fit() holds out those rows: its validation loss is the loss on them.
+  set.seed(5)
+  h <- fit(model, x, iris$Species, validation_split = 0.2, epochs = 1, verbose = 0,
+           optimizer = SGD$new(lr = 1e-300))
+  set.seed(5)
+  held <- rustnn:::validation_rows(150, 0.2, as.integer(iris$Species))
+  expect_equal(h$metrics$val_loss, unname(evaluate(model, x[held, ], iris$Species[held])["loss"]),
+               tolerance = 1e-6)
+})
+
+test_that("a single class is refused at fit time", {
+  model <- Sequential$new(Linear$new(4, 1), Sigmoid$new())
+  x <- scale(as.matrix(iris[, 1:4]))
+  expect_error(fit(model, x, factor(rep("a", 150)), epochs = 1, verbose = 0),
+               class = "rustnn_error_argument")
+  expect_error(fit(model, x, rep("a", 150), epochs = 1, verbose = 0),
+               class = "rustnn_error_argument")
+  expect_snapshot(error = TRUE, fit(model, x, factor(rep("a", 150)), epochs = 1, verbose = 0))
+  # Two declared levels are two classes, even if one is absent.
+  expect_no_error(fit(model, x, factor(rep("a", 150), levels = c("a", "b")), epochs = 1, verbose = 0))
+})
+
+test_that("a fit whose loss ends far above where it started warns", {
+  set.seed(1)
+  x <- matrix(as.vector(scale(rnorm(100))), ncol = 1)
+  y <- 2 * x[, 1] + 1
+  # Gradient descent on mse with a rate of 1.5 doubles the error each step.
+  model <- Sequential$new(Linear$new(1, 1), dtype = "float64")
+  expect_snapshot(h <- fit(model, x, y, optimizer = SGD$new(lr = 1.5), epochs = 20,
+                           batch_size = 100, verbose = 0))
+  expect_warning(fit(Sequential$new(Linear$new(1, 1), dtype = "float64"), x, y,
+                     optimizer = SGD$new(lr = 1.5), epochs = 20, batch_size = 100, verbose = 0),
+                 class = "rustnn_warning_diverged")
+  expect_gt(h$metrics$loss[20], 10 * h$metrics$loss[1])
+  expect_no_warning(fit(Sequential$new(Linear$new(1, 1), dtype = "float64"), x, y,
+                        optimizer = SGD$new(lr = 0.1), epochs = 20, batch_size = 100, verbose = 0))
 })

@@ -215,10 +215,12 @@ test_that("image models validate on held-out images, split or given", {
   split <- make()
   h1 <- fit(split, x, y, epochs = 2, validation_split = 0.2, shuffle = FALSE, verbose = 0)
   given <- make()
-  h2 <- fit(given, x[1:40, , ], y[1:40], epochs = 2, shuffle = FALSE, verbose = 0,
-            validation_data = list(x[41:50, , ], y[41:50]))
+  # The rows validation_split draws, from the same point of R's RNG.
+  held <- rustnn:::validation_rows(50, 0.2, as.integer(y))
+  h2 <- fit(given, x[-held, , ], y[-held], epochs = 2, shuffle = FALSE, verbose = 0,
+            validation_data = list(x[held, , ], y[held]))
   expect_equal(h1$metrics$val_loss, h2$metrics$val_loss)
-  expect_equal(unname(evaluate(given, x[41:50, , ], y[41:50])["loss"]),
+  expect_equal(unname(evaluate(given, x[held, , ], y[held])["loss"]),
                utils::tail(h2$metrics$val_loss, 1), tolerance = 1e-6)
   expect_error(fit(make(), x, y, validation_data = list(array(0, c(5, 7, 7)), y[1:5]), verbose = 0),
                class = "rustnn_error_argument")

@@ -158,3 +158,60 @@ test_that("bad loss arguments are rejected with classed errors", {
   expect_snapshot(error = TRUE, MSELoss$new()$loss(probs, probs, weights = c(1, NA)))
   expect_error(sparse$loss(probs, c(0, 2)), class = "rustnn_error_argument")
 })
+
+# Which loss fits which output (R/losses.R: loss_output_needs, default_loss()).
+iris_x <- function() scale(as.matrix(iris[, 1:4]))
+
+test_that("a cross-entropy loss on outputs that are not a softmax is refused", {
+  raw <- Sequential$new(Linear$new(4, 8), ReLU$new(), Linear$new(8, 3))
+  expect_error(fit(raw, iris_x(), iris$Species, epochs = 1, verbose = 0),
+               class = "rustnn_error_loss_output")
+  sig <- Sequential$new(Linear$new(4, 3), Sigmoid$new())
+  expect_error(fit(sig, iris_x(), iris$Species, epochs = 1, verbose = 0),
+               class = "rustnn_error_loss_output")
+  expect_error(fit(sig, iris_x(), iris$Species, loss = "sparse_cross_entropy", epochs = 1,
+                   verbose = 0), class = "rustnn_error_loss_output")
+  one <- Sequential$new(Linear$new(4, 1))
+  expect_error(fit(one, iris_x(), iris$Species == "setosa", loss = "bce", epochs = 1, verbose = 0),
+               class = "rustnn_error_loss_output")
+  # Nothing trained: the weights are those before the call.
+  w <- raw$layers[[1]]$params$weight
+  try(fit(raw, iris_x(), iris$Species, epochs = 1, verbose = 0), silent = TRUE)
+  expect_identical(raw$layers[[1]]$params$weight, w)
+  expect_snapshot(error = TRUE, {
+    fit(raw, iris_x(), iris$Species, epochs = 1, verbose = 0)
+    fit(sig, iris_x(), iris$Species, epochs = 1, verbose = 0)
+    fit(one, iris_x(), iris$Species == "setosa", loss = "bce", epochs = 1, verbose = 0)
+  })
+})
+
+test_that("bce on one sigmoid per class of several warns that rows do not sum to 1", {
+  sig <- Sequential$new(Linear$new(4, 3), Sigmoid$new())
+  expect_snapshot(h <- fit(sig, iris_x(), iris$Species, loss = "bce", epochs = 1, verbose = 0))
+  expect_warning(fit(sig, iris_x(), iris$Species, loss = "bce", epochs = 1, verbose = 0),
+                 class = "rustnn_warning_loss_output")
+  # Independent 0/1 labels (multi-label) are what bce on sigmoids is for.
+  labels <- cbind(iris$Species == "setosa", iris$Sepal.Width > 3, iris$Petal.Width > 1) + 0
+  expect_no_warning(fit(sig, iris_x(), labels, loss = "bce", epochs = 1, verbose = 0))
+})
+
+test_that("the default loss comes from the target and the last layer together", {
+  soft <- function() Sequential$new(Linear$new(4, 3), Softmax$new())
+  sig <- function() Sequential$new(Linear$new(4, 1), Sigmoid$new())
+  lin <- function() Sequential$new(Linear$new(4, 1))
+  loss_of <- function(model, y) fit(model, iris_x(), y, epochs = 1, verbose = 0)$params$loss
+  one_hot <- diag(3)[as.integer(iris$Species), ]
+  expect_equal(loss_of(soft(), one_hot), "cross_entropy")
+  expect_equal(loss_of(soft(), as.integer(iris$Species) - 1L), "sparse_cross_entropy")
+  expect_equal(loss_of(soft(), iris$Species), "cross_entropy")
+  expect_equal(loss_of(sig(), iris$Species == "setosa"), "bce")
+  expect_equal(loss_of(sig(), as.numeric(iris$Species == "setosa")), "bce")
+  expect_equal(loss_of(lin(), iris$Petal.Width), "mse")
+  expect_equal(loss_of(lin(), as.numeric(iris$Species == "setosa")), "mse")
+  # The same loss as naming it: a softmax on one-hot rows trains as with
+  # loss = "cross_entropy".
+  set.seed(3); a <- soft(); set.seed(3); b <- soft()
+  set.seed(4); fit(a, iris_x(), one_hot, epochs = 3, verbose = 0)
+  set.seed(4); fit(b, iris_x(), one_hot, loss = "cross_entropy", epochs = 3, verbose = 0)
+  expect_identical(a$layers[[1]]$params, b$layers[[1]]$params)
+})

@@ -491,11 +491,13 @@ test_that("a state kept by an earlier version (bare loss name, NA-named preparat
   trained <- trained_mlp("float64")
   model <- as_kept(trained, function(private) {
     private$.state$loss <- "cross_entropy"
+    n <- length(private$.state$preprocess)
     private$.state$preprocess <- c(private$.state$preprocess, list(NULL, NULL))
-    names(private$.state$preprocess)[5:6] <- NA
+    names(private$.state$preprocess)[n + 1:2] <- NA
   })
   expect_identical(model$.get_state()$loss, list(name = "cross_entropy", delta = NULL))
-  expect_identical(names(model$.get_state()$preprocess), c("terms", "xlevels", "center", "scale"))
+  expect_identical(names(model$.get_state()$preprocess),
+                   c("terms", "xlevels", "center", "scale", "columns"))
   want <- predict(model, iris, type = "prob")
   rds <- withr::local_tempfile(fileext = ".rds")
   saveRDS(model, rds)

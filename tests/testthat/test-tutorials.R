@@ -219,3 +219,18 @@ test_that("the vignettes' framework timing table has every workload and tool", {
   measured <- timings[timings$tool %in% c("rustnn", "pytorch", "keras"), ]
   expect_true(all(is.finite(measured$sec_per_epoch) & measured$sec_per_epoch > 0))
 })
+
+test_that("the README's first example runs as written, in a fresh session, and learns", {
+  readme <- test_path("..", "..", "README.md")
+  skip_if_not(file.exists(readme), "README.md is not beside the tests (an installed check)")
+  lines <- readLines(readme)
+  starts <- grep("^```r$", lines)
+  first <- lines[(starts[1] + 1):(which(lines == "```" & seq_along(lines) > starts[1])[1] - 1)]
+  out <- callr::r(function(code) {
+    env <- new.env()
+    eval(parse(text = code), env)
+    rustnn::evaluate(env$model, env$x_test, env$y_test)
+  }, list(code = first), libpath = .libPaths())
+  expect_named(out, c("loss", "accuracy"))
+  expect_gt(out[["accuracy"]], 0.85)
+})
