@@ -1,8 +1,11 @@
-# Callbacks: what fit() does at the end of each epoch besides training.
+# Callbacks: what fit() does at the end of each epoch besides training,
+# named as keras3 names them (callback_*()).
 #
 # Early stopping and learning-rate schedules are descriptions (plain lists)
 # that the engine executes inside its training loop, so they cost no R code
-# per epoch. Only callback_epoch_end() runs R code, once per epoch.
+# per epoch. callback_epoch_end(), callback_model_checkpoint() and
+# callback_csv_logger() run R code, once per epoch: each is a function of
+# (epoch, logs, model) that fit() calls in its pauses (see run_session()).
 
 new_callback <- function(kind, ..., class = NULL) {
   structure(list(...), class = c(class, paste0("rustnn_", kind), "rustnn_callback"))
@@ -34,9 +37,10 @@ new_callback <- function(kind, ..., class = NULL) {
 #' y <- x[, 1] - x[, 2] + rnorm(100, sd = 0.1)
 #' model <- Sequential$new(Linear$new(2, 8), ReLU$new(), Linear$new(8, 1))
 #' history <- fit(model, x, y, epochs = 200, validation_split = 0.2,
-#'                callbacks = list(early_stopping(patience = 5)))
-#' nrow(as.data.frame(history))   # fewer than 200 epochs
-early_stopping <- function(monitor = "val_loss", patience = 0, min_delta = 0,
+#'                optimizer = SGD$new(lr = 0.05),
+#'                callbacks = list(callback_early_stopping(patience = 5)))
+#' nrow(as.data.frame(history))   # the epochs it ran
+callback_early_stopping <- function(monitor = "val_loss", patience = 0, min_delta = 0,
                            restore_best_weights = FALSE) {
   check_monitor(monitor)
   new_callback("early_stopping",
@@ -52,12 +56,12 @@ early_stopping <- function(monitor = "val_loss", patience = 0, min_delta = 0,
 #' epoch 1 is the optimizer's `lr` (the *base* rate); each fit() starts again
 #' from it. The rate used in each epoch is in the history's `lr` column.
 #'
-#' * `lr_step_decay()`: multiply by `gamma` every `step_size` epochs:
+#' * `callback_lr_step_decay()`: multiply by `gamma` every `step_size` epochs:
 #'   `lr * gamma^floor((epoch - 1) / step_size)` (PyTorch's `StepLR`).
-#' * `lr_exponential_decay()`: `lr * gamma^(epoch - 1)` (`ExponentialLR`).
-#' * `lr_cosine()`: from `lr` down to `lr_min` along half a cosine over
+#' * `callback_lr_exponential_decay()`: `lr * gamma^(epoch - 1)` (`ExponentialLR`).
+#' * `callback_lr_cosine()`: from `lr` down to `lr_min` along half a cosine over
 #'   `t_max` epochs, then `lr_min` (`CosineAnnealingLR` without restarts).
-#' * `lr_reduce_on_plateau()`: multiply by `factor` (not below `lr_min`)
+#' * `callback_reduce_lr_on_plateau()`: multiply by `factor` (not below `lr_min`)
 #'   whenever `monitor` has not improved by more than `min_delta` for
 #'   `patience` epochs (Keras's `ReduceLROnPlateau`, without cooldown).
 #'
@@ -65,7 +69,7 @@ early_stopping <- function(monitor = "val_loss", patience = 0, min_delta = 0,
 #' @param gamma Multiplicative factor, positive.
 #' @param t_max Epochs from the base rate down to `lr_min`.
 #' @param lr_min Lowest rate.
-#' @param monitor,min_delta,patience As in [early_stopping()].
+#' @param monitor,min_delta,patience As in [callback_early_stopping()].
 #' @param factor Multiplicative factor in `(0, 1)`.
 #' @return A callback for `fit(callbacks = )`; one schedule per fit.
 #' @family callbacks
@@ -75,13 +79,13 @@ early_stopping <- function(monitor = "val_loss", patience = 0, min_delta = 0,
 #' x <- matrix(rnorm(200), ncol = 2)
 #' model <- Sequential$new(Linear$new(2, 1))
 #' history <- fit(model, x, x[, 1], optimizer = SGD$new(lr = 0.1), epochs = 6,
-#'                callbacks = list(lr_step_decay(step_size = 2, gamma = 0.5)))
+#'                callbacks = list(callback_lr_step_decay(step_size = 2, gamma = 0.5)))
 #' as.data.frame(history)$lr
 NULL
 
 #' @rdname lr_schedules
 #' @export
-lr_step_decay <- function(step_size, gamma = 0.1) {
+callback_lr_step_decay <- function(step_size, gamma = 0.1) {
   new_callback("schedule", type = "step",
                step_size = check_number(step_size, min = 1, whole = TRUE),
                gamma = check_number(gamma, min = 0, min_inclusive = FALSE))
@@ -89,14 +93,14 @@ lr_step_decay <- function(step_size, gamma = 0.1) {
 
 #' @rdname lr_schedules
 #' @export
-lr_exponential_decay <- function(gamma) {
+callback_lr_exponential_decay <- function(gamma) {
   new_callback("schedule", type = "exponential",
                gamma = check_number(gamma, min = 0, min_inclusive = FALSE))
 }
 
 #' @rdname lr_schedules
 #' @export
-lr_cosine <- function(t_max, lr_min = 0) {
+callback_lr_cosine <- function(t_max, lr_min = 0) {
   new_callback("schedule", type = "cosine",
                t_max = check_number(t_max, min = 1, whole = TRUE),
                lr_min = check_number(lr_min, min = 0))
@@ -104,7 +108,7 @@ lr_cosine <- function(t_max, lr_min = 0) {
 
 #' @rdname lr_schedules
 #' @export
-lr_reduce_on_plateau <- function(monitor = "val_loss", factor = 0.1, patience = 10,
+callback_reduce_lr_on_plateau <- function(monitor = "val_loss", factor = 0.1, patience = 10,
                                  min_delta = 1e-4, lr_min = 0) {
   check_monitor(monitor)
   new_callback("schedule", type = "plateau", monitor = monitor,
@@ -174,7 +178,111 @@ callback_epoch_end <- function(fun) {
     abort_arg("{.arg fun} must be a function of {.code (epoch, logs)}, not {.obj_type_friendly {fun}}.",
               "fun")
   }
-  new_callback("epoch_end", fun = fun)
+  epoch_end_callback(function(epoch, logs, model) fun(epoch, logs))
+}
+
+#' A callback that runs `on_epoch_end(epoch, logs, model)` in fit()'s pauses.
+#' @noRd
+epoch_end_callback <- function(on_epoch_end, ..., class = NULL) {
+  new_callback("epoch_end", on_epoch_end = on_epoch_end, ..., class = class)
+}
+
+#' Save the model during training
+#'
+#' Saves the model with [save_model()] at the end of each epoch, or, with
+#' `save_best_only = TRUE`, whenever `monitor` improved on its best so far
+#' (losses, `"mae"` and `"rmse"` improve by going down, the other metrics
+#' by going up, as in [callback_early_stopping()]). The file holds the
+#' model as it is then: its weights, its history so far and its optimizer's
+#' state, so that [load_model()] gives a model that trains on exactly where
+#' that epoch left off. Each file is written whole or not at all, as
+#' [save_model()] writes.
+#'
+#' @param path The file to write. `"{epoch}"` in it is replaced by the
+#'   epoch's number (`"model-{epoch}.rnn"` keeps one file per epoch);
+#'   otherwise each save replaces the last.
+#' @param monitor Name of the figure that decides the best epoch, as in
+#'   [callback_early_stopping()].
+#' @param save_best_only Save only when `monitor` improves? Otherwise after
+#'   every epoch.
+#' @return A callback for `fit(callbacks = )`.
+#' @family callbacks
+#' @export
+#' @examples
+#' set.seed(1)
+#' x <- matrix(rnorm(200), ncol = 2)
+#' y <- x[, 1] - x[, 2] + rnorm(100, sd = 0.1)
+#' model <- Sequential$new(Linear$new(2, 8), ReLU$new(), Linear$new(8, 1))
+#' best <- tempfile(fileext = ".rnn")
+#' history <- fit(model, x, y, epochs = 30, validation_split = 0.2,
+#'                callbacks = list(callback_model_checkpoint(best, save_best_only = TRUE)))
+#' kept <- load_model(best)
+#' which.min(history$metrics$val_loss) == length(kept$history$metrics$loss)
+callback_model_checkpoint <- function(path, monitor = "val_loss", save_best_only = FALSE) {
+  if (!(is.character(path) && length(path) == 1L && !is.na(path) && nzchar(path))) {
+    abort_arg("{.arg path} must be a file name, not {.obj_type_friendly {path}}.", "path")
+  }
+  check_monitor(monitor)
+  check_flag(save_best_only)
+  higher <- monitor_higher_is_better(monitor)
+  best <- NULL
+  epoch_end_callback(function(epoch, logs, model) {
+    value <- logs[monitor]
+    if (save_best_only) {
+      if (is.na(value)) {
+        cli::cli_abort("{.fn callback_model_checkpoint} monitors {.val {monitor}}, which this fit() does not report.")
+      }
+      improved <- is.null(best) || (if (higher) value > best else value < best)
+      if (!improved) return(invisible(FALSE))
+      best <<- value
+    }
+    save_model(model, gsub("{epoch}", epoch, path, fixed = TRUE))
+    invisible(FALSE)
+  }, path = path, monitor = monitor, save_best_only = save_best_only,
+  class = "rustnn_model_checkpoint")
+}
+
+#' Write each epoch's figures to a CSV file
+#'
+#' After every epoch, appends a row to a CSV file: the epoch and its
+#' figures (`loss`, metrics, `val_*`, `lr`), the columns and values of
+#' `as.data.frame(history)`, so the file can be followed while training
+#' runs (and keeps the epochs done if it is interrupted).
+#'
+#' @param path The CSV file.
+#' @param append Add to an existing file (without repeating its header)?
+#'   Otherwise the file is replaced at the first epoch.
+#' @return A callback for `fit(callbacks = )`.
+#' @family callbacks
+#' @export
+#' @examples
+#' set.seed(1)
+#' x <- matrix(rnorm(200), ncol = 2)
+#' model <- Sequential$new(Linear$new(2, 1))
+#' log <- tempfile(fileext = ".csv")
+#' history <- fit(model, x, x[, 1], epochs = 5, callbacks = list(callback_csv_logger(log)))
+#' read.csv(log)
+callback_csv_logger <- function(path, append = FALSE) {
+  if (!(is.character(path) && length(path) == 1L && !is.na(path) && nzchar(path))) {
+    abort_arg("{.arg path} must be a file name, not {.obj_type_friendly {path}}.", "path")
+  }
+  check_flag(append)
+  started <- FALSE
+  epoch_end_callback(function(epoch, logs, model) {
+    row <- data.frame(epoch = epoch, as.list(logs), check.names = FALSE)
+    header <- !(started || (append && file.exists(path)))
+    utils::write.table(row, path, sep = ",", row.names = FALSE, col.names = header,
+                       append = !header, qmethod = "double")
+    started <<- TRUE
+    invisible(FALSE)
+  }, path = path, class = "rustnn_csv_logger")
+}
+
+#' Whether `monitor` (a figure such as "val_loss" or "accuracy") improves
+#' by going up: the metrics the engine says so of (the losses go down).
+#' @noRd
+monitor_higher_is_better <- function(monitor) {
+  sub("^val_", "", monitor) %in% catalog("metrics_higher_is_better")
 }
 
 check_monitor <- function(monitor, call = rlang::caller_env()) {
@@ -194,19 +302,19 @@ sort_callbacks <- function(callbacks, call = rlang::caller_env()) {
   if (inherits(callbacks, "rustnn_callback")) callbacks <- list(callbacks)
   if (!is.list(callbacks) || !all(vapply(callbacks, inherits, logical(1), "rustnn_callback"))) {
     abort_arg(c("{.arg callbacks} must be a list of callbacks.",
-                i = "Make them with {.fn early_stopping}, {.fn lr_step_decay} and the other {.code lr_*()} schedules, or {.fn callback_epoch_end}."),
+                i = "Make them with the {.code callback_*()} functions, such as {.fn callback_early_stopping}."),
               "callbacks", call = call)
   }
   of_kind <- function(kind) Filter(function(cb) inherits(cb, paste0("rustnn_", kind)), callbacks)
   early <- of_kind("early_stopping")
   schedules <- of_kind("schedule")
   if (length(early) > 1L || length(schedules) > 1L) {
-    abort_arg("{.arg callbacks} may hold at most one {.fn early_stopping} and one learning-rate schedule.",
+    abort_arg("{.arg callbacks} may hold at most one {.fn callback_early_stopping} and one learning-rate schedule.",
               "callbacks", call = call)
   }
   list(early_stopping = if (length(early)) unclass(early[[1]]),
        schedule = if (length(schedules)) unclass(schedules[[1]]),
-       epoch_end = lapply(of_kind("epoch_end"), `[[`, "fun"))
+       epoch_end = lapply(of_kind("epoch_end"), `[[`, "on_epoch_end"))
 }
 
 #' @export

@@ -14,7 +14,8 @@ the$session <- new.env(parent = emptyenv())
 the$losses <- list()
 
 #' One of the engine's sets of names: "layers", "activations", "losses",
-#' "metrics", "optimizers", "schedules" or "buffers".
+#' "metrics", "class_metrics" (those that compare classes),
+#' "metrics_higher_is_better", "optimizers", "schedules" or "buffers".
 #' @noRd
 catalog <- function(set) {
   if (is.null(the$catalog)) the$catalog <- rn_catalog()

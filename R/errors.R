@@ -64,10 +64,38 @@ check_count <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env(
 #' @noRd
 check_dots_empty <- function(env = rlang::caller_env(), call = rlang::caller_env()) {
   rlang::check_dots_empty(env = env, call = call, error = function(cnd) {
+    hint <- did_you_mean(eval(quote(...names()), env), dots_owner_args(env))
+    if (!is.null(hint)) cnd$body <- c(cnd$body, i = hint)
     class(cnd) <- c("rustnn_error_argument", "rustnn_error", class(cnd))
     cnd$arg <- "..."
     stop(cnd)
   })
+}
+
+#' The argument names of the function whose frame is `env`.
+#' @noRd
+dots_owner_args <- function(env) {
+  for (i in rev(seq_len(sys.nframe()))) {
+    if (identical(sys.frame(i), env)) return(setdiff(names(formals(sys.function(i))), "..."))
+  }
+  character()
+}
+
+#' "Did you mean `batch_size`?" for a misspelt argument name: the closest
+#' real one, if within two edits (or the one it abbreviates), else NULL.
+#' @noRd
+did_you_mean <- function(given, candidates) {
+  given <- given[!is.na(given) & nzchar(given)]
+  if (!length(given) || !length(candidates)) return(NULL)
+  for (name in given) {
+    distance <- utils::adist(name, candidates, ignore.case = TRUE)[1, ]
+    prefix <- startsWith(candidates, name)
+    best <- if (sum(prefix) == 1L) which(prefix) else if (min(distance) <= 2) which.min(distance)
+    if (length(best)) {
+      return(cli::format_inline("Did you mean {.arg {candidates[best]}} instead of {.arg {name}}?"))
+    }
+  }
+  NULL
 }
 
 check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = rlang::caller_env()) {

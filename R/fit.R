@@ -69,7 +69,7 @@
 #'   macro-averaged with several), `"auc"` (one output); for any target,
 #'   `"mae"`, `"rmse"`, `"r2"`. Classification metrics on numeric targets
 #'   that are not classes (0/1, one-hot rows or labels) are an error.
-#' @param callbacks A list of callbacks: [early_stopping()], one of the
+#' @param callbacks A list of callbacks: [callback_early_stopping()], one of the
 #'   [lr_schedules], [callback_epoch_end()].
 #' @param class_weight Weights of the classes in the loss, for a factor `y`
 #'   (or 0/1 targets): a numeric vector named by level (or in level order).
@@ -135,7 +135,7 @@
 #' is a single small batch through a large network. Epochs
 #' whose weights became NaN or infinite, and an epoch cut short by Ctrl-C,
 #' have no records (nor a row in `$metrics`); the epochs before them keep
-#' theirs. With `early_stopping(restore_best_weights = TRUE)`, the records
+#' theirs. With `callback_early_stopping(restore_best_weights = TRUE)`, the records
 #' stay those of each epoch's end: the model's final weights are then the
 #' restored epoch's.
 #' @export
@@ -155,7 +155,7 @@
 #' history <- fit(model, Species ~ ., data = iris, optimizer = Adam$new(lr = 0.01),
 #'                epochs = 50, batch_size = 16, metrics = "accuracy",
 #'                validation_split = 0.2,
-#'                callbacks = list(early_stopping(patience = 10)))
+#'                callbacks = list(callback_early_stopping(patience = 10)))
 #' tail(as.data.frame(history), 3)
 #'
 #' # Watching the weights and gradients of each layer
@@ -281,7 +281,7 @@ run_session <- function(model, engine, session, reporter, callbacks, checkpoint)
       checkpoint()
       logs <- run$rows[nrow(run$rows), ]
       for (f in callbacks) {
-        answer <- tryCatch(f(run$epoch, logs), error = function(e) {
+        answer <- tryCatch(f(run$epoch, logs, model), error = function(e) {
           out$failure <<- list(epoch = run$epoch, message = conditionMessage(e))
           TRUE
         })

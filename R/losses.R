@@ -271,11 +271,6 @@ as_loss <- function(loss, arg = "loss", call = rlang::caller_env()) {
 loss_output_needs <- c(cross_entropy = "distribution", sparse_cross_entropy = "distribution",
                        bce = "probability")
 
-#' The losses and metrics that treat targets as classes.
-#' @noRd
-class_losses <- names(loss_output_needs)
-class_metrics <- c("accuracy", "precision", "recall", "f1", "auc")
-
 #' What a network's output is, from its last layer that changes values:
 #' `"distribution"` (softmax), `"probability"` (sigmoid) or `"unbounded"`.
 #' @noRd
@@ -357,10 +352,10 @@ is_class_target <- function(target) {
 #' regression would compare rounded numbers).
 #' @noRd
 check_class_metrics <- function(metrics, target, call) {
-  wrong <- intersect(metrics, class_metrics)
+  wrong <- intersect(metrics, catalog("class_metrics"))
   if (length(wrong) && !is_class_target(target)) {
     abort_arg(c("{.arg metrics} has the classification metric{?s} {.val {wrong}}, but the targets are numbers, not classes.",
-                i = "For a regression use {.or {.val {setdiff(catalog('metrics'), class_metrics)}}}; for classes give a factor {.arg y}."),
+                i = "For a regression use {.or {.val {setdiff(catalog('metrics'), catalog('class_metrics'))}}}; for classes give a factor {.arg y}."),
               "metrics", call = call)
   }
   invisible(metrics)

@@ -6,12 +6,28 @@
 #' training loop (epochs, shuffling, mini-batches, forward, loss, backward,
 #' optimizer step) inside it.
 #'
+#' @section Where to start:
+#' | to ... | use |
+#' |---|---|
+#' | build a network | [Sequential], [Linear], [Dropout], [BatchNorm], [Conv2d], [MaxPool2d], [Flatten]; activations such as [ReLU], [Tanh], [Sigmoid], [Softmax] |
+#' | train it | [fit()][fit.Sequential] (matrices, data frames, formulas, image arrays); optimizers [SGD], [Adam], [AdamW], [RMSprop], [Adagrad]; [losses] |
+#' | watch or steer training | [callback_early_stopping()], [callback_model_checkpoint()], [callback_csv_logger()], the [lr_schedules], [callback_epoch_end()]; `fit(track = "weights")` |
+#' | use the model | [predict()][predict.Sequential], [evaluate()], [confusion_matrix()], [summary()][summary.Sequential] |
+#' | see it | [plot()][plot.rustnn_history] of a history, `plot(model)`, [plot_decision_boundary()], [plot_feature_maps()] |
+#' | check backpropagation | [grad_check()], `model$forward(x, keep = TRUE)`, `model$backward(g, keep = TRUE)` |
+#' | train step by step, as the tutorials do | `model$forward()`, `loss$grad()`, `model$backward()`, `optimizer$step(model)` (see [Sequential]) |
+#' | save and load | [save_model()], [load_model()] (or [saveRDS()]) |
+#' | get data | [planar_flower()], [load_fashion_mnist()], [read_idx()] |
+#'
+#' The vignettes follow the tutorials step by step:
+#' `browseVignettes("rustnn")` (they are installed when the package is
+#' installed from a tarball made by `R CMD build`, as the README says).
+#'
 #' @section Options:
 #' * `rustnn.threads`: threads used by `fit()` and `predict()` (default: the
 #'   machine's cores, at most 2 when `_R_CHECK_LIMIT_CORES_` is set).
 #' * `rustnn.verbose`: default of `fit()`'s `verbose` (default: `interactive()`).
 #'
-#' @keywords internal
 "_PACKAGE"
 
 #' @importFrom R6 R6Class

@@ -254,7 +254,7 @@ corpus <- list(
   "LeakyReLU alpha = NA" = bad(LeakyReLU$new(alpha = NA), "rustnn_error_argument", "alpha"),
   "huber delta = -1" = bad(HuberLoss$new(delta = -1), "rustnn_error_argument", "delta"),
   "validation_split = 1" = bad(fit(dense(), x, y, validation_split = 1, verbose = 0), "rustnn_error_argument", "validation_split"),
-  "patience = -1" = bad(early_stopping(patience = -1), "rustnn_error_argument", "patience"),
+  "patience = -1" = bad(callback_early_stopping(patience = -1), "rustnn_error_argument", "patience"),
   "lr = 1e308 (legal, doomed)" = doomed({
     model <- trained()
     fit(model, x, y, optimizer = SGD$new(lr = 1e308), epochs = 3, verbose = 0)

@@ -192,3 +192,40 @@ test_that("a checkpoint saved in a callback resumes exactly where the fit was", 
   expect_equal(full$.get_state()$optimizer_state$steps, 12)
   expect_identical(full$history$status, "completed")
 })
+
+test_that("callback_model_checkpoint(save_best_only = TRUE) keeps the best epoch's model", {
+  set.seed(1)
+  x <- matrix(rnorm(400), ncol = 2)
+  y <- x[, 1] - x[, 2] + rnorm(200, sd = 0.3)
+  model <- Sequential$new(Linear$new(2, 8), ReLU$new(), Linear$new(8, 1), dtype = "float64")
+  best <- withr::local_tempfile(fileext = ".rnn")
+  every <- withr::local_tempdir()
+  # A rate this high makes the validation loss go up and down.
+  history <- fit(model, x, y, epochs = 15, validation_split = 0.25, optimizer = SGD$new(lr = 0.2),
+                 callbacks = list(callback_model_checkpoint(best, save_best_only = TRUE),
+                                  callback_model_checkpoint(file.path(every, "m-{epoch}.rnn"))),
+                 verbose = 0)
+  val <- history$metrics$val_loss
+  kept <- load_model(best)
+  expect_equal(length(kept$history$metrics$loss), which.min(val))
+  at_best <- load_model(file.path(every, paste0("m-", which.min(val), ".rnn")))
+  expect_identical(kept$layers[[1]]$params, at_best$layers[[1]]$params)
+  expect_length(list.files(every), 15)
+  expect_snapshot(print(callback_model_checkpoint("m.rnn", save_best_only = TRUE)))
+  expect_error(callback_model_checkpoint(3), class = "rustnn_error_argument")
+})
+
+test_that("callback_csv_logger() writes as.data.frame(history), a row per epoch", {
+  set.seed(2)
+  x <- matrix(rnorm(200), ncol = 2)
+  y <- factor(x[, 1] > 0)
+  model <- Sequential$new(Linear$new(2, 1), Sigmoid$new())
+  log <- withr::local_tempfile(fileext = ".csv")
+  history <- fit(model, x, y, epochs = 6, metrics = "accuracy", validation_split = 0.2,
+                 callbacks = list(callback_csv_logger(log)), verbose = 0)
+  expect_equal(utils::read.csv(log), as.data.frame(history), tolerance = 1e-12)
+  # append = TRUE continues the file without a second header.
+  fit(model, x, y, epochs = 2, metrics = "accuracy", validation_split = 0.2,
+      callbacks = list(callback_csv_logger(log, append = TRUE)), verbose = 0)
+  expect_equal(nrow(utils::read.csv(log)), 8)
+})

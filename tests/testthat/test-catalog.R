@@ -28,7 +28,17 @@ test_that("activations, losses, metrics, optimizers and schedules match the engi
   }
   types <- vapply(rustnn:::optimizer_names(), function(g) g$new()$.description()$type, character(1))
   expect_setequal(unique(types), rustnn:::catalog("optimizers"))
-  schedules <- list(lr_step_decay(2), lr_exponential_decay(0.9), lr_cosine(5),
-                    lr_reduce_on_plateau())
+  schedules <- list(callback_lr_step_decay(2), callback_lr_exponential_decay(0.9),
+                    callback_lr_cosine(5), callback_reduce_lr_on_plateau())
   expect_setequal(vapply(schedules, `[[`, character(1), "type"), rustnn:::catalog("schedules"))
+})
+
+test_that("the facts about metrics come from the engine and decide R's rules", {
+  metrics <- rustnn:::catalog("metrics")
+  expect_true(all(rustnn:::catalog("class_metrics") %in% metrics))
+  expect_setequal(rustnn:::catalog("class_metrics"), c("accuracy", "precision", "recall", "f1", "auc"))
+  expect_setequal(setdiff(metrics, rustnn:::catalog("metrics_higher_is_better")), c("mae", "rmse"))
+  expect_false(rustnn:::monitor_higher_is_better("val_loss"))
+  expect_false(rustnn:::monitor_higher_is_better("rmse"))
+  expect_true(rustnn:::monitor_higher_is_better("val_accuracy"))
 })

@@ -87,13 +87,13 @@ test_that("the training toolkit rejects bad settings with classed errors", {
   expect_snapshot(error = TRUE, bad_fit(metrics = c("accuracy", "kappa")))
   expect_snapshot(error = TRUE, bad_fit(metrics = "auc", y = matrix(rnorm(20), 10),
                                         object = Sequential$new(Linear$new(2, 2))))
-  expect_snapshot(error = TRUE, early_stopping(patience = -1))
-  expect_snapshot(error = TRUE, early_stopping(monitor = 3))
-  expect_snapshot(error = TRUE, bad_fit(callbacks = list(early_stopping(monitor = "val_auc")),
+  expect_snapshot(error = TRUE, callback_early_stopping(patience = -1))
+  expect_snapshot(error = TRUE, callback_early_stopping(monitor = 3))
+  expect_snapshot(error = TRUE, bad_fit(callbacks = list(callback_early_stopping(monitor = "val_auc")),
                                         validation_split = 0.2))
-  expect_snapshot(error = TRUE, bad_fit(callbacks = list(lr_step_decay(2), lr_cosine(5))))
+  expect_snapshot(error = TRUE, bad_fit(callbacks = list(callback_lr_step_decay(2), callback_lr_cosine(5))))
   expect_snapshot(error = TRUE, bad_fit(callbacks = "early"))
-  expect_snapshot(error = TRUE, lr_reduce_on_plateau(factor = 1))
+  expect_snapshot(error = TRUE, callback_reduce_lr_on_plateau(factor = 1))
   expect_snapshot(error = TRUE, Dropout$new(rate = 1))
   expect_snapshot(error = TRUE, Linear$new(2, 2, l2 = -1))
   expect_snapshot(error = TRUE, bad_fit(validation_split = 1))
@@ -109,7 +109,7 @@ test_that("the training toolkit rejects bad settings with classed errors", {
   expect_snapshot(error = TRUE, mlp(Species ~ ., data = iris, activation = "swish"))
   expect_snapshot(error = TRUE, callback_epoch_end("f"))
   expect_snapshot(error = TRUE, confusion_matrix(1:3, 1:2))
-  expect_error(early_stopping(patience = -1), class = "rustnn_error_argument")
+  expect_error(callback_early_stopping(patience = -1), class = "rustnn_error_argument")
 })
 
 test_that("image layers reject bad sizes with classed errors", {
@@ -170,4 +170,14 @@ test_that("plot_decision_boundary() rejects bad input", {
   expect_snapshot(error = TRUE, plot_decision_boundary(model, x, resolution = 1))
   expect_error(plot_decision_boundary(model, x, col = "red", y = rep(0:1, 5)),
                class = "rustnn_error_argument")
+})
+
+test_that("a misspelt argument in `...` gets a suggestion", {
+  model <- Sequential$new(Linear$new(2, 1))
+  x <- matrix(rnorm(20), 10)
+  expect_error(fit(model, x, x[, 1], bach_size = 3, verbose = 0), class = "rustnn_error_argument")
+  expect_snapshot(error = TRUE, fit(model, x, x[, 1], bach_size = 3, verbose = 0))
+  expect_snapshot(error = TRUE, predict(model, x, thread = 1, tpye = "class"))
+  expect_null(rustnn:::did_you_mean("zzz", c("epochs", "batch_size")))
+  expect_match(rustnn:::did_you_mean("batch", c("batch_size", "epochs")), "batch_size")
 })

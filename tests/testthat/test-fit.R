@@ -99,7 +99,7 @@ test_that("early stopping stops, and restores the best weights", {
   model <- Sequential$new(Linear$new(2, 1), dtype = "float64")
   h <- fit(model, x, y, optimizer = SGD$new(lr = 0.12), epochs = 100, batch_size = 200,
            validation_data = list(x, y), shuffle = FALSE, verbose = 0,
-           callbacks = list(early_stopping(patience = 2, restore_best_weights = TRUE)))
+           callbacks = list(callback_early_stopping(patience = 2, restore_best_weights = TRUE)))
   df <- as.data.frame(h)
   best <- which.min(df$val_loss)
   expect_lt(nrow(df), 100)
@@ -117,11 +117,11 @@ test_that("learning-rate schedules set each epoch's rate", {
     as.data.frame(fit(model, x, x[, 1], optimizer = SGD$new(lr = 0.1), epochs = 6,
                       callbacks = list(cb), verbose = 0))$lr
   }
-  expect_equal(run(lr_step_decay(2, 0.5)), 0.1 * 0.5^c(0, 0, 1, 1, 2, 2))
-  expect_equal(run(lr_exponential_decay(0.9)), 0.1 * 0.9^(0:5))
-  expect_equal(run(lr_cosine(t_max = 5, lr_min = 0.01)),
+  expect_equal(run(callback_lr_step_decay(2, 0.5)), 0.1 * 0.5^c(0, 0, 1, 1, 2, 2))
+  expect_equal(run(callback_lr_exponential_decay(0.9)), 0.1 * 0.9^(0:5))
+  expect_equal(run(callback_lr_cosine(t_max = 5, lr_min = 0.01)),
                0.01 + 0.09 * (1 + cos(pi * pmin(0:5, 5) / 5)) / 2)
-  plateau <- run(lr_reduce_on_plateau("loss", factor = 0.5, patience = 1, min_delta = 10))
+  plateau <- run(callback_reduce_lr_on_plateau("loss", factor = 0.5, patience = 1, min_delta = 10))
   expect_equal(plateau, 0.1 * 0.5^c(0, 0, 1, 2, 3, 4))
 })
 

@@ -201,7 +201,7 @@ test_that("records come back for the epochs that ran when training stops", {
   model <- small_net()
   history <- fit(model, d$x, d$y, optimizer = SGD$new(lr = 0.5), epochs = 200, batch_size = 8,
                  validation_split = 0.25, track = "weights", verbose = 0,
-                 callbacks = list(early_stopping(patience = 2, restore_best_weights = TRUE)))
+                 callbacks = list(callback_early_stopping(patience = 2, restore_best_weights = TRUE)))
   expect_identical(history$status, "early_stopped")
   n <- length(history$metrics$loss)
   expect_equal(max(history$tracked$summary$epoch), n)

@@ -1,6 +1,7 @@
 //! The closed sets of names the engine knows, in one place for the host:
-//! layer types, activations, losses, metrics, optimizers, schedules, and
-//! the tensors that are buffers (moved by training, not trained).
+//! layer types, activations, losses, metrics (and which of them compare
+//! classes, and which improve by going up), optimizers, schedules, and the
+//! tensors that are buffers (moved by training, not trained).
 //! Each set is declared once, by the type it names (`LayerSpec::TYPES`,
 //! `Activation::NAMES`, ...); the R side reads them from here instead of
 //! writing its own lists, and its tests check that every name has its R
@@ -23,6 +24,11 @@ pub fn catalog() -> Vec<NameSet> {
         ("activations", Activation::NAMES.to_vec()),
         ("losses", Loss::NAMES.to_vec()),
         ("metrics", Metric::NAMES.to_vec()),
+        ("class_metrics", Metric::names_where(Metric::needs_classes)),
+        (
+            "metrics_higher_is_better",
+            Metric::names_where(Metric::higher_is_better),
+        ),
         ("optimizers", OptimizerConfig::NAMES.to_vec()),
         ("schedules", Schedule::NAMES.to_vec()),
         ("buffers", crate::batchnorm::BUFFERS.to_vec()),
@@ -52,7 +58,7 @@ mod tests {
             assert_eq!(Metric::from_name(name).unwrap().name(), name);
         }
         let sets = catalog();
-        assert_eq!(sets.len(), 7);
+        assert_eq!(sets.len(), 9);
         assert!(sets.iter().all(|(_, names)| !names.is_empty()));
     }
 }

@@ -81,6 +81,20 @@ impl Metric {
         )
     }
 
+    /// Whether it compares classes (meaningless on a regression's numbers).
+    pub fn needs_classes(self) -> bool {
+        self.is_classification() || self == Metric::Auc
+    }
+
+    /// The names of the metrics for which `keep` holds.
+    pub fn names_where(keep: fn(Metric) -> bool) -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|&m| keep(m))
+            .map(Metric::name)
+            .collect()
+    }
+
     /// Refuses metrics that cannot be computed for `outputs` output columns.
     pub fn check_outputs(self, outputs: usize) -> Result<()> {
         if self == Metric::Auc && outputs != 1 {
