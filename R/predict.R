@@ -20,8 +20,9 @@
 #' @export
 #' @examples
 #' set.seed(1)
-#' model <- Sequential$new(Linear$new(4, 3), Softmax$new())
-#' fit(model, Species ~ ., data = iris, epochs = 5)
+#' model <- Sequential$new(Linear$new(4, 8), ReLU$new(), Linear$new(8, 3), Softmax$new())
+#' fit(model, Species ~ ., data = iris, optimizer = Adam$new(lr = 0.05), epochs = 50,
+#'     verbose = 0)
 #' head(predict(model, iris, type = "prob"))
 #' table(predict(model, iris, type = "class"), iris$Species)
 predict.Sequential <- function(object, newdata, type = c("response", "class", "prob"),

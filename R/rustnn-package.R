@@ -34,9 +34,25 @@
 #' @importFrom rlang %||% .data
 NULL
 
+#' Train a model
+#'
+#' `fit()` is the generic of the generics package, re-exported. For a
+#' rustnn model it is [fit()][fit.Sequential] for [Sequential] models,
+#' whose page documents the arguments: data, loss, optimizer, epochs,
+#' batch size, validation, metrics, callbacks.
+#'
+#' @param object A model.
+#' @param ... Arguments for the method: see [fit.Sequential()].
+#' @return See [fit.Sequential()].
+#' @name fit
+#' @usage fit(object, ...)
 #' @importFrom generics fit
-#' @export
-generics::fit
+#' @export fit
+#' @examples
+#' model <- Sequential$new(Linear$new(1, 1))
+#' x <- matrix(1:10, ncol = 1)
+#' history <- fit(model, x, 2 * x + 1, epochs = 5, verbose = 0)
+NULL
 
 # The class factories (activation_class(), loss_class(), optimizer_class())
 # write `initialize` methods outside R6Class(), where R CMD check cannot see
