@@ -132,14 +132,18 @@ check_hyper <- function(x, kind, arg, call) {
 #' "rustnn_engine_error" (raising them from Rust leaks memory, see `to_r()`
 #' in the glue), which must never reach the user: every `rn_` call that can
 #' fail goes through here. `abort(message, call)` signals them, by default
-#' as engine errors. No handler is set up around the call (it would cost
+#' as engine errors. A call the user interrupted (Ctrl-C) during long work
+#' returns a "rustnn_interrupt" value instead, signalled here as an interrupt. No handler is set up around the call (it would cost
 #' more than most calls into the engine): the glue raises no R error of its
 #' own, and errors of R code run while its arguments are forced (rebuilding
 #' the engine) pass through with their class.
 #' @noRd
 rust_call <- function(expr, call = rlang::caller_env(), abort = abort_engine) {
   result <- expr
-  if (inherits(result, "rustnn_engine_error")) abort(result$message, call)
+  if (inherits(result, "rustnn_engine_error")) {
+    if (inherits(result, "rustnn_interrupt")) rlang::interrupt()
+    abort(result$message, call)
+  }
   result
 }
 

@@ -58,6 +58,8 @@ rn_backward <- function(ptr, grad) .Call(wrap__rn_backward, ptr, grad)
 #' @noRd
 rn_kept <- function(ptr, grads) .Call(wrap__rn_kept, ptr, grads)
 
+#' Outputs for every row of `x`, on `threads` threads. Ctrl-C is checked
+#' between chunks of rows; it stops the prediction (see `interrupted()`).
 #' @noRd
 rn_predict <- function(ptr, x, threads) .Call(wrap__rn_predict, ptr, x, threads)
 

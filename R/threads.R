@@ -7,6 +7,15 @@
 #' is set (as `R CMD check --as-cran` does). Results never depend on it:
 #' every thread count gives bit-identical weights.
 #'
+#' Threads are shared: the process keeps one set of threads per thread count
+#' in use, whatever the number of models, so a model holds no threads of its
+#' own (the few most recently used counts are kept). A forked child
+#' (`parallel::mclapply()`, `parallel::mcparallel()`,
+#' `future::plan("multicore")`) starts its own threads the first time it
+#' needs them, so models work there as in the parent, with the same results.
+#'
+#' `predict()` and `fit()` stop promptly on an interrupt (Ctrl-C).
+#'
 #' @return A positive integer.
 #' @export
 #' @examples

@@ -223,12 +223,19 @@ impl AnyFitSession {
     }
 }
 
-fn predict_generic<T: Scalar>(net: &mut Network<T>, x: ColMajor<'_>) -> Result<ColMajorOwned> {
+fn predict_generic<T: Scalar>(
+    net: &mut Network<T>,
+    x: ColMajor<'_>,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<ColMajorOwned> {
     // Convert chunk by chunk: no full copy of x in the network's type.
     let offsets = x.column_offsets();
-    let out = net.predict_with(x.nrow, x.ncol, |start, _, buf| {
-        x.fill_rows(&offsets, start, &mut buf.view_mut())
-    })?;
+    let out = net.predict_with(
+        x.nrow,
+        x.ncol,
+        |start, _, buf| x.fill_rows(&offsets, start, &mut buf.view_mut()),
+        stop,
+    )?;
     Ok(ColMajorOwned::from_view(out.view()))
 }
 
@@ -318,7 +325,18 @@ impl AnyNetwork {
     }
 
     pub fn predict(&mut self, x: ColMajor<'_>) -> Result<ColMajorOwned> {
-        each!(self, net => predict_generic(net, x))
+        self.predict_or_stop(x, &mut || false)
+    }
+
+    /// [`AnyNetwork::predict`], asking `stop` between chunks of rows (the
+    /// host checks for an interrupt there); if it says so, ends with
+    /// [`NnError::Interrupted`](crate::NnError::Interrupted).
+    pub fn predict_or_stop(
+        &mut self,
+        x: ColMajor<'_>,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<ColMajorOwned> {
+        each!(self, net => predict_generic(net, x, stop))
     }
 
     /// One optimizer step from the gradients of the last backward pass.

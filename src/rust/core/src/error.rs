@@ -14,6 +14,8 @@ pub enum NnError {
     InvalidArgument(String),
     /// An operation needs state that is not there yet (e.g. backward before forward).
     State(String),
+    /// The host asked to stop (the user pressed Ctrl-C) before the work was done.
+    Interrupted,
 }
 
 impl fmt::Display for NnError {
@@ -22,6 +24,7 @@ impl fmt::Display for NnError {
             NnError::Shape(msg) | NnError::InvalidArgument(msg) | NnError::State(msg) => {
                 f.write_str(msg)
             }
+            NnError::Interrupted => f.write_str("interrupted"),
         }
     }
 }

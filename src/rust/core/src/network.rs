@@ -425,12 +425,16 @@ impl<T: Scalar> Network<T> {
     }
 
     /// Outputs for every row of `x`, computed `PREDICT_ROWS` rows at a time;
-    /// `fill_input` writes rows `start..end` of the input into the buffer it is given.
+    /// `fill_input` writes rows `start..end` of the input into the buffer it
+    /// is given. `stop` is asked before each chunk but the first, so that
+    /// the host can check for an interrupt: if it says so, the prediction
+    /// ends with [`NnError::Interrupted`].
     pub fn predict_with(
         &mut self,
         nrow: usize,
         ncol: usize,
         mut fill_input: impl FnMut(usize, usize, &mut Array2<T>),
+        stop: &mut dyn FnMut() -> bool,
     ) -> Result<Array2<T>> {
         self.check_input_width(ncol)?;
         let mut out = Array2::zeros((nrow, self.output_dim(ncol)));
@@ -443,6 +447,10 @@ impl<T: Scalar> Network<T> {
         let chunk = (PREDICT_VALUES / widest.max(1)).clamp(1, PREDICT_ROWS);
         let mut start = 0;
         while start < nrow {
+            if start > 0 && stop() {
+                self.forward_rows = None;
+                return Err(NnError::Interrupted);
+            }
             let end = (start + chunk).min(nrow);
             ensure_shape(&mut self.acts[0], end - start, ncol)?;
             fill_input(start, end, &mut self.acts[0]);
@@ -457,9 +465,12 @@ impl<T: Scalar> Network<T> {
     }
 
     pub fn predict(&mut self, x: ArrayView2<T>) -> Result<Array2<T>> {
-        self.predict_with(x.nrows(), x.ncols(), |start, end, buf| {
-            buf.assign(&x.slice(s![start..end, ..]))
-        })
+        self.predict_with(
+            x.nrows(),
+            x.ncols(),
+            |start, end, buf| buf.assign(&x.slice(s![start..end, ..])),
+            &mut || false,
+        )
     }
 }
 
@@ -741,5 +752,33 @@ mod tests {
         let direct = net.forward(x.view(), Mode::Train).unwrap().to_owned();
         assert_eq!(all, direct);
         assert_eq!(Activation::Sigmoid.name(), "sigmoid");
+    }
+
+    #[test]
+    fn predict_asks_between_chunks_and_stops_when_told() {
+        let mut net = Network::<f64>::new(&specs(&[("linear", 3, 2)]), None).unwrap();
+        let x = Array2::from_shape_fn((PREDICT_ROWS * 2 + 7, 3), |(i, j)| ((i + j) as f64).cos());
+        let fill = |start: usize, end: usize, buf: &mut Array2<f64>| {
+            buf.assign(&x.slice(s![start..end, ..]))
+        };
+        // Three chunks: asked twice, before the second and the third.
+        let mut asked = 0;
+        let all = net
+            .predict_with(x.nrows(), 3, fill, &mut || {
+                asked += 1;
+                false
+            })
+            .unwrap();
+        assert_eq!(asked, 2);
+        let mut asked = 0;
+        let stopped = net.predict_with(x.nrows(), 3, fill, &mut || {
+            asked += 1;
+            true
+        });
+        assert_eq!(stopped, Err(NnError::Interrupted));
+        assert_eq!(asked, 1);
+        // Nothing is left half done: backward refuses, predict works again.
+        assert!(net.backward(all.view(), false).is_err());
+        assert_eq!(net.predict(x.view()).unwrap(), all);
     }
 }

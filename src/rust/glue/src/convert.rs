@@ -45,6 +45,16 @@ pub fn to_r<T: Into<Robj>>(body: impl FnOnce() -> Result<T>) -> Robj {
     error
 }
 
+/// What an `rn_` function returns when the user pressed Ctrl-C during its
+/// work: a value of class `"rustnn_interrupt"` (also an engine error, so that
+/// `rust_call()` looks at it at no cost to other calls), which `rust_call()`
+/// turns into an R interrupt, as if R itself had been interrupted.
+pub fn interrupted() -> Robj {
+    let mut value: Robj = list!(message = "interrupted").into();
+    let _ = value.set_class(["rustnn_interrupt", "rustnn_engine_error"]);
+    value
+}
+
 pub fn col_major(m: &RMatrix<f64>) -> Result<ColMajor<'_>> {
     ColMajor::new(m.data(), m.nrows(), m.ncols()).map_err(core_err)
 }

@@ -16,9 +16,6 @@ use rustnn_core::track::{Kind, TensorRecord};
 use rustnn_core::{AnyNetwork, Control, Event, FitReport, FitStatus};
 use std::time::{Duration, Instant};
 
-/// How often, at most, training asks R whether the user pressed Ctrl-C.
-const INTERRUPT_CHECK_EVERY: Duration = Duration::from_millis(20);
-
 /// A session as R holds it: taken out when it finishes.
 pub struct FitHandle {
     session: Option<AnyFitSession>,
@@ -121,16 +118,13 @@ fn rn_fit_run(
         let (net, handle) = network_and_session(&mut ptr, &mut handle)?;
         let started = Instant::now();
         let pause_after = (pause_ms > 0.0).then(|| Duration::from_secs_f64(pause_ms / 1000.0));
-        let mut last_check = Instant::now();
+        let mut interrupts = interrupt::Throttled::new();
         let mut interrupted = false;
         let mut at = (false, 0usize, 0usize, 0usize, f64::NAN);
         let mut observer = |event: Event| -> Control {
-            if last_check.elapsed() >= INTERRUPT_CHECK_EVERY {
-                last_check = Instant::now();
-                if interrupt::pending() {
-                    interrupted = true;
-                    return Control::Stop;
-                }
+            if interrupts.pending() {
+                interrupted = true;
+                return Control::Stop;
             }
             let epoch_end = match event {
                 Event::EpochEnd { epoch, .. } => {

@@ -2,14 +2,15 @@
 //! optimizer steps, and the stateless loss and metric helpers.
 
 use crate::convert::{
-    col_major, core_err, count, input_of, params_list, r_matrix, seed_from, shape_from, shape_to_r,
-    to_r,
+    col_major, core_err, count, input_of, interrupted, params_list, r_matrix, seed_from,
+    shape_from, shape_to_r, to_r,
 };
+use crate::interrupt;
 use crate::settings::{layer_spec_from, loss_from, metrics_from, optimizer_from};
 use extendr_api::prelude::*;
 use extendr_api::Result;
 use rustnn_core::any::{loss_value_and_grad, metric_values, ExportedState};
-use rustnn_core::{AnyNetwork, Dtype, Mode};
+use rustnn_core::{AnyNetwork, Dtype, Mode, NnError};
 
 pub fn engine_ref(ptr: &ExternalPtr<AnyNetwork>) -> Result<&AnyNetwork> {
     ptr.try_addr()
@@ -163,6 +164,8 @@ fn rn_kept(ptr: ExternalPtr<AnyNetwork>, grads: bool) -> Robj {
     })
 }
 
+/// Outputs for every row of `x`, on `threads` threads. Ctrl-C is checked
+/// between chunks of rows; it stops the prediction (see `interrupted()`).
 /// @noRd
 #[extendr]
 fn rn_predict(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, threads: i32) -> Robj {
@@ -170,7 +173,12 @@ fn rn_predict(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, threads: i32) -> Robj {
         let net = engine_mut(&mut ptr)?;
         net.set_threads(count(threads, "threads")?)
             .map_err(core_err)?;
-        Ok(r_matrix(net.predict(input_of(&x)?).map_err(core_err)?))
+        let mut interrupts = interrupt::Throttled::new();
+        match net.predict_or_stop(input_of(&x)?, &mut || interrupts.pending()) {
+            Ok(out) => Ok(r_matrix(out).into()),
+            Err(NnError::Interrupted) => Ok(interrupted()),
+            Err(e) => Err(core_err(e)),
+        }
     })
 }
 
