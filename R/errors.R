@@ -140,6 +140,8 @@ check_hyper <- function(x, kind, arg, call) {
 #' @noRd
 rust_call <- function(expr, call = rlang::caller_env(), abort = abort_engine) {
   result <- expr
+  # What layers written in R said or failed with inside the engine (custom.R).
+  if (!is.null(the$custom_failure) || !is.null(the$custom_conditions)) raise_custom_failure(call)
   if (inherits(result, "rustnn_engine_error")) {
     if (inherits(result, "rustnn_interrupt")) rlang::interrupt()
     abort(result$message, call)
@@ -155,14 +157,16 @@ abort_engine <- function(msg, call) {
 #' layer) with methods of its own, or `Layer` itself.
 #' @noRd
 abort_custom_layer <- function(cls, i, call) {
-  parent <- intersect(cls[-1], c(vapply(layer_classes(), function(g) g$classname, character(1)), "Layer"))[1]
-  what <- if (cls[1] == "Layer") {
-    "{.cls Layer} is the base class of the built-in layers"
+  parent <- intersect(cls[-1], vapply(layer_classes(), function(g) g$classname, character(1)))[1]
+  message <- if (cls[1] == "Layer") {
+    c("Layer {i} is a {.cls Layer}, the base class, which computes nothing.",
+      i = "Write a layer as a class that inherits from {.cls Layer}, with {.fn forward} and {.fn backward} (see {.code ?Layer}).")
+  } else if (!is.na(parent)) {
+    c("Layer {i} is a {.cls {cls[1]}}, a subclass of the built-in {.cls {parent}}, which the engine runs as it is: its own methods would be ignored.",
+      i = "Write your layer as a class that inherits from {.cls Layer} itself (see {.code ?Layer}).")
   } else {
-    "Layer {i} is a {.cls {cls[1]}}, a subclass of {.cls {parent}}"
+    c("Layer {i} is a {.cls {cls[1]}} whose {.fn initialize} names an engine type: only the built-in layers do that.",
+      i = "Call {.code super$initialize()} with no arguments (see {.code ?Layer}).")
   }
-  cli::cli_abort(c(paste0(what, ": rustnn cannot run layers written in R yet."),
-                   i = "A model runs its layers in the engine, so a subclass's own {.fn forward} and {.fn backward} would be ignored.",
-                   i = "Build models from the built-in layers (see {.code ?Layer})."),
-                 class = c("rustnn_error_custom_layer", "rustnn_error"), call = call)
+  cli::cli_abort(message, class = c("rustnn_error_custom_layer", "rustnn_error"), call = call)
 }

@@ -7,9 +7,10 @@ NULL
 
 #' Builds a network with zero parameters from a list of layer descriptions
 #' and the shape of one input sample (`NULL`, `c(features)` or
-#' `c(channels, height, width)`).
+#' `c(channels, height, width)`). `customs` has, for each layer, `NULL` or
+#' the description of a layer written in R (see `custom_spec()`).
 #' @noRd
-rn_new <- function(dtype, specs, input_shape) .Call(wrap__rn_new, dtype, specs, input_shape)
+rn_new <- function(dtype, specs, input_shape, customs) .Call(wrap__rn_new, dtype, specs, input_shape, customs)
 
 #' What the R side keeps of a new network: the shape entering each layer
 #' and the output's (as `rn_shapes`), and whether a training pass draws

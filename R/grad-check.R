@@ -100,7 +100,8 @@ grad_check <- function(model, x, y, loss = NULL, eps = 1e-5, tolerance = 1e-6,
     abort_arg("{.arg y} must have one target per row of {.arg x} ({nrow(x)}), not {NROW(y)}.", "y")
   }
   state <- copy$.get_state()
-  engine <- build_engine("float64", state$specs, state$params, state$input_shape)
+  engine <- build_engine("float64", state$specs, state$params, state$input_shape,
+                         layers = copy$layers)
   out_shape <- utils::tail(rust_call(rn_shapes(engine)), 1L)[[1]]
   y <- grad_check_target(y, loss, nrow(x), out_shape)
   # One seed for every pass: the same dropout masks each time.

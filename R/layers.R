@@ -42,7 +42,9 @@ Layer <- R6::R6Class("Layer",
     #   (e.g. `alpha`, `rate`, `l1`, `l2`), numbers only.
     initialize = function(type, in_features = NA_integer_, out_features = NA_integer_,
                           params = list(), options = list()) {
-      if (missing(type)) abort_custom_layer(class(self), 1L, rlang::current_env())
+      # A layer written in R calls super$initialize() with no type (or
+      # does not call it at all): see custom.R.
+      if (missing(type)) return(invisible(self))
       private$.type <- type
       private$.in <- in_features
       private$.out <- out_features
@@ -104,6 +106,7 @@ Layer <- R6::R6Class("Layer",
 
     # @description Internal: the layer's description for the engine.
     .spec = function() {
+      if (is.null(private$.type)) return(custom_spec(self))
       c(list(type = private$.type, in_features = private$.in, out_features = private$.out),
         private$.options)
     },
@@ -143,10 +146,15 @@ Layer <- R6::R6Class("Layer",
     #   and vectors (`bias`); assign to set them (same shapes).
     params = function(value) {
       if (missing(value)) {
+        if (private$.in_engine) return(private$.engine_params)
         if (is.null(private$.model)) return(private$.params)
         return(private$.model$.layer_params(private$.index))
       }
-      value <- private$check_params(value)
+      if (private$.in_engine) {
+        abort_arg("A layer's {.fn forward} and {.fn backward} must not assign {.field params} in a model: the optimizer updates them.",
+                  "params", call = rlang::caller_env())
+      }
+      value <- if (is.null(private$.type)) check_custom_params(value) else private$check_params(value)
       if (is.null(private$.model)) {
         private$.params <- value
         private$.engine_ptr <- NULL
@@ -158,10 +166,18 @@ Layer <- R6::R6Class("Layer",
     # @field grads Named list of gradients from the last backward pass
     #   (empty before one); read-only.
     grads = function(value) {
+      custom <- is.null(private$.type)
       if (!missing(value)) {
-        abort_arg("{.field grads} is read-only: it is filled by the backward pass.", "grads")
+        if (!custom) {
+          abort_arg("{.field grads} is read-only: it is filled by the backward pass.", "grads")
+        }
+        value <- check_custom_params(value, "grads")
+        if (private$.in_engine) private$.engine_grads <- value else private$.grads <- value
+        return(invisible(self))
       }
+      if (private$.in_engine) return(private$.engine_grads)
       if (!is.null(private$.model)) return(private$.model$.layer_grads(private$.index))
+      if (custom) return(private$.grads)
       if (!private$.backward_done || length(private$.params) == 0L) return(list())
       rust_call(rn_params(private$engine(private$.input_shape), TRUE))[[1]]
     },
@@ -187,6 +203,13 @@ Layer <- R6::R6Class("Layer",
     .engine_owner = NULL,
     .input_shape = NULL,
     .backward_done = FALSE,
+    # A layer written in R: its gradients when standalone, and while the
+    # engine runs its passes in a model, the engine's parameters and the
+    # gradients its backward() sets (see custom.R).
+    .grads = list(),
+    .in_engine = FALSE,
+    .engine_params = NULL,
+    .engine_grads = NULL,
 
     require_standalone = function(what) {
       if (!is.null(private$.model)) {
@@ -273,7 +296,7 @@ check_param_size <- function(n, what, arg, call = rlang::caller_env()) {
 #' argument errors naming `arg`.
 #' @noRd
 build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
-                         call = rlang::caller_env()) {
+                         call = rlang::caller_env(), layers = NULL) {
   # The engine reads numbers as doubles; widths are 0 where a layer keeps its
   # input's width.
   engine_specs <- lapply(specs, function(s) {
@@ -283,7 +306,8 @@ build_engine <- function(dtype, specs, params, input_shape = NULL, arg = "...",
     s
   })
   shape <- if (!is.null(input_shape)) as.double(input_shape)
-  ptr <- rust_call(rn_new(dtype, engine_specs, shape), call = call, abort = function(msg, call) {
+  customs <- custom_engine_defs(dtype, engine_specs, params, shape, layers, call)
+  ptr <- rust_call(rn_new(dtype, engine_specs, shape, customs), call = call, abort = function(msg, call) {
     problem <- if (is.null(input_shape)) "The layers do not fit together." else
       "The layers cannot take inputs of shape {format_shape(input_shape)}."
     hint <- if (is.null(input_shape) && grepl("expects [0-9]+ inputs", msg)) {

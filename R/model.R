@@ -217,7 +217,8 @@ Sequential <- R6::R6Class("Sequential",
       st <- self$.get_state()
       if (needs_input_shape(st$specs) && is.null(st$input_shape)) {
         # Known anyway when a linear layer comes first.
-        return(tryCatch(rust_call(rn_shapes(build_engine(st$dtype, st$specs, list()))),
+        return(tryCatch(rust_call(rn_shapes(build_engine(st$dtype, st$specs, list(),
+                                                         layers = private$.layers))),
                         rustnn_error = function(e) NULL))
       }
       private$engine()
@@ -369,7 +370,8 @@ Sequential <- R6::R6Class("Sequential",
 
     build = function(arg, call, checked = FALSE) {
       st <- if (checked) private$.state else check_state(private$.state, values = TRUE, call)
-      ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape, arg = arg, call = call)
+      ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape, arg = arg, call = call,
+                          layers = private$.layers)
       if (!checked) check_state_params(st$params, ptr, call)
       private$.state <- st
       private$.engine_ptr <- ptr
@@ -600,12 +602,15 @@ check_layers <- function(layers, call = rlang::caller_env()) {
       abort_arg("Layer {i} must be a layer object such as {.code Linear$new(2, 4)}, not {.obj_type_friendly {layers[[i]]}}.",
                 "...", call = call)
     }
-    # The engine runs the built-in layers only: a subclass's own methods
-    # would be silently ignored inside the model.
+    # A subclass of a built-in layer would have its own methods ignored
+    # (the engine runs the built-in one); a layer written in R must say
+    # what it computes.
     cls <- class(layers[[i]])
-    if (!cls[1] %in% builtin) {
+    if (!cls[1] %in% builtin && (any(cls %in% builtin) || cls[1] == "Layer" ||
+                                 !is_custom_layer(layers[[i]]))) {
       abort_custom_layer(cls, i, call)
     }
+    if (!cls[1] %in% builtin) check_custom_layer(layers[[i]], i, call)
   }
   # Whether the layers fit together is the engine's to say, when it is
   # built (see build_engine()).
@@ -625,7 +630,10 @@ has_layer <- function(specs, types) {
 #' grad_check() rows and tracked weights.
 #' @noRd
 layer_names <- function(specs) {
-  paste0(vapply(specs, function(s) s$type, character(1)), "_", seq_along(specs))
+  # A layer written in R is named by its class.
+  kinds <- vapply(specs, function(s) if (identical(s$type, "custom")) tolower(s$class) else s$type,
+                  character(1))
+  paste0(kinds, "_", seq_along(specs))
 }
 
 #' Whether a model with these layer specs needs to know its input's shape
@@ -633,7 +641,8 @@ layer_names <- function(specs) {
 #' engine tells the ones a linear layer fixes.
 #' @noRd
 needs_input_shape <- function(specs) {
-  has_layer(specs, c(image_layer_types, "batch_norm"))
+  # A layer written in R that comes first learns its width from the input.
+  has_layer(specs, c(image_layer_types, "batch_norm")) || identical(specs[[1]]$type, "custom")
 }
 
 #' `input_shape` as given to Sequential$new(): NULL, c(features),

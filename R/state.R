@@ -80,7 +80,7 @@ spec_problem <- function(s) {
   if (!(is.list(s) && !is.null(nm) && !anyNA(nm) && all(nzchar(nm)) && !anyDuplicated(nm))) {
     return(paste0("is described by ", describe(s), ", not by a list of named settings."))
   }
-  types <- names(layer_classes())
+  types <- c(names(layer_classes()), "custom")
   if (!(is.character(s$type) && length(s$type) == 1L && s$type %in% types)) {
     return(paste0("has type ", describe(s$type), ", not a layer type of this rustnn (",
                   paste(types, collapse = ", "), ")."))
@@ -92,7 +92,11 @@ spec_problem <- function(s) {
   widths <- as.double(unlist(widths))
   widths <- widths[!is.na(widths)]
   if (!whole_counts(widths)) return("has widths that are not whole numbers of at least 1.")
-  options <- s[setdiff(nm, c("type", "in_features", "out_features"))]
+  if (s$type == "custom" && !(is.character(s$class) && length(s$class) == 1L && !is.na(s$class) &&
+                              nzchar(s$class))) {
+    return("is a layer written in R without its class name.")
+  }
+  options <- s[setdiff(nm, c("type", "in_features", "out_features", if (s$type == "custom") "class"))]
   ok <- vapply(options, function(v) (is.numeric(v) || is.logical(v)) && length(v) >= 1L &&
                  all(is.finite(v)), logical(1))
   if (!all(ok)) return(paste0("has an invalid setting, ", names(options)[!ok][1], "."))

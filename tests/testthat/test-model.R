@@ -49,16 +49,17 @@ test_that("planar_flower follows the published construction", {
   expect_lt(max(r), 4 + 1)
 })
 
-test_that("subclasses of layers are refused, not silently run as the built-in layer", {
+test_that("subclasses of built-in layers are refused, not silently run as the built-in layer", {
   MyTanh <- R6::R6Class("MyTanh", inherit = Tanh,
                         public = list(forward = function(x, training = TRUE) x * 0))
   MyLayer <- R6::R6Class("MyLayer", inherit = Layer,
                          public = list(initialize = function() super$initialize("linear", 2L, 2L)))
   expect_error(Sequential$new(Linear$new(2, 2), MyTanh$new()), class = "rustnn_error_custom_layer")
   expect_error(Sequential$new(MyLayer$new()), class = "rustnn_error_custom_layer")
-  expect_error(Layer$new(), class = "rustnn_error_custom_layer")
+  expect_error(Sequential$new(Layer$new()), class = "rustnn_error_custom_layer")
   expect_snapshot(error = TRUE, {
     Sequential$new(Linear$new(2, 2), MyTanh$new())
-    Layer$new()
+    Sequential$new(MyLayer$new())
+    Sequential$new(Linear$new(2, 2), Layer$new())
   })
 })

@@ -294,10 +294,11 @@ impl<T: Scalar> LayerKind<T> for Activation {
         Ok(())
     }
 
-    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) -> Result<()> {
         if let Some(grad_in) = grads.grad_in {
             Activation::backward(*self, grads.input, grads.output, grads.grad_out, grad_in)
         }
+        Ok(())
     }
 }
 

@@ -199,8 +199,9 @@ impl<T: Scalar> LayerKind<T> for BatchNorm<T> {
         Ok(())
     }
 
-    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
-        BatchNorm::backward(self, grads.input, grads.grad_out, grads.grad_in)
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) -> Result<()> {
+        BatchNorm::backward(self, grads.input, grads.grad_out, grads.grad_in);
+        Ok(())
     }
 
     /// The trained scale and shift, then the running statistics (buffers).

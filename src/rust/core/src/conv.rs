@@ -9,7 +9,7 @@
 //! parallel; the weight gradient is summed per chunk and the chunks are
 //! added in order, so results never depend on the number of threads.
 
-use crate::error::shape_err;
+use crate::error::{shape_err, Result};
 use crate::gemm::matmul;
 use crate::kind::{view, Backward, Forward, LayerKind, ParamView, Pass, TensorMut};
 use crate::matrix::{try_zeros, try_zeros1, with_slices};
@@ -316,8 +316,9 @@ impl<T: Scalar> LayerKind<T> for Conv2d<T> {
         Ok(())
     }
 
-    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) {
-        Conv2d::backward(self, grads.input, grads.grad_out, grads.grad_in, par)
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) -> Result<()> {
+        Conv2d::backward(self, grads.input, grads.grad_out, grads.grad_in, par);
+        Ok(())
     }
 
     fn tensors(&self) -> Vec<ParamView<'_, T>> {

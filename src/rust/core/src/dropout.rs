@@ -3,6 +3,7 @@
 //! dropout, as Keras and PyTorch), so inference is the identity and needs
 //! no rescaling.
 
+use crate::error::Result;
 use crate::kind::{Backward, Forward, LayerKind, Mode, Pass};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -76,10 +77,11 @@ impl<T: Scalar> LayerKind<T> for Dropout<T> {
         Dropout::forward(self, io.input, io.output, pass.mode, pass.rng)
     }
 
-    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) -> Result<()> {
         if let Some(grad_in) = grads.grad_in {
             Dropout::backward(self, grads.grad_out, grad_in)
         }
+        Ok(())
     }
 
     fn random_in_training(&self) -> bool {

@@ -105,8 +105,9 @@ pub trait LayerKind<T: Scalar> {
     fn forward(&mut self, io: Forward<'_, T>, pass: &mut Pass) -> Result<()>;
 
     /// Fills the parameter gradients and, if `grads.grad_in` is given,
-    /// `dL/dinput`.
-    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel);
+    /// `dL/dinput`. Only a layer computed by the host (see `custom.rs`) can
+    /// fail here.
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) -> Result<()>;
 
     /// Every tensor of its state, read-only: trained parameters with their
     /// gradients, then buffers. [`LayerKind::tensors_mut`] lists the same

@@ -7,6 +7,7 @@
 use crate::activation::Activation;
 use crate::batchnorm::BatchNorm;
 use crate::conv::Conv2d;
+use crate::custom::{CustomDef, CustomLayer};
 use crate::dropout::Dropout;
 use crate::error::{
     arg_err, check_fraction, check_non_negative, check_positive, shape_err, NnError, Result,
@@ -21,6 +22,7 @@ use crate::shape::Shape;
 use crate::window::Window;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rand::rngs::StdRng;
+use std::sync::Arc;
 
 /// Optional settings of a layer, as R passes them: only the ones a layer
 /// kind uses are read (`alpha` by parameterized activations, `rate` by
@@ -40,7 +42,7 @@ pub struct LayerOptions {
     pub momentum: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LayerSpec {
     Linear {
         in_features: usize,
@@ -68,6 +70,9 @@ pub enum LayerSpec {
         eps: f64,
         momentum: f64,
     },
+    /// A layer the host computes (see `custom.rs`): not a type of the
+    /// catalog, since the user writes it.
+    Custom(Arc<CustomDef>),
 }
 
 impl LayerSpec {
@@ -179,6 +184,7 @@ impl LayerSpec {
             LayerSpec::Pool2d { kind, .. } => kind.name(),
             LayerSpec::Flatten => "flatten",
             LayerSpec::BatchNorm { .. } => "batch_norm",
+            LayerSpec::Custom(_) => "custom",
         }
     }
 
@@ -260,6 +266,7 @@ impl LayerSpec {
                 Ok(input)
             }
             LayerSpec::Activation(_) | LayerSpec::Dropout { .. } => Ok(input),
+            LayerSpec::Custom(ref def) => Ok(Shape::flat(def.out_width)),
         }
     }
 }
@@ -275,10 +282,11 @@ impl<T: Scalar> LayerKind<T> for Flatten {
         Ok(())
     }
 
-    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) {
+    fn backward(&mut self, grads: Backward<'_, T>, _par: &Parallel) -> Result<()> {
         if let Some(mut grad_in) = grads.grad_in {
             grad_in.assign(&grads.grad_out)
         }
+        Ok(())
     }
 }
 
@@ -294,6 +302,7 @@ pub enum Layer<T: Scalar> {
     Pool2d(Pool2d),
     Flatten(Flatten),
     BatchNorm(BatchNorm<T>),
+    Custom(CustomLayer<T>),
 }
 
 /// Runs `$body` with `$l` bound to the layer inside, whatever its kind.
@@ -307,6 +316,7 @@ macro_rules! each_layer {
             Layer::Pool2d($l) => $body,
             Layer::Flatten($l) => $body,
             Layer::BatchNorm($l) => $body,
+            Layer::Custom($l) => $body,
         }
     };
 }
@@ -350,6 +360,7 @@ impl<T: Scalar> Layer<T> {
                 eps,
                 momentum,
             } => Layer::BatchNorm(BatchNorm::new(channels, eps, momentum)?),
+            LayerSpec::Custom(def) => Layer::Custom(CustomLayer::new(def)),
         })
     }
 
@@ -379,6 +390,7 @@ impl<T: Scalar> Layer<T> {
                 eps: b.eps,
                 momentum: b.momentum,
             },
+            Layer::Custom(c) => LayerSpec::Custom(c.def()),
         }
     }
 
@@ -416,7 +428,7 @@ impl<T: Scalar> Layer<T> {
         grad_out: ArrayView2<T>,
         grad_in: Option<ArrayViewMut2<T>>,
         par: &Parallel,
-    ) {
+    ) -> Result<()> {
         let grads = Backward {
             input,
             output,

@@ -16,6 +16,7 @@ pub mod batchnorm;
 pub mod callbacks;
 pub mod catalog;
 pub mod conv;
+pub mod custom;
 pub mod dropout;
 pub mod error;
 pub mod gemm;
@@ -47,6 +48,8 @@ pub use layer::{Layer, LayerOptions, LayerSpec};
 pub use loss::Loss;
 pub use matrix::ColMajor;
 pub use metrics::{Metric, Tally};
+/// The array crate of the engine's types, for the glue.
+pub use ndarray;
 pub use network::Network;
 pub use optim::{Optimizer, OptimizerConfig, OptimizerState};
 pub use scalar::Scalar;

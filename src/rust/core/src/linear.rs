@@ -111,8 +111,9 @@ impl<T: Scalar> LayerKind<T> for Linear<T> {
         Ok(())
     }
 
-    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) {
-        Linear::backward(self, grads.input, grads.grad_out, grads.grad_in, par)
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) -> Result<()> {
+        Linear::backward(self, grads.input, grads.grad_out, grads.grad_in, par);
+        Ok(())
     }
 
     fn tensors(&self) -> Vec<ParamView<'_, T>> {

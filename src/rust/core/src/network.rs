@@ -54,7 +54,7 @@ impl<T: Scalar> Network<T> {
         let layers = specs
             .iter()
             .zip(&shapes)
-            .map(|(spec, shape)| Layer::from_spec(*spec, *shape))
+            .map(|(spec, shape)| Layer::from_spec(spec.clone(), *shape))
             .collect::<Result<Vec<_>>>()?;
         let n = specs.len();
         Ok(Network {
@@ -419,7 +419,7 @@ impl<T: Scalar> Network<T> {
                 above[0].view(),
                 grad_in,
                 &self.parallel,
-            );
+            )?;
         }
         Ok(())
     }
@@ -618,21 +618,23 @@ mod tests {
     #[test]
     fn image_layers_need_a_fitting_input_shape() {
         let conv = window("conv2d", 1, 2, 3);
-        let err = Network::<f32>::new(&[conv], None).unwrap_err();
+        let err = Network::<f32>::new(std::slice::from_ref(&conv), None).unwrap_err();
         assert!(matches!(err, NnError::State(_)));
         assert!(err
             .to_string()
             .contains("layer 1 (conv2d) needs to know the shape"));
-        let err = Network::<f32>::new(&[conv], Some(Shape::image(1, 2, 5))).unwrap_err();
+        let err = Network::<f32>::new(std::slice::from_ref(&conv), Some(Shape::image(1, 2, 5)))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "layer 1 (conv2d) has a 3 x 3 kernel, larger than its input (2 x 5)"
         );
-        let err = Network::<f32>::new(&[conv], Some(Shape::image(3, 8, 8))).unwrap_err();
+        let err = Network::<f32>::new(std::slice::from_ref(&conv), Some(Shape::image(3, 8, 8)))
+            .unwrap_err();
         assert!(err
             .to_string()
             .contains("expects 1 input channel, but gets 3 x 8 x 8"));
-        let after_linear = [LayerSpec::from_parts("linear", 4, 9).unwrap(), conv];
+        let after_linear = [LayerSpec::from_parts("linear", 4, 9).unwrap(), conv.clone()];
         let err = Network::<f32>::new(&after_linear, None).unwrap_err();
         assert!(err.to_string().contains("needs images"), "{err}");
         let too_wide = [conv, LayerSpec::from_parts("linear", 10, 2).unwrap()];

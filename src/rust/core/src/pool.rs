@@ -7,6 +7,7 @@
 //! picked), found again from the input and output the network keeps, so the
 //! layer stores nothing between passes. Average pooling spreads it evenly.
 
+use crate::error::Result;
 use crate::kind::{Backward, Forward, LayerKind, Pass};
 use crate::matrix::with_slices;
 use crate::parallel::Parallel;
@@ -318,7 +319,7 @@ impl<T: Scalar> LayerKind<T> for Pool2d {
         Ok(())
     }
 
-    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) {
+    fn backward(&mut self, grads: Backward<'_, T>, par: &Parallel) -> Result<()> {
         if let Some(grad_in) = grads.grad_in {
             Pool2d::backward(
                 self,
@@ -329,6 +330,7 @@ impl<T: Scalar> LayerKind<T> for Pool2d {
                 par,
             )
         }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@
 //! * [`network`]: the network's calls (build, shapes, parameters, manual
 //!   passes, predict, optimizer steps) and the loss and metric helpers;
 //! * [`fit`]: a training session R starts, runs between pauses and finishes;
+//! * [`custom`]: layers written in R, whose passes the engine asks R for;
 //! * [`catalog`]: the closed sets of names the core knows, for the R side.
 //!
 //! Every function is internal (prefixed `rn_`): the public API is the R
@@ -16,6 +17,7 @@
 
 mod catalog;
 mod convert;
+mod custom;
 mod fit;
 mod interrupt;
 mod network;

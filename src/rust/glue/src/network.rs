@@ -5,6 +5,7 @@ use crate::convert::{
     col_major, core_err, count, input_of, interrupted, params_list, r_matrix, seed_from,
     shape_from, shape_to_r, to_r,
 };
+use crate::custom::custom_spec;
 use crate::interrupt;
 use crate::settings::{layer_spec_from, loss_from, metrics_from, optimizer_from};
 use extendr_api::prelude::*;
@@ -22,15 +23,27 @@ pub fn engine_mut(ptr: &mut ExternalPtr<AnyNetwork>) -> Result<&mut AnyNetwork> 
 
 /// Builds a network with zero parameters from a list of layer descriptions
 /// and the shape of one input sample (`NULL`, `c(features)` or
-/// `c(channels, height, width)`).
+/// `c(channels, height, width)`). `customs` has, for each layer, `NULL` or
+/// the description of a layer written in R (see `custom_spec()`).
 /// @noRd
 #[extendr]
-fn rn_new(dtype: &str, specs: List, input_shape: Robj) -> Robj {
+fn rn_new(dtype: &str, specs: List, input_shape: Robj, customs: List) -> Robj {
     to_r(|| {
         let dtype = Dtype::from_name(dtype).map_err(core_err)?;
         let specs = specs
             .values()
-            .map(|s| layer_spec_from(&s))
+            .zip(
+                customs
+                    .values()
+                    .chain(std::iter::repeat_with(Robj::default)),
+            )
+            .map(|(s, c)| {
+                if c.is_null() {
+                    layer_spec_from(&s)
+                } else {
+                    custom_spec(&c)
+                }
+            })
             .collect::<Result<Vec<_>>>()?;
         let input = match input_shape.as_real_vector() {
             Some(d) => Some(shape_from(&d)?),

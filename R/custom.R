@@ -1,0 +1,240 @@
+# Layers written in R, the tutorial's way: a class that inherits from
+# Layer, sets `self$params` and writes forward(inputs) and backward(grad),
+# filling `self$grads`. In a model, the engine keeps their parameters (so
+# the optimizers train them with the others, by the same rules) and, for
+# their passes, calls the two closures custom_layer_calls() makes, which
+# run the user's methods on R's thread (see src/rust/glue/src/custom.rs).
+#
+# Nothing the user's code does may unwind through the engine: the closures
+# catch errors and interrupts (kept in `the$custom_failure`, raised again
+# by rust_call() once the engine has returned) and hold back warnings and
+# messages (`the$custom_conditions`, signalled then, where the handlers
+# around the call see them).
+
+#' Whether a layer is written in R: a class of the user's, whose
+#' initialize() did not name an engine type.
+#' @noRd
+is_custom_layer <- function(layer) {
+  is.null(layer$.__enclos_env__$private$.type)
+}
+
+#' A custom layer's description in a model's state.
+#' @noRd
+custom_spec <- function(layer) {
+  list(type = "custom", class = class(layer)[1], in_features = NA_integer_,
+       out_features = NA_integer_)
+}
+
+#' The dimensions of a parameter as the engine keeps them.
+#' @noRd
+param_dims <- function(p) as.double(dim(p) %||% length(p))
+
+#' What the engine needs of custom layer `layer` (its description for
+#' rn_new()): its name, parameter shapes, output width and the closures.
+#' The width is the class's `out_features` field if it has one, else that
+#' of forward() run once on two rows of zeros of `in_width` columns.
+#' @noRd
+custom_engine_def <- function(layer, params, in_width, call) {
+  calls <- custom_layer_calls(layer, params)
+  out_width <- layer$out_features
+  if (!(is.numeric(out_width) && length(out_width) == 1L && !is.na(out_width))) {
+    probe <- calls$forward(matrix(0, 2L, in_width), lapply(params, as.double), FALSE)
+    raise_custom_failure(call)
+    out_width <- ncol(probe)
+  }
+  calls$expect_width(out_width)
+  list(name = class(layer)[1], out_width = as.double(out_width),
+       params = lapply(params, param_dims), forward = calls$forward, backward = calls$backward)
+}
+
+#' The closures the engine calls for a custom layer: `forward(x, params,
+#' training)` gives the layer's output for engine params (flat, in the
+#' order of `template`, the layer's named parameters), `backward(grad)`
+#' gives `list(grad_input, grads)`. Each returns NULL if the user's code
+#' failed or returned something unusable (the reason kept for rust_call()).
+#' @noRd
+custom_layer_calls <- function(layer, template) {
+  private <- layer$.__enclos_env__$private
+  names <- names(template)
+  shaped <- function(values) {
+    out <- Map(function(v, like) {
+      if (!is.null(dim(like))) dim(v) <- dim(like)
+      v
+    }, values, template)
+    stats::setNames(out, names)
+  }
+  takes_training <- "training" %in% names(formals(layer$forward))
+  width <- NULL     # the output's, once known
+  input_dim <- NULL # of the last forward pass
+  forward <- function(x, params, training) {
+    private$.engine_params <- shaped(params)
+    input_dim <<- dim(x)
+    in_engine(layer, "forward", function() {
+      out <- if (takes_training) layer$forward(x, training = training) else layer$forward(x)
+      # The probe that finds the width (on zeros) only needs a matrix.
+      check_custom_matrix(out, c(nrow(x), width %||% NA), layer, "forward", "its output",
+                          finite = !is.null(width))
+    })
+  }
+  backward <- function(grad) {
+    private$.engine_grads <- list()
+    in_engine(layer, "backward", function() {
+      grad_input <- check_custom_matrix(layer$backward(grad), input_dim, layer, "backward",
+                                        "the gradient with respect to its input")
+      grads <- private$.engine_grads
+      unset <- setdiff(names, names(grads))
+      if (length(unset)) {
+        abort_custom_call(layer, "backward",
+                          "left {.field grads${unset}} unset: it must fill {.field self$grads} with the gradient of every parameter ({.field {names}}).")
+      }
+      for (n in names) {
+        want <- dim(template[[n]]) %||% length(template[[n]])
+        got <- dim(grads[[n]]) %||% length(grads[[n]])
+        if (prod(got) != prod(want)) {
+          abort_custom_call(layer, "backward",
+                            "set {.field grads${n}} to {length(grads[[n]])} value{?s}, but {.field params${n}} has {prod(want)}.")
+        }
+      }
+      list(grad_input, lapply(grads[names], as.double))
+    })
+  }
+  list(forward = forward, backward = backward, expect_width = function(w) width <<- w)
+}
+
+#' Runs `f()` as the engine's call of a custom layer's `method`: the
+#' layer's `params` and `grads` are the engine's meanwhile; errors and
+#' interrupts are kept and NULL returned, warnings and messages held back.
+#' @noRd
+in_engine <- function(layer, method, f) {
+  private <- layer$.__enclos_env__$private
+  private$.in_engine <- TRUE
+  on.exit(private$.in_engine <- FALSE)
+  hold <- function(cnd) {
+    the$custom_conditions <- c(the$custom_conditions, list(cnd))
+    rlang::cnd_muffle(cnd)
+  }
+  tryCatch(withCallingHandlers(f(), warning = hold, message = hold),
+           error = function(e) keep_custom_failure(e, layer, method),
+           interrupt = function(e) keep_custom_failure(e, layer, method))
+}
+
+keep_custom_failure <- function(cnd, layer, method) {
+  the$custom_failure <- if (inherits(cnd, "rustnn_error_custom_layer") || inherits(cnd, "interrupt")) {
+    cnd
+  } else {
+    tryCatch(abort_custom_call(layer, method, "failed.", parent = cnd), error = identity)
+  }
+  NULL
+}
+
+#' A custom layer's result as a double matrix of dimensions `want` (`NA`
+#' for any), finite, or a classed error.
+#' @noRd
+check_custom_matrix <- function(x, want, layer, method, what, finite = TRUE) {
+  if (!(is.matrix(x) && (is.numeric(x) || is.logical(x)))) {
+    abort_custom_call(layer, method,
+                      "must return {what} as a numeric matrix (one row per sample), not {.obj_type_friendly {x}}.")
+  }
+  if (!all(is.na(want) | dim(x) == want)) {
+    shown <- paste(ifelse(is.na(want), "any", want), collapse = " x ")
+    abort_custom_call(layer, method,
+                      "returned {what} as a {nrow(x)} x {ncol(x)} matrix, but it must be {shown}.")
+  }
+  if (finite && !all(is.finite(x))) {
+    abort_custom_call(layer, method, "returned {what} with NA, NaN or infinite values.")
+  }
+  storage.mode(x) <- "double"
+  x
+}
+
+abort_custom_call <- function(layer, method, problem, parent = NULL, .envir = parent.frame()) {
+  who <- cli::format_inline("Layer {.cls {class(layer)[1]}}'s {.fn {method}}")
+  cli::cli_abort(paste(who, cli::format_inline(problem, .envir = .envir)),
+                 parent = parent, class = c("rustnn_error_custom_layer", "rustnn_error"),
+                 call = NULL)
+}
+
+#' After a call into the engine: the warnings and messages custom layers
+#' held back, signalled here, and the failure that stopped one, raised.
+#' @noRd
+raise_custom_failure <- function(call) {
+  held <- the$custom_conditions
+  the$custom_conditions <- NULL
+  for (cnd in held) {
+    if (inherits(cnd, "warning")) warning(cnd) else message(cnd)
+  }
+  failure <- the$custom_failure
+  if (is.null(failure)) return(invisible())
+  the$custom_failure <- NULL
+  if (inherits(failure, "interrupt")) rlang::interrupt()
+  rlang::cnd_signal(failure)
+}
+
+#' Checks the parameters a custom layer sets: a named list of numeric
+#' matrices or vectors, finite.
+#' @noRd
+check_custom_params <- function(value, field = "params", call = rlang::caller_env()) {
+  nm <- names(value)
+  ok <- is.list(value) && (length(value) == 0L || !is.null(nm) && all(nzchar(nm)) &&
+                             !anyNA(nm) && !anyDuplicated(nm))
+  if (!ok) {
+    abort_arg("{.field {field}} must be a list of numeric matrices or vectors with distinct names.",
+              field, call = call)
+  }
+  for (n in nm) {
+    v <- value[[n]]
+    if (!(is.numeric(v) || is.logical(v)) || length(v) == 0L || length(dim(v)) > 2L) {
+      abort_arg("{.field {field}${n}} must be a numeric matrix or vector, not {.obj_type_friendly {v}}.",
+                field, call = call)
+    }
+    check_finite(v, paste0(field, "$", n), call)
+    storage.mode(value[[n]]) <- "double"
+  }
+  value
+}
+
+#' Checks a layer written in R before a model takes it: its own forward()
+#' and backward(), and parameters it can train.
+#' @noRd
+check_custom_layer <- function(layer, i, call) {
+  for (method in c("forward", "backward")) {
+    if (identical(body(layer[[method]]), body(Layer$public_methods[[method]]))) {
+      cli::cli_abort(c("Layer {i} ({.cls {class(layer)[1]}}) has no {.fn {method}} of its own.",
+                       i = "A layer written in R computes {.code forward(inputs)} and {.code backward(grad)}, filling {.field self$grads} (see {.code ?Layer})."),
+                     class = c("rustnn_error_custom_layer", "rustnn_error"), call = call)
+    }
+  }
+  check_custom_params(layer$params, "params", call)
+  invisible(layer)
+}
+
+#' rn_new()'s `customs`: for each layer, NULL or, for a layer written in R,
+#' its description (custom_engine_def()). A custom layer's output width may
+#' need its input width, which the layers before it give: they are built
+#' first (a network of those layers) to know it.
+#' @noRd
+custom_engine_defs <- function(dtype, specs, params, shape, layers, call) {
+  customs <- vector("list", length(specs))
+  for (i in which(vapply(specs, function(s) identical(s$type, "custom"), logical(1)))) {
+    layer <- layers[[i]]
+    if (is.null(layer)) {
+      cli::cli_abort("Layer {i} is written in R, but its object is missing.",
+                     class = c("rustnn_error_state", "rustnn_error"), call = call)
+    }
+    in_width <- if (i == 1L) {
+      if (is.null(shape)) NA else prod(shape)
+    } else {
+      before <- rust_call(rn_new(dtype, specs[seq_len(i - 1L)], shape, customs[seq_len(i - 1L)]),
+                          call = call)
+      prod(utils::tail(rust_call(rn_shapes(before)), 1L)[[1]])
+    }
+    if (is.na(in_width) || !length(in_width)) {
+      cli::cli_abort(c("Layer {i} ({.cls {class(layer)[1]}}) is written in R and comes first, so the model needs its input width.",
+                       i = "Give {.arg input_shape} to {.fn Sequential$new}, or let it come from the first data."),
+                     class = c("rustnn_error_custom_layer", "rustnn_error"), call = call)
+    }
+    template <- params[[i]] %||% layer$params
+    customs[[i]] <- custom_engine_def(layer, template, in_width, call)
+  }
+  customs
+}

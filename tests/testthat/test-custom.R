@@ -1,0 +1,196 @@
+# Layers written in R (R/custom.R), the tutorial's way.
+
+# Tutorial 001's Linear, with base matrices in place of rray (sweep() adds
+# the bias row), unchanged otherwise: no super$initialize().
+TutorialLinear <- R6::R6Class("TutorialLinear", inherit = Layer, public = list(
+  inputs = NULL,
+  initialize = function(input_size, output_size) {
+    self$params[["w"]] = matrix(rnorm(input_size * output_size), input_size, output_size)
+    self$params[["bias"]] = matrix(rnorm(output_size), 1, output_size)
+  },
+  forward = function(inputs) {
+    self$inputs = inputs
+    sweep(self$inputs %*% self$params[["w"]], 2, self$params[["bias"]], "+")
+  },
+  backward = function(grad) {
+    self$grads[["w"]] = t(self$inputs) %*% grad
+    self$grads[["bias"]] = matrix(colSums(grad), 1)
+    grad %*% t(self$params[["w"]])
+  }
+))
+
+# An activation with no parameters and no initialize() at all.
+Swish <- R6::R6Class("Swish", inherit = Layer, public = list(
+  x = NULL,
+  forward = function(inputs) {
+    self$x <- inputs
+    inputs / (1 + exp(-inputs))
+  },
+  backward = function(grad) {
+    s <- 1 / (1 + exp(-self$x))
+    grad * (s + self$x * s * (1 - s))
+  }
+))
+
+xor_x <- matrix(c(0, 0, 1, 0, 0, 1, 1, 1), ncol = 2, byrow = TRUE)
+xor_y <- matrix(c(1, 0, 0, 1, 0, 1, 1, 0), ncol = 2, byrow = TRUE)
+
+# The tutorial's network and the same one of built-in layers, same weights.
+twin_models <- function(seed = 1) {
+  set.seed(seed)
+  l1 <- TutorialLinear$new(2, 2)
+  l2 <- TutorialLinear$new(2, 2)
+  custom <- Sequential$new(l1, Tanh$new(), l2, dtype = "float64")
+  builtin <- Sequential$new(Linear$new(2, 2), Tanh$new(), Linear$new(2, 2), dtype = "float64")
+  builtin$layers[[1]]$params <- list(weight = l1$params$w, bias = as.vector(l1$params$bias))
+  builtin$layers[[3]]$params <- list(weight = l2$params$w, bias = as.vector(l2$params$bias))
+  list(custom = custom, builtin = builtin)
+}
+
+same_weights <- function(custom, builtin, tolerance = 1e-12) {
+  for (i in c(1, 3)) {
+    expect_equal(custom$layers[[i]]$params$w, builtin$layers[[i]]$params$weight,
+                 tolerance = tolerance)
+    expect_equal(as.vector(custom$layers[[i]]$params$bias), builtin$layers[[i]]$params$bias,
+                 tolerance = tolerance)
+  }
+}
+
+test_that("tutorial 001's Linear trains in fit() as the built-in Linear does", {
+  m <- twin_models()
+  train <- function(model) {
+    fit(model, xor_x, xor_y, loss = "sse", optimizer = SGD$new(lr = 0.01), epochs = 1000,
+        batch_size = 4, shuffle = FALSE, verbose = 0)
+  }
+  h_custom <- train(m$custom)
+  h_builtin <- train(m$builtin)
+  same_weights(m$custom, m$builtin)
+  expect_equal(h_custom$metrics$loss, h_builtin$metrics$loss, tolerance = 1e-12)
+  expect_lt(utils::tail(h_custom$metrics$loss, 1), h_custom$metrics$loss[1])
+  expect_equal(predict(m$custom, xor_x), predict(m$builtin, xor_x), tolerance = 1e-12)
+  # The layer object shows the trained weights, and its gradients.
+  expect_identical(m$custom$layers[[1]]$params$w, m$custom$.get_state()$params[[1]]$w)
+  expect_identical(dim(m$custom$layers[[1]]$params$bias), c(1L, 2L))
+})
+
+test_that("the manual loop with a custom layer equals fit()", {
+  m <- twin_models(2)
+  manual <- m$custom
+  fitted <- m$custom$clone(deep = TRUE)
+  loss <- SSELoss$new()
+  optimizer <- SGD$new(lr = 0.01)
+  for (epoch in 1:50) {
+    out <- manual$forward(xor_x)
+    manual$backward(loss$grad(out, xor_y))
+    optimizer$step(manual)
+  }
+  fit(fitted, xor_x, xor_y, loss = "sse", optimizer = SGD$new(lr = 0.01), epochs = 50,
+      batch_size = 4, shuffle = FALSE, verbose = 0)
+  expect_equal(manual$layers[[1]]$params, fitted$layers[[1]]$params, tolerance = 1e-12)
+  expect_equal(manual$layers[[3]]$params, fitted$layers[[3]]$params, tolerance = 1e-12)
+  expect_equal(names(manual$layers[[1]]$grads), c("w", "bias"))
+  expect_named(manual$forward(xor_x, keep = TRUE), c("tutoriallinear_1", "tanh_2", "tutoriallinear_3"))
+})
+
+test_that("custom layers pass grad_check(), and a wrong backward() fails it", {
+  set.seed(3)
+  x <- matrix(rnorm(20), 10)
+  y <- matrix(rnorm(10), 10)
+  model <- Sequential$new(Linear$new(2, 3), Swish$new(), TutorialLinear$new(3, 1))
+  expect_true(all(grad_check(model, x, y, loss = "mse")$pass))
+  WrongSwish <- R6::R6Class("WrongSwish", inherit = Swish, public = list(
+    backward = function(grad) grad / (1 + exp(-self$x))  # forgets x * s * (1 - s)
+  ))
+  wrong <- Sequential$new(Linear$new(2, 3), WrongSwish$new(), Linear$new(3, 1))
+  expect_false(all(grad_check(wrong, x, y, loss = "mse")$pass))
+})
+
+test_that("one thread or two, and the same seed, give the same custom training", {
+  set.seed(4)
+  x <- matrix(rnorm(400), 200)
+  y <- factor(x[, 1] * x[, 2] > 0)
+  train <- function(threads) {
+    set.seed(5)
+    model <- Sequential$new(Linear$new(2, 8), Swish$new(), TutorialLinear$new(8, 1), Sigmoid$new())
+    set.seed(6)
+    fit(model, x, y, optimizer = Adam$new(lr = 0.05), epochs = 5, batch_size = 16,
+        threads = threads, verbose = 0)
+    model$layers[[3]]$params
+  }
+  one <- train(1)
+  expect_identical(train(2), one)
+  expect_identical(train(1), one)
+})
+
+test_that("mistakes in a custom layer are classed errors naming the layer and the method", {
+  Wide <- R6::R6Class("Wide", inherit = Swish, public = list(
+    forward = function(inputs) cbind(inputs, inputs)
+  ))
+  Wide$set("public", "out_features", 2L)
+  NaNs <- R6::R6Class("NaNs", inherit = Swish, public = list(forward = function(inputs) inputs / 0 * 0))
+  Unset <- R6::R6Class("Unset", inherit = Layer, public = list(
+    initialize = function() self$params$a <- 1,
+    forward = function(inputs) inputs * self$params$a,
+    backward = function(grad) grad * self$params$a
+  ))
+  Fails <- R6::R6Class("Fails", inherit = Swish, public = list(
+    backward = function(grad) stop("my backward broke")
+  ))
+  x <- matrix(rnorm(20), 10)
+  y <- rnorm(10)
+  for (layer in list(Wide$new(), NaNs$new(), Unset$new(), Fails$new())) {
+    model <- Sequential$new(Linear$new(2, 2), layer, Linear$new(2, 1))
+    before <- model$layers[[1]]$params
+    expect_error(fit(model, x, y, epochs = 2, verbose = 0), class = "rustnn_error_custom_layer")
+    # The model keeps its last good weights; a sound forward() still predicts.
+    expect_identical(model$layers[[1]]$params, before)
+    if (inherits(layer, c("Unset", "Fails"))) expect_no_error(predict(model, x))
+  }
+  expect_snapshot(error = TRUE, {
+    fit(Sequential$new(Linear$new(2, 2), Wide$new(), Linear$new(2, 1)), x, y, verbose = 0)
+    fit(Sequential$new(Linear$new(2, 2), NaNs$new(), Linear$new(2, 1)), x, y, verbose = 0)
+    fit(Sequential$new(Linear$new(2, 2), Unset$new(), Linear$new(2, 1)), x, y, verbose = 0)
+    fit(Sequential$new(Linear$new(2, 2), Fails$new(), Linear$new(2, 1)), x, y, verbose = 0)
+  })
+  # The user's own error is there, as the parent.
+  err <- tryCatch(fit(Sequential$new(Linear$new(2, 2), Fails$new(), Linear$new(2, 1)), x, y,
+                      verbose = 0), error = identity)
+  expect_match(conditionMessage(err$parent), "my backward broke")
+  NoBackward <- R6::R6Class("NoBackward", inherit = Layer, public = list(forward = function(inputs) inputs))
+  expect_error(Sequential$new(Linear$new(2, 2), NoBackward$new()), class = "rustnn_error_custom_layer")
+})
+
+test_that("a warning in a custom layer reaches the handlers around fit()", {
+  Noisy <- R6::R6Class("Noisy", inherit = Swish, public = list(
+    forward = function(inputs) {
+      warning("noisy forward")
+      super$forward(inputs)
+    }
+  ))
+  # Building it runs forward() once, to learn its width.
+  model <- suppressWarnings(Sequential$new(Linear$new(2, 2), Noisy$new(), Linear$new(2, 1)))
+  seen <- 0
+  withCallingHandlers(
+    fit(model, matrix(rnorm(20), 10), rnorm(10), epochs = 2, batch_size = 10, verbose = 0),
+    warning = function(w) {
+      if (grepl("noisy forward", conditionMessage(w))) seen <<- seen + 1
+      invokeRestart("muffleWarning")
+    })
+  expect_gte(seen, 2)
+})
+
+test_that("clone() and saveRDS() keep custom layers", {
+  m <- twin_models(7)$custom
+  fit(m, xor_x, xor_y, loss = "sse", optimizer = SGD$new(lr = 0.01), epochs = 10, verbose = 0)
+  copy <- m$clone(deep = TRUE)
+  rds <- withr::local_tempfile(fileext = ".rds")
+  saveRDS(m, rds)
+  back <- readRDS(rds)
+  expect_identical(predict(copy, xor_x), predict(m, xor_x))
+  expect_identical(predict(back, xor_x), predict(m, xor_x))
+  fit(back, xor_x, xor_y, loss = "sse", optimizer = SGD$new(lr = 0.01), epochs = 10, verbose = 0)
+  fit(m, xor_x, xor_y, loss = "sse", optimizer = SGD$new(lr = 0.01), epochs = 10, verbose = 0)
+  expect_identical(back$layers[[1]]$params, m$layers[[1]]$params)
+  # The clone trains on its own layer objects.
+  expect_false(identical(copy$layers[[1]]$params, m$layers[[1]]$params))
+})
