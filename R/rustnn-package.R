@@ -22,6 +22,18 @@ NULL
 #' @export
 generics::fit
 
+#' @importFrom generics tidy
+#' @export
+generics::tidy
+
+#' @importFrom generics glance
+#' @export
+generics::glance
+
+#' @importFrom generics augment
+#' @export
+generics::augment
+
 # The class factories (activation_class(), loss_class(), optimizer_class())
 # write `initialize` methods outside R6Class(), where R CMD check cannot see
 # that R6 provides `super` and `private` to them.
