@@ -361,15 +361,15 @@ apply_preprocess <- function(pre, x, arg, call = rlang::caller_env()) {
   standardize(match_columns(x, pre, arg, call), pre, arg, call)
 }
 
-#' Which rows of new inputs have no NA in the columns the model uses (a
-#' formula's variables, the columns of its training data, or all), as a
-#' logical vector; NULL when `x` is not a data frame or every row is
-#' complete. predict() gives NA for the other rows, as na.exclude does.
+#' Which rows of new inputs have no NA in the columns the model reads (a
+#' formula's variables; all columns otherwise, as apply_preprocess()
+#' converts them all), as a logical vector; NULL when `x` is not a data
+#' frame or every row is complete. predict() gives NA for the other rows,
+#' as na.exclude does.
 #' @noRd
 complete_rows <- function(x, pre) {
   if (!is.data.frame(x) || !nrow(x)) return(NULL)
-  used <- if (!is.null(pre$terms)) all.vars(stats::delete.response(pre$terms)) else
-    pre$columns %||% names(x)
+  used <- if (!is.null(pre$terms)) all.vars(stats::delete.response(pre$terms)) else names(x)
   used <- intersect(used, names(x))
   if (!length(used)) return(NULL)
   complete <- stats::complete.cases(x[used])
