@@ -177,7 +177,7 @@ corpus <- list(
   "NaN in y" = bad(fit(dense(), x, c(NaN, rnorm(9)), verbose = 0), "rustnn_error_argument", "y"),
   "NA in a factor y" = bad(fit(trained_binary(), xb, factor(c("a", NA, "a", "b")), verbose = 0), "rustnn_error_argument", "y"),
   "NA in newdata" = bad(predict(trained(), matrix(c(NA, 1, 2, 3), 2)), "rustnn_error_argument", "newdata"),
-  "NA in a formula predictor" = bad(predict(trained_formula(), data.frame(x1 = NA, colour = "red")),
+  "Inf in a formula predictor" = bad(predict(trained_formula(), data.frame(x1 = Inf, colour = "red")),
                                     "rustnn_error_argument", "newdata"),
   "NA in images" = bad(predict(trained_cnn(), array(c(NA, runif(71)), c(2, 6, 6))), "rustnn_error_argument", "newdata"),
   "NA in forward()" = bad(dense()$forward(matrix(c(NA, 1, 2, 3), 2)), "rustnn_error_argument", "x"),
