@@ -233,8 +233,8 @@ prepare_xy <- function(pre, x, y, data, call = rlang::caller_env()) {
       abort_arg("Give {.arg y} or a formula, not both: with a formula, the response comes from {.arg data}.",
                 "y", call = call)
     }
-    # A new formula's terms, keeping the standardization of mlp_sequential() and the
-    # input columns of an earlier fit, if any.
+    # A new formula's terms, keeping the standardization of mlp_sequential()
+    # and the input columns of an earlier fit, if any.
     pre <- c(formula_terms(x, data, call), pre[intersect(c("center", "scale", "columns"), names(pre))])
     d <- design_matrix(pre, data, "data", call, response = TRUE)
     return(list(x = d$x, y = d$y, preprocess = remember_columns(pre, d$x)))
@@ -416,7 +416,8 @@ standardize <- function(x, pre, arg = "x", call = rlang::caller_env()) {
               arg, call = call)
   }
   # Column by column: one copy of x, where two nested sweep()s held three
-  # at once (2.4 GB more at the peak of mlp_sequential() on 10^6 x 100 doubles).
+  # at once (2.4 GB more at the peak of mlp_sequential() on 10^6 x 100
+  # doubles).
   for (j in seq_len(ncol(x))) x[, j] <- (x[, j] - pre$center[[j]]) / pre$scale[[j]]
   x
 }

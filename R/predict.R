@@ -7,8 +7,9 @@
 #'   was trained on (a data frame with the formula's columns if it was
 #'   trained with a formula; the model's standardization is repeated), or
 #'   an array of images shaped like the training images. Rows of a data
-#'   frame with `NA` in a column the model uses get `NA` predictions, in
-#'   place (as with `na.action = na.exclude` in [lm()]).
+#'   frame with `NA` in a variable of the model's formula (in any column,
+#'   for a model trained without one) get `NA` predictions, in place (as
+#'   with `na.action = na.exclude` in [lm()]).
 #' @param type `"response"`: the network's outputs as a matrix. `"prob"`:
 #'   class probabilities with one column per class, named by level (for a
 #'   one-output binary model, `1 - p` and `p`). `"class"`: the predicted
