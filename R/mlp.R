@@ -1,54 +1,23 @@
-# mlp(): build, standardize, train and return a multilayer perceptron in one
-# call, in the style of nnet::nnet().
+# mlp_sequential(): build, standardize, train and return a multilayer
+# perceptron as a Sequential model, in one call.
 
-#' Train a multilayer perceptron in one call
-#'
-#' Builds a [Sequential] network of [Linear] layers with `hidden` units and
-#' the chosen activation, picks the output layer and loss from the target
-#' (softmax and cross-entropy for a factor with more than two levels,
-#' sigmoid and binary cross-entropy for two levels, linear outputs and
-#' mean squared error for numbers), optionally standardizes the inputs (the
-#' model remembers the training means and standard deviations, and
-#' [predict()][predict.Sequential] applies them to new data), trains it with
-#' [fit()][fit.Sequential] and returns it. The history is in
-#' `model$history`.
-#'
-#' @param x A formula with `data` (`Species ~ .`), or a numeric matrix or
-#'   data frame of inputs with `y`.
-#' @param y Targets, when `x` is not a formula.
-#' @param data A data frame, with a formula.
-#' @param hidden Units of each hidden layer, e.g. `c(64, 32)`; `integer(0)`
-#'   for none (a linear or logistic model).
-#' @param activation Activation of the hidden layers: `"relu"`, `"sigmoid"`,
-#'   `"tanh"`, or another name of [activations].
-#' @param dropout Dropout rate after each hidden layer (0 for none).
-#' @param l2 L2 penalty on every weight matrix (see [Linear]).
-#' @param init Weight initialization (see [Linear]).
-#' @param standardize Center and scale the inputs with the training data's
-#'   means and standard deviations?
-#' @param optimizer Optimizer object or name; default `Adam$new(lr = 0.01)`.
-#' @param epochs,batch_size,loss,metrics,validation_split,callbacks,verbose,threads
-#'   As in [fit()][fit.Sequential].
-#' @param dtype `"float32"` or `"float64"`.
-#' @param ... Further arguments to [fit()][fit.Sequential], such as
-#'   `class_weight` or `validation_data`.
-#' @return The trained [Sequential] model.
-#' @export
-#' @examples
-#' set.seed(1)
-#' model <- mlp(Species ~ ., data = iris, hidden = 16, epochs = 50, verbose = 0)
-#' model
-#' mean(predict(model, iris, type = "class") == iris$Species)
-mlp <- function(x, y = NULL, data = NULL, hidden = 10, activation = "relu", dropout = 0,
-                l2 = 0, init = "glorot_uniform", standardize = TRUE, optimizer = NULL,
-                epochs = 100, batch_size = 32, loss = NULL, metrics = NULL,
-                validation_split = 0, callbacks = list(), verbose = default_verbose(),
-                threads = default_threads(), dtype = "float32", ...) {
-  if (!(is.numeric(hidden) && all(is.finite(hidden)) && all(hidden >= 1) &&
-        all(hidden <= .Machine$integer.max) && all(hidden == round(hidden)))) {
-    abort_arg("{.arg hidden} must be whole numbers of units (at least 1 each), or {.code integer(0)}, not {.obj_type_friendly {hidden}}.",
-              "hidden")
-  }
+#' A trained multilayer perceptron as a Sequential model: the engine of
+#' [rustnn_mlp()], which hands it a matrix, and a quick way to build one in
+#' the tests. Builds [Linear] layers of `hidden` units with the activation,
+#' picks the output layer and loss from the target (softmax and
+#' cross-entropy for a factor of more than two levels, sigmoid and binary
+#' cross-entropy for two, linear outputs and mean squared error for
+#' numbers), optionally standardizes the inputs (the model keeps the
+#' training means and standard deviations, which predict() applies to new
+#' data), and trains it with fit(); `x`, `y`, `data` and `...` are fit()'s.
+#' @noRd
+mlp_sequential <- function(x, y = NULL, data = NULL, hidden = 10, activation = "relu",
+                           dropout = 0, l2 = 0, init = "glorot_uniform", standardize = TRUE,
+                           optimizer = NULL, epochs = 100, batch_size = 32, loss = NULL,
+                           metrics = NULL, validation_split = 0, callbacks = list(),
+                           verbose = default_verbose(), threads = default_threads(),
+                           dtype = "float32", ...) {
+  check_units(hidden, "hidden")
   check_choice(activation, names(hidden_activations))
   check_number(dropout, min = 0, max = 1, max_inclusive = FALSE)
   check_flag(standardize)
@@ -82,6 +51,17 @@ mlp <- function(x, y = NULL, data = NULL, hidden = 10, activation = "relu", drop
                    verbose = verbose, threads = threads, ...)
   do.call(fit, fit_args)
   model
+}
+
+#' Checks units of hidden layers: whole numbers, at least 1 each, or none.
+#' @noRd
+check_units <- function(x, arg, call = rlang::caller_env()) {
+  if (!(is.numeric(x) && all(is.finite(x)) && all(x >= 1) &&
+        all(x <= .Machine$integer.max) && all(x == round(x)))) {
+    abort_arg("{.arg {arg}} must be whole numbers of units (at least 1 each), or {.code integer(0)}, not {.obj_type_friendly {x}}.",
+              arg, call = call)
+  }
+  as.integer(x)
 }
 
 # Hidden-layer activations by name.

@@ -268,7 +268,7 @@ Sequential <- R6::R6Class("Sequential",
       if (private$live()) private$.state else check_state(private$.state, call = rlang::caller_env())
     },
 
-    # @description Internal: set how new inputs are prepared (by [mlp()]).
+    # @description Internal: set how new inputs are prepared (by mlp_sequential()).
     # @param preprocess List of `terms`, `xlevels`, `center`, `scale`.
     .set_preprocess = function(preprocess) {
       private$.state$preprocess <- preprocess

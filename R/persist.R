@@ -19,7 +19,7 @@
 #' to continue training it exactly where it stopped: the layers and their
 #' settings, the weights (and batch normalization's running statistics),
 #' the dtype and input shape, how new data is prepared (the formula's terms
-#' and factor levels, the standardization of [mlp()]), the classes of a
+#' and factor levels, the standardization of [rustnn_mlp()]), the classes of a
 #' factor target, the loss, the training history, and the last optimizer
 #' used by [fit()][fit.Sequential], with its hyper-parameters and its state
 #' (step count and moment or velocity buffers). `load_model()` reads such a
@@ -146,7 +146,8 @@
 #' @export
 #' @examples
 #' set.seed(1)
-#' model <- mlp(Species ~ ., data = iris, hidden = 8, epochs = 20, verbose = 0)
+#' model <- Sequential$new(Linear$new(4, 8), ReLU$new(), Linear$new(8, 3), Softmax$new())
+#' fit(model, Species ~ ., data = iris, epochs = 20, verbose = 0)
 #' path <- tempfile(fileext = ".rnn")
 #' save_model(model, path)
 #' readLines(path, n = 1, warn = FALSE)   # the header line

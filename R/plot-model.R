@@ -18,7 +18,7 @@
 #'   largest weight (or bias) of the network. Above, between each column
 #'   and the one it feeds, a bias node `"1"`, whose edges are the biases.
 #'   Input nodes are named by the model's input columns when it knows them
-#'   (trained with a formula, or by [mlp()]), otherwise `x1`, `x2`, ...;
+#'   (trained with a formula, or by [rustnn_mlp()]), otherwise `x1`, `x2`, ...;
 #'   output nodes by the classes of a factor target (a single output of two
 #'   classes by the second, whose probability it gives), otherwise `y`, or
 #'   `y1`, `y2`, ....
@@ -233,7 +233,7 @@ network_edges <- function(params, columns, col) {
 }
 
 #' Names of the model's input columns when its preprocessing knows them
-#' (mlp()'s standardization keeps them; a formula gives them), else x1, x2, ...
+#' (mlp_sequential()'s standardization keeps them; a formula gives them), else x1, x2, ...
 #' @noRd
 input_labels <- function(preprocess, n) {
   known <- names(preprocess$center) %||% formula_columns(preprocess)

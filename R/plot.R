@@ -501,7 +501,7 @@ boundary_predictor <- function(model, call = rlang::caller_env()) {
   # A model fitted with a formula reads its inputs by column name.
   by_name <- !is.null(state$preprocess$terms)
   function(grid) {
-    out <- predict(model, if (by_name) as.data.frame(grid) else grid)
+    out <- stats::predict(model, if (by_name) as.data.frame(grid) else grid)
     # The class names predict(type = "class") would give, in column order.
     attr(out, "labels") <- colnames(probabilities(out[1L, , drop = FALSE], state$target))
     out

@@ -5,8 +5,11 @@
 #' @param object A [Sequential] model.
 #' @param newdata Numeric matrix or data frame with the columns the model
 #'   was trained on (a data frame with the formula's columns if it was
-#'   trained with a formula; standardization applied by [mlp()] is
-#'   repeated), or an array of images shaped like the training images.
+#'   trained with a formula; the model's standardization is repeated), or
+#'   an array of images shaped like the training images. Rows of a data
+#'   frame with `NA` in a variable of the model's formula (in any column,
+#'   for a model trained without one) get `NA` predictions, in place (as
+#'   with `na.action = na.exclude` in [lm()]).
 #' @param type `"response"`: the network's outputs as a matrix. `"prob"`:
 #'   class probabilities with one column per class, named by level (for a
 #'   one-output binary model, `1 - p` and `p`). `"class"`: the predicted
@@ -16,7 +19,8 @@
 #' @param threads Number of threads; see [default_threads()].
 #' @param ... Unused; must be empty.
 #' @return A matrix (`"response"`, `"prob"`; an array for a model whose
-#'   output is an image), or a factor or integer vector (`"class"`).
+#'   output is an image), or a factor or integer vector (`"class"`), with
+#'   one row or element per row of `newdata`.
 #' @export
 #' @examples
 #' set.seed(1)
@@ -33,15 +37,30 @@ predict.Sequential <- function(object, newdata, type = c("response", "class", "p
   }
   type <- check_choice(type[1], c("response", "class", "prob"), "type")
   state <- object$.get_state()
-  x <- apply_preprocess(state$preprocess, newdata, "newdata")
-  object$.resolve_input(x, "newdata")
-  threads <- check_threads(threads)
-  if (type != "response") check_classifier(state$target, type)
-  out <- rust_call(rn_predict(object$.engine(), x, threads))
+  # Rows of a data frame with NA get NA predictions, in place (na.exclude).
+  complete <- complete_rows(newdata, state$preprocess)
+  if (!is.null(complete) && !any(complete)) {
+    threads <- check_threads(threads)
+    if (type != "response") check_classifier(state$target, type)
+    out <- matrix(NA_real_, length(complete), output_units(object))
+  } else {
+    if (!is.null(complete)) newdata <- newdata[complete, , drop = FALSE]
+    x <- apply_preprocess(state$preprocess, newdata, "newdata")
+    object$.resolve_input(x, "newdata")
+    threads <- check_threads(threads)
+    if (type != "response") check_classifier(state$target, type)
+    out <- fill_rows(rust_call(rn_predict(object$.engine(), x, threads)), complete)
+  }
   switch(type,
          response = rows_to_images(out, utils::tail(object$.shapes(), 1L)[[1]]),
          class = classes_of(out, state$target),
          prob = probabilities(out, state$target))
+}
+
+#' Values per sample of a model's output (its width as a matrix).
+#' @noRd
+output_units <- function(model) {
+  as.integer(prod(utils::tail(model$.shapes(), 1L)[[1]]))
 }
 
 #' Refuses class predictions from a model fitted on numbers that are not
@@ -151,8 +170,8 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
 #' @export
 #' @examples
 #' set.seed(1)
-#' model <- mlp(Species ~ ., data = iris, hidden = 8, epochs = 30, verbose = 0)
-#' confusion_matrix(iris$Species, predict(model, iris, type = "class"))
+#' model <- rustnn_mlp(Species ~ ., data = iris, hidden_units = 8, epochs = 30)
+#' confusion_matrix(iris$Species, predict(model, iris)$.pred_class)
 confusion_matrix <- function(actual, predicted) {
   if (!(is.atomic(actual) && is.atomic(predicted)) || is.null(actual) || is.null(predicted)) {
     abort_arg("{.arg actual} and {.arg predicted} must be vectors or factors of classes.", "actual")

@@ -54,6 +54,18 @@ NULL
 #' history <- fit(model, x, 2 * x + 1, epochs = 5, verbose = 0)
 NULL
 
+#' @importFrom generics tidy
+#' @export
+generics::tidy
+
+#' @importFrom generics glance
+#' @export
+generics::glance
+
+#' @importFrom generics augment
+#' @export
+generics::augment
+
 # The class factories (activation_class(), loss_class(), optimizer_class())
 # write `initialize` methods outside R6Class(), where R CMD check cannot see
 # that R6 provides `super` and `private` to them.

@@ -175,7 +175,7 @@ loss_problem <- function(loss) {
 }
 
 #' How new inputs are prepared: `terms` and `xlevels` of a formula,
-#' `center` and `scale` of mlp()'s standardization, the names of the input
+#' `center` and `scale` of mlp_sequential()'s standardization, the names of the input
 #' `columns`.
 #' @noRd
 preprocess_problem <- function(pre) {

@@ -7,7 +7,8 @@
 #                   thread pool when threads > 1, die with it);
 #        refit      fit() of the same model again and again;
 #        predict    predict() of that model on the 200 rows;
-#        mlp        mlp() (build, standardize, fit) on the same data.
+#        mlp        the internal mlp_sequential() behind rustnn_mlp() (build,
+#                   standardize, fit) on the same data.
 #      `--warmup` calls first, then `--fits` calls, all in chunks of
 #      `--every` calls; the resident memory (VmRSS, after gc() twice) is read
 #      after each chunk, and the growth is the last reading minus the one
@@ -30,7 +31,7 @@
 #      float64) + 100 MB, where baseline = VmRSS just before the fit (x, y
 #      and R). One child per `--dtypes` entry and `--calls` entry: "fit"
 #      (the default; the target is about this one), "validation" (the same
-#      fit with validation_split = 0.2) and "mlp" (mlp(x, y, hidden = 32,
+#      fit with validation_split = 0.2) and "mlp" (mlp_sequential(x, y, hidden = 32,
 #      epochs = 1), which standardizes x), to show what those cost.
 #
 #   R_LIBS=.build/lib Rscript bench/bench_memory.R [--parts=session,peak] \
@@ -72,7 +73,7 @@ if (arg("child", "") == "peak") {
     validation = fit(model, x, y, loss = "mse", optimizer = optimizer, epochs = 1,
                      batch_size = batch, validation_split = 0.2, verbose = 0,
                      threads = threads),
-    mlp = model <- mlp(x, y, hidden = 32, optimizer = optimizer, epochs = 1,
+    mlp = model <- rustnn:::mlp_sequential(x, y, hidden = 32, optimizer = optimizer, epochs = 1,
                        batch_size = batch, verbose = 0, threads = threads, dtype = dtype)
   ))[["elapsed"]]
   after <- proc_mb()
@@ -148,7 +149,7 @@ if ("session" %in% parts) {
       function() predict(model, x, threads = threads)
     },
     mlp = function(threads) function() {
-      mlp(x, y, hidden = 8, activation = "tanh", epochs = 5, verbose = 0, threads = threads)
+      rustnn:::mlp_sequential(x, y, hidden = 8, activation = "tanh", epochs = 5, verbose = 0, threads = threads)
     })
   rows_a <- list()
   for (threads in threads_list) {

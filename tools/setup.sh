@@ -13,6 +13,9 @@ packages=(
   r-base-dev r-cran-r6 r-cran-cli r-cran-generics r-cran-rlang
   r-cran-testthat r-cran-callr r-cran-withr r-cran-knitr r-cran-rmarkdown
   r-cran-roxygen2 r-cran-ggplot2 pandoc qpdf dataset-fashion-mnist
+  # the modelling ecosystem: hardhat bridges, recipes, caret (in parallel)
+  r-cran-hardhat r-cran-recipes r-cran-tibble r-cran-caret r-cran-doparallel
+  r-cran-foreach
   # R CMD check --as-cran: the PDF manual, configure's shell check, HTML docs
   texlive-latex-base texlive-latex-recommended texlive-fonts-recommended
   devscripts tidy

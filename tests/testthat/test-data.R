@@ -34,7 +34,7 @@ test_that("refitting with the columns in another order trains on the same inputs
 
 test_that("a formula model refuses a variable whose type changed, and matches terms by name", {
   set.seed(1)
-  model <- mlp(Species ~ Sepal.Length + Sepal.Width + Petal.Length + Petal.Width, data = iris,
+  model <- mlp_sequential(Species ~ Sepal.Length + Sepal.Width + Petal.Length + Petal.Width, data = iris,
                hidden = 8, epochs = 60, verbose = 0)
   as_text <- iris
   as_text$Sepal.Width <- as.character(as_text$Sepal.Width)

@@ -1,5 +1,5 @@
 # fit()'s toolkit: validation, metrics, callbacks, schedules, NaN stops,
-# weights, the formula interface, mlp(), progress display.
+# weights, the formula interface, mlp_sequential(), progress display.
 
 binary_data <- function(n = 200, seed = 3) {
   set.seed(seed)
@@ -240,9 +240,9 @@ test_that("class_weight and sample_weight weight the loss", {
   expect_equal(h$metrics$loss, weighted, tolerance = 1e-9)
 })
 
-test_that("mlp() builds, standardizes and trains in one call", {
+test_that("mlp_sequential() builds, standardizes and trains in one call", {
   set.seed(1)
-  model <- mlp(Species ~ ., data = iris, hidden = c(16, 8), epochs = 60, batch_size = 16,
+  model <- mlp_sequential(Species ~ ., data = iris, hidden = c(16, 8), epochs = 60, batch_size = 16,
                metrics = "accuracy", verbose = 0)
   expect_s3_class(model, "Sequential")
   expect_equal(vapply(model$layers, function(l) class(l)[1], ""),
@@ -256,7 +256,7 @@ test_that("mlp() builds, standardizes and trains in one call", {
   set.seed(2)
   x <- matrix(rnorm(200, mean = 100, sd = 10), ncol = 2)
   y <- (x[, 1] - 100) / 10
-  reg <- mlp(x, y, hidden = integer(0), epochs = 100, verbose = 0,
+  reg <- mlp_sequential(x, y, hidden = integer(0), epochs = 100, verbose = 0,
              optimizer = SGD$new(lr = 0.1))
   expect_lt(mean((predict(reg, x)[, 1] - y)^2), 1e-3)
 })
@@ -397,8 +397,8 @@ test_that("refitting a formula model keeps its input preparation as the first fi
     expect_identical(names(raw_preprocess(model)), first)
     expect_identical(names(model$.get_state()$preprocess), first)
   }
-  # mlp()'s standardization is kept by a refit with a formula.
-  std <- mlp(Species ~ ., data = iris, hidden = 4, epochs = 1, verbose = 0)
+  # mlp_sequential()'s standardization is kept by a refit with a formula.
+  std <- mlp_sequential(Species ~ ., data = iris, hidden = 4, epochs = 1, verbose = 0)
   before <- std$.get_state()$preprocess
   fit(std, Species ~ ., data = iris, epochs = 1, verbose = 0)
   expect_identical(names(raw_preprocess(std)), c("terms", "xlevels", "center", "scale", "columns"))
@@ -407,7 +407,7 @@ test_that("refitting a formula model keeps its input preparation as the first fi
 
 test_that("validation data in a data frame is standardized like the training data", {
   set.seed(6)
-  model <- mlp(Species ~ ., data = iris, hidden = 8, epochs = 5, verbose = 0,
+  model <- mlp_sequential(Species ~ ., data = iris, hidden = 8, epochs = 5, verbose = 0,
                validation_data = list(iris[1:30, ]))
   val <- tail(model$history$metrics$val_loss, 1)
   expect_equal(val, evaluate(model, Species ~ ., data = iris[1:30, ])[["loss"]], tolerance = 1e-5)

@@ -62,7 +62,7 @@ mock_internal <- function(name, value, env = parent.frame()) {
 
 trained_mlp <- function(dtype) {
   set.seed(1)
-  mlp(Species ~ ., data = iris, hidden = c(8, 6), dropout = 0.1, epochs = 5, batch_size = 16,
+  mlp_sequential(Species ~ ., data = iris, hidden = c(8, 6), dropout = 0.1, epochs = 5, batch_size = 16,
       optimizer = Adam$new(lr = 0.02), dtype = dtype, verbose = 0)
 }
 
@@ -172,7 +172,7 @@ test_that("a numeric-target model with standardized matrix inputs round-trips", 
   set.seed(8)
   x <- matrix(rnorm(60, mean = 10, sd = 3), ncol = 3)
   y <- cbind(a = x[, 1] - x[, 2], b = x[, 3])
-  model <- mlp(x, y, hidden = 4, epochs = 3, verbose = 0)
+  model <- mlp_sequential(x, y, hidden = 4, epochs = 3, verbose = 0)
   back <- round_trip(model)
   expect_identical(back$.get_state()$preprocess, model$.get_state()$preprocess)
   expect_identical(predict(back, x), predict(model, x))

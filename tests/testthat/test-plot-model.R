@@ -92,7 +92,7 @@ test_that("show_weights draws the same diagram with the values", {
 
 test_that("nodes are named by the model's input columns and classes", {
   set.seed(1)
-  iris_model <- mlp(Species ~ ., data = iris, hidden = c(8, 8), activation = "tanh",
+  iris_model <- mlp_sequential(Species ~ ., data = iris, hidden = c(8, 8), activation = "tanh",
                     epochs = 2, verbose = 0)
   drawn <- draw_null(plot(iris_model))$value
   units <- drawn$nodes[!drawn$nodes$bias, ]

@@ -63,7 +63,7 @@ test_that("plot_decision_boundary() takes functions giving probabilities, scores
 test_that("plot_decision_boundary() works for a model fitted with a formula", {
   set.seed(2)
   flower <- planar_flower(n = 100)
-  model <- mlp(factor(y) ~ x1 + x2, data = flower, hidden = 6, epochs = 20, verbose = FALSE)
+  model <- mlp_sequential(factor(y) ~ x1 + x2, data = flower, hidden = 6, epochs = 20, verbose = FALSE)
   grid <- draw_to_file(plot_decision_boundary(model, flower[, c("x1", "x2")], flower$y,
                                               resolution = 20))$value
   expect_equal(as.character(grid$class),

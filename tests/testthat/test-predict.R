@@ -33,3 +33,39 @@ test_that("logical targets are two classes", {
   expect_equal(levels(cls), c("FALSE", "TRUE"))
   expect_gt(mean(cls == as.character(iris$Species == "setosa")), 0.95)
 })
+
+test_that("rows of a data frame with NA get NA predictions in place", {
+  set.seed(11)
+  model <- Sequential$new(Linear$new(4, 3), Softmax$new())
+  fit(model, Species ~ ., data = iris, epochs = 3, verbose = 0)
+  new_data <- iris[c(1, 51, 101, 2), ]
+  new_data$Petal.Width[2] <- NA
+  new_data$Species[3] <- NA  # the response is not needed
+  complete <- new_data[-2, ]
+  out <- predict(model, new_data)
+  expect_equal(dim(out), c(4L, 3L))
+  expect_true(all(is.na(out[2, ])))
+  expect_equal(out[-2, ], predict(model, complete))
+  classes <- predict(model, new_data, type = "class")
+  expect_s3_class(classes, "factor")
+  expect_equal(is.na(classes), c(FALSE, TRUE, FALSE, FALSE))
+  expect_equal(classes[-2], predict(model, complete, type = "class"))
+  probs <- predict(model, new_data, type = "prob")
+  expect_equal(colnames(probs), levels(iris$Species))
+  expect_true(all(is.na(probs[2, ])))
+  # Every row missing: no call into the network, all NA.
+  new_data$Sepal.Length <- NA_real_
+  expect_equal(dim(predict(model, new_data)), c(4L, 3L))
+  expect_true(all(is.na(predict(model, new_data, type = "class"))))
+
+  # A model trained on a matrix, given a data frame.
+  binary <- Sequential$new(Linear$new(2, 1), Sigmoid$new())
+  x <- matrix(rnorm(40), ncol = 2, dimnames = list(NULL, c("a", "b")))
+  fit(binary, x, as.integer(x[, 1] > 0), loss = "bce", epochs = 2, verbose = 0)
+  frame <- data.frame(b = c(0, 1, 2, NA), a = c(1, NA, -1, 1))
+  classes <- predict(binary, frame, type = "class")
+  expect_equal(is.na(classes), c(FALSE, TRUE, FALSE, TRUE))
+  expect_type(classes, "integer")
+  # A matrix with NA is still refused.
+  expect_error(predict(binary, as.matrix(frame[, 1:2])), class = "rustnn_error_argument")
+})
