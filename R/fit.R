@@ -63,12 +63,20 @@
 #'   every class; about `validation_split` of each class's rows, rounded).
 #'   Unlike Keras, which takes the last rows, the order of the rows does not
 #'   matter.
-#' @param metrics Names of metrics to report each epoch, on the training
-#'   batches and the validation data: for classes, `"accuracy"`,
+#' @param metrics Metrics to report each epoch, on the training
+#'   batches and the validation data. Names of the engine's metrics: for
+#'   classes, `"accuracy"`,
 #'   `"precision"`, `"recall"`, `"f1"` (binary with one output,
 #'   macro-averaged with several), `"auc"` (one output); for any target,
 #'   `"mae"`, `"rmse"`, `"r2"`. Classification metrics on numeric targets
 #'   that are not classes (0/1, one-hot rows or labels) are an error.
+#'   Metrics written in R go in a list beside them, named:
+#'   `metrics = list("accuracy", my_metric = function(y_true, y_pred) ...)`,
+#'   where `y_true` is the target matrix the loss sees (one-hot rows for a
+#'   factor) and `y_pred` the network's output matrix. They are computed at
+#'   the end of each epoch on the predictions for all the training rows (and
+#'   the validation rows, as `val_<name>`), in R, and go into the history
+#'   beside the others.
 #' @param callbacks A list of callbacks: [callback_early_stopping()], one of the
 #'   [lr_schedules], [callback_epoch_end()].
 #' @param class_weight Weights of the classes in the loss, for a factor `y`
@@ -196,7 +204,9 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   optimizer_state <- if (resumed) state$optimizer_state else optimizer$state
   epochs <- check_count(epochs)
   batch_size <- check_count(batch_size)
-  metrics <- check_class_metrics(check_metrics(metrics, outputs), target, rlang::current_env())
+  custom_metrics <- split_custom_metrics(metrics)
+  metrics <- check_class_metrics(check_metrics(custom_metrics$names, outputs), target,
+                                 rlang::current_env())
   cbs <- sort_callbacks(callbacks)
   weights <- row_weights(sample_weight, class_weight, prepared$y, target, nrow(x))
   check_flag(shuffle)
@@ -207,6 +217,11 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
                             model, prepared, target$info, loss$name, outputs)
   check_monitors(cbs, metrics, validation = !is.null(split$val_x))
+  # Metrics written in R are computed in R at each epoch's end, on the
+  # predictions for the training (and validation) data, before callbacks.
+  own <- custom_metric_recorder(custom_metrics$functions, engine_of = function() model$.engine(),
+                                split, threads)
+  if (length(own$names)) cbs$epoch_end <- c(list(own$on_epoch_end), cbs$epoch_end)
   batch_size <- min(batch_size, nrow(split$x))
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
@@ -221,6 +236,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   # run, as it stands then (epochs so far, the optimizer's state now), so
   # that a checkpoint taken in a callback resumes exactly.
   record <- function(result) {
+    result$history <- own$merge(result$history)
     history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
     model$.after_fit(target$info, loss$.description(), kept, history, prepared$preprocess,
                      result$optimizer_state)
@@ -281,10 +297,16 @@ run_session <- function(model, engine, session, reporter, callbacks, checkpoint)
       checkpoint()
       logs <- run$rows[nrow(run$rows), ]
       for (f in callbacks) {
+        # A callback that returns figures (metrics written in R) adds them
+        # to the logs the next ones see.
         answer <- tryCatch(f(run$epoch, logs, model), error = function(e) {
           out$failure <<- list(epoch = run$epoch, message = conditionMessage(e))
           TRUE
         })
+        if (is.numeric(answer) && !is.null(names(answer))) {
+          logs <- c(logs, answer)
+          answer <- FALSE
+        }
         out$stop <- out$stop || isTRUE(answer)
       }
     }
@@ -321,6 +343,74 @@ check_track <- function(track, call = rlang::caller_env()) {
   abort_arg(c("{.arg track} must be {.code NULL} (off) or {.val weights}, not {shown_choice(track)}.",
               i = "{.code track = \"weights\"} records each layer's weights and gradients at every epoch's end."),
             "track", call = call)
+}
+
+#' fit()'s `metrics` as the engine's metric names and the metrics written in
+#' R: functions `f(y_true, y_pred)`, named.
+#' @noRd
+split_custom_metrics <- function(metrics, call = rlang::caller_env()) {
+  if (!is.list(metrics)) return(list(names = metrics, functions = list()))
+  is_fun <- vapply(metrics, is.function, logical(1))
+  nm <- names(metrics) %||% rep("", length(metrics))
+  if (any(is_fun & (is.na(nm) | !nzchar(nm)))) {
+    abort_arg(c("{.arg metrics} has a function without a name.",
+                i = "Name each metric written in R: {.code metrics = list(my_metric = function(y_true, y_pred) ...)}."),
+              "metrics", call = call)
+  }
+  clash <- intersect(nm[is_fun], c("loss", "lr", catalog("metrics")))
+  if (length(clash)) {
+    abort_arg("{.arg metrics}: a metric written in R cannot be named {.val {clash}}, a name rustnn uses.",
+              "metrics", call = call)
+  }
+  rest <- metrics[!is_fun]
+  if (!all(vapply(rest, function(m) is.character(m) && length(m) == 1L, logical(1)))) {
+    abort_arg("{.arg metrics} must hold metric names and named functions {.code function(y_true, y_pred)}.",
+              "metrics", call = call)
+  }
+  list(names = if (length(rest)) unlist(rest, use.names = FALSE), functions = metrics[is_fun])
+}
+
+#' Records metrics written in R during a fit(): `on_epoch_end` (a callback)
+#' computes each on the predictions for the training data (and the
+#' validation data, as `val_<name>`) and returns them; `merge(history)`
+#' adds the columns recorded so far to the engine's history.
+#' @noRd
+custom_metric_recorder <- function(functions, engine_of, split, threads) {
+  names <- names(functions)
+  columns <- c(names, if (!is.null(split$val_x)) paste0("val_", names))
+  recorded <- list()
+  figure <- function(f, name, truth, x) {
+    value <- f(truth, rust_call(rn_predict(engine_of(), x, threads)))
+    if (!(is.numeric(value) && length(value) == 1L)) {
+      cli::cli_abort("Metric {.val {name}} must return one number, not {.obj_type_friendly {value}}.",
+                     class = c("rustnn_error_argument", "rustnn_error"))
+    }
+    as.double(value)
+  }
+  on_epoch_end <- function(epoch, logs, model) {
+    values <- c(
+      vapply(names, function(n) figure(functions[[n]], n, split$y, split$x), numeric(1)),
+      if (!is.null(split$val_x)) {
+        vapply(names, function(n) figure(functions[[n]], n, split$val_y, split$val_x), numeric(1))
+      })
+    values <- stats::setNames(values, columns)
+    recorded[[epoch]] <<- values
+    values
+  }
+  merge <- function(history) {
+    n <- length(history$loss)
+    if (!length(names) || n == 0L) return(history)
+    # NA for an epoch whose figures are not computed yet (a checkpoint
+    # taken before they are).
+    at <- function(e, column) {
+      if (e <= length(recorded) && !is.null(recorded[[e]])) recorded[[e]][[column]] else NA_real_
+    }
+    for (column in columns) {
+      history[[column]] <- vapply(seq_len(n), at, numeric(1), column = column)
+    }
+    history
+  }
+  list(names = names, on_epoch_end = on_epoch_end, merge = merge)
 }
 
 check_metrics <- function(metrics, outputs, call = rlang::caller_env()) {

@@ -114,7 +114,8 @@ evaluate <- function(object, ...) {
 #'   frame and targets, or a formula and a data frame.
 #' @param loss Loss name or object; default: the loss of the last `fit()`,
 #'   with its settings (a huber loss's `delta`).
-#' @param metrics Metric names (see [fit()][fit.Sequential]). Default:
+#' @param metrics Metric names, and metrics written in R (see
+#'   [fit()][fit.Sequential]). Default:
 #'   `"accuracy"` for classification targets (a factor, 0/1, one-hot or
 #'   labels), none otherwise; classification metrics on other numeric
 #'   targets are an error.
@@ -151,10 +152,12 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
   target <- encode_target(y, nrow(pred), ncol(pred), "y", loss = loss$name, levels = known_levels)
   check_loss_output(loss, state$specs, ncol(pred), target$info, rlang::current_env())
   metrics <- metrics %||% if (is_class_target(target)) "accuracy" else character()
-  metrics <- check_class_metrics(check_metrics(metrics, ncol(pred)), target, rlang::current_env())
+  own <- split_custom_metrics(metrics, rlang::current_env())
+  metrics <- check_class_metrics(check_metrics(own$names, ncol(pred)), target, rlang::current_env())
   value <- loss$loss(pred, target$matrix) + rust_call(rn_penalty(object$.engine()))
   figures <- if (length(metrics)) rust_call(rn_metrics(metrics, pred, target$matrix)) else numeric()
-  stats::setNames(c(value, figures), c("loss", metrics))
+  written <- vapply(own$functions, function(f) as.double(f(target$matrix, pred)), numeric(1))
+  stats::setNames(c(value, figures, written), c("loss", metrics, names(own$functions)))
 }
 
 #' Confusion matrix

@@ -194,3 +194,32 @@ test_that("clone() and saveRDS() keep custom layers", {
   # The clone trains on its own layer objects.
   expect_false(identical(copy$layers[[1]]$params, m$layers[[1]]$params))
 })
+
+test_that("a metric written in R goes into the history, as computed on each epoch's predictions", {
+  set.seed(8)
+  x <- matrix(rnorm(200), 100)
+  y <- x[, 1] - 2 * x[, 2] + rnorm(100, sd = 0.1)
+  model <- Sequential$new(Linear$new(2, 4), Tanh$new(), Linear$new(2 * 2, 1), dtype = "float64")
+  max_error <- function(y_true, y_pred) max(abs(y_true - y_pred))
+  by_hand <- numeric()
+  watch <- callback_epoch_end(function(epoch, logs) {
+    by_hand[epoch] <<- max(abs(y - predict(model, x)))
+    expect_equal(logs[["max_error"]], by_hand[epoch])
+  })
+  history <- fit(model, x, y, epochs = 5, optimizer = SGD$new(lr = 0.05),
+                 metrics = list("mae", max_error = max_error), callbacks = list(watch),
+                 verbose = 0)
+  expect_equal(history$metrics$max_error, by_hand)
+  expect_true(all(c("loss", "mae", "max_error") %in% names(as.data.frame(history))))
+  # With validation data, also val_<name>.
+  h2 <- fit(model, x, y, epochs = 2, metrics = list(max_error = max_error), validation_split = 0.2,
+            verbose = 0)
+  expect_length(h2$metrics$val_max_error, 2)
+  expect_no_error(plot(h2, method = "base"))
+  # evaluate() takes them too.
+  ev <- evaluate(model, x, y, metrics = list("mae", max_error = max_error))
+  expect_equal(ev[["max_error"]], max_error(y, predict(model, x)))
+  expect_error(fit(model, x, y, metrics = list(function(a, b) 1), verbose = 0),
+               class = "rustnn_error_argument")
+  expect_snapshot(error = TRUE, fit(model, x, y, metrics = list(function(a, b) 1), verbose = 0))
+})
