@@ -290,6 +290,55 @@ match_columns <- function(x, pre, arg, call, extra = TRUE) {
   x[, match(want, have), drop = FALSE]
 }
 
+#' The rows `na.action` (a function such as stats::na.omit, or its name)
+#' drops from `frame`, as indices; refused when it drops them all.
+#' @noRd
+dropped_rows <- function(frame, na.action, call) {
+  if (is.character(na.action)) na.action <- match.fun(na.action)
+  if (!is.function(na.action)) {
+    abort_arg("{.arg na.action} must be a function such as {.fn stats::na.omit}, or its name, not {.obj_type_friendly {na.action}}.",
+              "na.action", call = call)
+  }
+  kept <- tryCatch(na.action(frame), error = function(e) {
+    abort_arg("{.arg na.action} refused the data: {conditionMessage(e)}", "na.action", call = call)
+  })
+  dropped <- as.integer(stats::na.action(kept))
+  if (length(dropped) && length(dropped) == nrow(frame)) {
+    abort_arg("Every row has a missing value in a predictor or the outcome: there is nothing to train on.",
+              "data", call = call)
+  }
+  dropped
+}
+
+#' fit()'s data without the rows `na.action` drops: rows of a formula's
+#' data with NA in one of its variables, or of a data frame `x` (and `y`)
+#' with NA. Matrices and arrays go through as they are (their NA are
+#' refused later).
+#' @noRd
+omit_na_rows <- function(x, y, data, na.action, call) {
+  if (inherits(x, "formula") && is.data.frame(data)) {
+    vars <- intersect(all.vars(x), names(data))
+    if ("." %in% all.vars(x)) vars <- names(data)
+    dropped <- dropped_rows(data[vars], na.action, call)
+    if (length(dropped)) data <- data[-dropped, , drop = FALSE]
+  } else if (is.data.frame(x) && !is.null(y) && (is.atomic(y) || is.data.frame(y)) &&
+             NROW(y) == nrow(x)) {
+    frame <- x
+    frame$.y <- if (is.null(dim(y))) y else seq_len(nrow(x))
+    dropped <- dropped_rows(frame, na.action, call)
+    if (is.data.frame(y) || is.matrix(y)) {
+      dropped <- union(dropped, which(!stats::complete.cases(y)))
+    }
+    if (length(dropped)) {
+      x <- x[-dropped, , drop = FALSE]
+      y <- if (is.null(dim(y))) y[-dropped] else y[-dropped, , drop = FALSE]
+    }
+  } else {
+    dropped <- integer()
+  }
+  list(x = x, y = y, data = data, omitted = length(dropped))
+}
+
 #' Terms and factor levels of a formula on a data frame.
 #' @noRd
 formula_terms <- function(formula, data, call) {

@@ -90,6 +90,11 @@
 #'   per epoch. `TRUE`/`FALSE` mean 1/0. Default: `1` in an interactive
 #'   session, else `0` (option `rustnn.verbose`).
 #' @param threads Number of threads; see [default_threads()].
+#' @param na.action What to do with rows that have `NA`, for a formula (in
+#'   its variables) and for a data frame `x` (in its columns or `y`), as
+#'   [lm()] does: [na.omit()] (the default) drops them, [na.fail()] refuses
+#'   them. The history's `params$rows` counts the rows trained on. Matrices
+#'   and image arrays with `NA` are refused.
 #' @param track `NULL` (the default) records nothing more; `"weights"`
 #'   records, at the end of every epoch, each trained parameter's values
 #'   and gradient, for plots such as `plot(history, what = "gradients")`:
@@ -178,13 +183,14 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                            validation_split = 0, metrics = NULL, callbacks = list(),
                            class_weight = NULL, sample_weight = NULL, shuffle = TRUE,
                            verbose = default_verbose(), threads = default_threads(),
-                           track = NULL, ...) {
+                           track = NULL, na.action = stats::na.omit, ...) {
   check_dots_empty()
   model <- object
   check_current_model(model, "object")
   model$.check_idle("fit()")
   state <- model$.get_state()
-  prepared <- prepare_xy(state$preprocess, x, y, data)
+  complete <- omit_na_rows(x, y, data, na.action, rlang::current_env())
+  prepared <- prepare_xy(state$preprocess, complete$x, complete$y, complete$data)
   x <- prepared$x
   model$.resolve_input(x, "x")
   outputs <- model_output_dim(model, x)

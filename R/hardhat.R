@@ -176,19 +176,10 @@ rustnn_mlp_bridge <- function(processed, settings, na.action, call = rlang::call
 #' processed predictor or the outcome); `omitted` counts them.
 #' @noRd
 omit_incomplete <- function(processed, na.action, call) {
-  if (is.character(na.action)) na.action <- match.fun(na.action)
-  if (!is.function(na.action)) {
-    abort_arg("{.arg na.action} must be a function such as {.fn stats::na.omit}, or its name, not {.obj_type_friendly {na.action}}.",
-              "na.action", call = call)
-  }
   both <- cbind(as.data.frame(processed$predictors), as.data.frame(processed$outcomes))
-  dropped <- stats::na.action(na.action(both))
+  dropped <- dropped_rows(both, na.action, call)
   processed$omitted <- length(dropped)
   if (length(dropped)) {
-    if (length(dropped) == nrow(both)) {
-      abort_arg("Every row has a missing value in a predictor or the outcome: there is nothing to train on.",
-                "data", call = call)
-    }
     processed$predictors <- processed$predictors[-dropped, , drop = FALSE]
     processed$outcomes <- processed$outcomes[-dropped, , drop = FALSE]
   }

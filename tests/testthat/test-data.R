@@ -65,3 +65,28 @@ test_that("values beyond float32's range are refused by a float32 model, everywh
   expect_no_error(predict(wide, x[1:2, ] * 1e300))
   expect_no_error(wide$layers[[1]]$params$bias <- c(1e300, 0, 0))
 })
+
+test_that("fit() drops rows with NA of a formula's data or a data frame, as lm() does", {
+  ir <- iris
+  ir$Sepal.Length[c(3, 7)] <- NA
+  set.seed(1)
+  a <- Sequential$new(Linear$new(4, 3), Softmax$new())
+  b <- a$clone(deep = TRUE)
+  set.seed(2)
+  h <- fit(a, Species ~ ., data = ir, epochs = 2, verbose = 0)
+  set.seed(2)
+  fit(b, Species ~ ., data = ir[-c(3, 7), ], epochs = 2, verbose = 0)
+  expect_equal(h$params$rows, 148)
+  expect_identical(a$layers[[1]]$params, b$layers[[1]]$params)
+  y <- ir$Species
+  y[5] <- NA
+  h2 <- fit(Sequential$new(Linear$new(4, 3), Softmax$new()), ir[1:4], y, epochs = 1, verbose = 0)
+  expect_equal(h2$params$rows, 147)
+  expect_error(fit(a, ir[1:4], ir$Species, na.action = na.fail, verbose = 0),
+               class = "rustnn_error_argument")
+  all_na <- ir
+  all_na$Sepal.Width <- NA_real_
+  expect_snapshot(error = TRUE, fit(a, Species ~ ., data = all_na, verbose = 0))
+  # A matrix with NA is still refused: it has no rows to drop by name.
+  expect_error(fit(a, as.matrix(ir[1:4]), ir$Species, verbose = 0), class = "rustnn_error_argument")
+})
