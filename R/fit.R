@@ -53,7 +53,10 @@
 #'   the last one used with this model (with its state), or `SGD$new()`.
 #' @param epochs Number of passes over the data.
 #' @param batch_size Rows per mini-batch (`nrow(x)` for full-batch gradient
-#'   descent; larger values are reduced to `nrow(x)`).
+#'   descent; larger values are reduced to `nrow(x)`). [LBFGS] trains on all
+#'   the training rows at once: leave `batch_size` out (it is then the
+#'   number of training rows) or give at least that many; fewer is an error
+#'   (class `rustnn_error_full_batch`).
 #' @param validation_data `list(x, y)` to evaluate after each epoch (same
 #'   form as `x` and `y`, or a data frame with a formula).
 #' @param validation_split Fraction of the rows held out as validation
@@ -207,7 +210,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
                             model, prepared, target$info, loss$name, outputs)
   check_monitors(cbs, metrics, validation = !is.null(split$val_x))
-  batch_size <- min(batch_size, nrow(split$x))
+  batch_size <- fit_batch_size(optimizer, batch_size, missing(batch_size), nrow(split$x))
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
                   early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)
@@ -353,6 +356,19 @@ check_monitors <- function(cbs, metrics, validation, call = rlang::caller_env())
                 "callbacks", call = call)
     }
   }
+}
+
+#' The batch size of a fit(): at most the training rows; for a full-batch
+#' optimizer (L-BFGS), all of them, and a smaller one given is an error.
+#' @noRd
+fit_batch_size <- function(optimizer, batch_size, default, rows, call = rlang::caller_env()) {
+  if (!optimizer$.full_batch()) return(min(batch_size, rows))
+  if (!default && batch_size < rows) {
+    abort_arg(c("{.cls {class(optimizer)[1]}} trains on all the training rows at once: {.arg batch_size} must be at least {rows}, not {batch_size}.",
+                i = "Leave {.arg batch_size} out to train on all of them."),
+              "batch_size", class = c("rustnn_error_full_batch", "rustnn_error_argument"), call = call)
+  }
+  rows
 }
 
 #' The model's own copy of an optimizer given to fit(): its class and
