@@ -175,6 +175,8 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                            verbose = default_verbose(), threads = default_threads(),
                            track = NULL, ...) {
   check_dots_empty()
+  # Before it is checked (assigned): a full-batch optimizer then takes all the rows.
+  default_batch_size <- missing(batch_size)
   model <- object
   check_current_model(model, "object")
   model$.check_idle("fit()")
@@ -210,7 +212,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
                             model, prepared, target$info, loss$name, outputs)
   check_monitors(cbs, metrics, validation = !is.null(split$val_x))
-  batch_size <- fit_batch_size(optimizer, batch_size, missing(batch_size), nrow(split$x))
+  batch_size <- fit_batch_size(optimizer, batch_size, default_batch_size, nrow(split$x))
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
                   early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)

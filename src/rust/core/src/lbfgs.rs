@@ -78,7 +78,8 @@ impl Lbfgs {
 
     /// Buffers per parameter tensor (see the module's state layout).
     pub fn slots_per_param(&self) -> usize {
-        2 * self.history_size + 2
+        // Saturating: asked before `validate` refuses a huge history.
+        self.history_size.saturating_mul(2).saturating_add(2)
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
