@@ -510,6 +510,33 @@ fn flat_grads<T: Scalar>(net: &Network<T>, into: &mut [T]) {
     into.iter_mut().zip(grads).for_each(|(d, g)| *d = g);
 }
 
+/// Evaluations of the loss on the network, remembering the last point.
+struct Evaluations<'a, T: Scalar> {
+    net: &'a mut Network<T>,
+    evaluate: &'a mut dyn FnMut(&mut Network<T>) -> Result<f64>,
+    last: Vec<T>,
+    last_loss: f64,
+}
+
+impl<T: Scalar> Evaluations<'_, T> {
+    /// The loss at `x`, its gradient written to `grad`; the network holds
+    /// the outputs and gradients of `x` after it.
+    fn at(&mut self, x: &[T], grad: &mut [T]) -> Result<f64> {
+        set_flat_params(self.net, x);
+        let mut loss = (self.evaluate)(self.net)?;
+        flat_grads(self.net, grad);
+        // A point whose gradient is not finite is of no use either (the
+        // training loop then ends as for a loss that is not finite).
+        if !grad.iter().all(|g| g.is_finite()) {
+            loss = f64::NAN;
+        }
+        self.last.clear();
+        self.last.extend_from_slice(x);
+        self.last_loss = loss;
+        Ok(loss)
+    }
+}
+
 /// One L-BFGS step of `opt` (whose configuration is `cfg`) on `net`.
 /// `evaluate(net)` runs the forward pass, loss and backward pass of the
 /// whole batch at the network's parameters and returns the loss. The
@@ -531,23 +558,20 @@ pub fn step<T: Scalar>(
     let mut memory = Memory::from_slots(&opt.state.slots, cfg.history_size);
     let mut n_iter = opt.state.steps;
     let mut x = flat_params(net);
-    // The last point evaluated and its loss: most steps end there.
-    let mut last: (Vec<T>, f64) = (Vec::new(), f64::NAN);
-    let mut objective = |at: &[T], grad: &mut [T]| -> Result<f64> {
-        set_flat_params(net, at);
-        let loss = evaluate(net)?;
-        flat_grads(net, grad);
-        last.0.clear();
-        last.0.extend_from_slice(at);
-        last.1 = loss;
-        Ok(loss)
+    let mut evaluations = Evaluations {
+        net,
+        evaluate,
+        last: Vec::new(),
+        last_loss: f64::NAN,
     };
-    minimize(cfg, &mut memory, &mut n_iter, &mut x, &mut objective)?;
-    let loss = if last.0 == x {
-        last.1
+    minimize(cfg, &mut memory, &mut n_iter, &mut x, &mut |at, grad| {
+        evaluations.at(at, grad)
+    })?;
+    // Most steps end at the point evaluated last.
+    let loss = if evaluations.last == x {
+        evaluations.last_loss
     } else {
-        set_flat_params(net, &x);
-        evaluate(net)?
+        evaluations.at(&x, &mut vec![T::zero(); x.len()])?
     };
     memory.to_slots(&mut opt.state.slots);
     opt.state.steps = n_iter;
