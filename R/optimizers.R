@@ -95,7 +95,10 @@
 #' the epoch's batches, before each step), and `lr` schedules set `lr` for
 #' each step. Iterations are not recorded one by one: `$state$steps` counts
 #' them over all steps (PyTorch's `n_iter`). Results are the same for any
-#' number of threads.
+#' number of threads. With `track = "weights"`, the gradient recorded is
+#' the one at the epoch's final weights. Every evaluation is a training
+#' pass: dropout draws new masks, and batch normalization's running
+#' statistics move, at each one.
 #'
 #' The state (the direction history) is kept between `fit()` calls like any
 #' optimizer's, so two fits of 5 epochs equal one of 10. It holds
