@@ -118,9 +118,11 @@ shown_choice <- function(x) {
 #' the one validation behind optimizers' and activations' settings. Numbers
 #' come back as doubles for the engine.
 #' @noRd
-check_hyper <- function(x, kind, arg, call) {
+check_hyper <- function(x, kind, arg, call, choices = NULL) {
   switch(kind,
     flag = check_flag(x, arg, call = call),
+    count = check_count(x, arg, call = call),
+    choice = check_choice(x, choices, arg, call = call),
     positive = as.double(check_number(x, arg, min = 0, min_inclusive = FALSE, call = call)),
     fraction = as.double(check_number(x, arg, min = 0, max = 1, max_inclusive = FALSE, call = call)),
     nonnegative = as.double(check_number(x, arg, min = 0, call = call))

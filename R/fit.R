@@ -53,7 +53,10 @@
 #'   the last one used with this model (with its state), or `SGD$new()`.
 #' @param epochs Number of passes over the data.
 #' @param batch_size Rows per mini-batch (`nrow(x)` for full-batch gradient
-#'   descent; larger values are reduced to `nrow(x)`).
+#'   descent; larger values are reduced to `nrow(x)`). [LBFGS] trains on all
+#'   the training rows at once: leave `batch_size` out (it is then the
+#'   number of training rows) or give at least that many; fewer is an error
+#'   (class `rustnn_error_full_batch`).
 #' @param validation_data `list(x, y)` to evaluate after each epoch (same
 #'   form as `x` and `y`, or a data frame with a formula).
 #' @param validation_split Fraction of the rows held out as validation
@@ -185,6 +188,8 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                            verbose = default_verbose(), threads = default_threads(),
                            track = NULL, na.action = stats::na.omit, ...) {
   check_dots_empty()
+  # Before it is checked (assigned): a full-batch optimizer then takes all the rows.
+  default_batch_size <- missing(batch_size)
   model <- object
   check_current_model(model, "object")
   model$.check_idle("fit()")
@@ -228,7 +233,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   own <- custom_metric_recorder(custom_metrics$functions, engine_of = function() model$.engine(),
                                 split, threads)
   if (length(own$names)) cbs$epoch_end <- c(list(own$on_epoch_end), cbs$epoch_end)
-  batch_size <- min(batch_size, nrow(split$x))
+  batch_size <- fit_batch_size(optimizer, batch_size, default_batch_size, nrow(split$x))
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
                   early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)
@@ -449,6 +454,19 @@ check_monitors <- function(cbs, metrics, validation, call = rlang::caller_env())
                 "callbacks", call = call)
     }
   }
+}
+
+#' The batch size of a fit(): at most the training rows; for a full-batch
+#' optimizer (L-BFGS), all of them, and a smaller one given is an error.
+#' @noRd
+fit_batch_size <- function(optimizer, batch_size, default, rows, call = rlang::caller_env()) {
+  if (!optimizer$.full_batch()) return(min(batch_size, rows))
+  if (!default && batch_size < rows) {
+    abort_arg(c("{.cls {class(optimizer)[1]}} trains on all the training rows at once: {.arg batch_size} must be at least {rows}, not {batch_size}.",
+                i = "Leave {.arg batch_size} out to train on all of them."),
+              "batch_size", class = c("rustnn_error_full_batch", "rustnn_error_argument"), call = call)
+  }
+  rows
 }
 
 #' The model's own copy of an optimizer given to fit(): its class and

@@ -11,9 +11,10 @@
 #' @description
 #' An optimizer updates a model's parameters from the gradients of the last
 #' backward pass. Give one to [fit()][fit.Sequential], as an object or by
-#' name (`"sgd"`, `"adam"`, `"adamw"`, `"rmsprop"`, `"adagrad"`, for that
-#' class with its defaults), or call `$step(model)` after `model$backward()`
-#' in a manual training loop.
+#' name (`"sgd"`, `"adam"`, `"adamw"`, `"rmsprop"`, `"adagrad"`, `"lbfgs"`,
+#' for that class with its defaults), or call `$step(model)` after
+#' `model$backward()` in a manual training loop (not [LBFGS], which needs
+#' `fit()`).
 #'
 #' Each update follows PyTorch's documented algorithm for the optimizer of
 #' the same name. Below, `p` is a parameter, `g` its gradient, `t` the number
@@ -68,12 +69,55 @@
 #' p <- p - lr * g / (sqrt(s) + eps)
 #' ```
 #'
+#' @section LBFGS:
+#' `LBFGS$new(lr = 1, max_iter = 20, max_eval = (max_iter * 5) %/% 4,
+#' tolerance_grad = 1e-7, tolerance_change = 1e-9, history_size = 100,
+#' line_search_fn = "strong_wolfe")`: limited-memory BFGS, PyTorch's
+#' `torch.optim.LBFGS` (brulee's default optimizer, scikit-learn's `lbfgs`
+#' solver), a quasi-Newton method for small data sets and networks.
+#'
+#' It trains **full-batch**: each epoch of `fit()` is one L-BFGS step on all
+#' the training rows, made of up to `max_iter` iterations, and every
+#' evaluation of the loss (at most about `max_eval` per step) is a forward
+#' pass, loss and backward pass over all of them. Leave `fit()`'s
+#' `batch_size` out (a smaller one is an error of class
+#' `rustnn_error_full_batch`); `$step(model)` is refused with that class
+#' too. Each iteration takes the direction the last `history_size` steps and
+#' gradient changes give (the two-loop recursion), then a step length: with
+#' `line_search_fn = "strong_wolfe"`, by PyTorch's strong-Wolfe line search
+#' (from a step of `lr`); with `"none"`, `lr` itself. The very first
+#' iteration steps `min(1, 1 / sum(abs(g))) * lr`. A step ends early when
+#' the largest gradient is at most `tolerance_grad`, or the largest change
+#' of a parameter or the change of the loss is below `tolerance_change`.
+#'
+#' The history has one row per epoch; its loss and metrics are those after
+#' the step, on all the training rows (other optimizers report the mean over
+#' the epoch's batches, before each step), and `lr` schedules set `lr` for
+#' each step. Iterations are not recorded one by one: `$state$steps` counts
+#' them over all steps (PyTorch's `n_iter`). Results are the same for any
+#' number of threads. With `track = "weights"`, the gradient recorded is
+#' the one at the epoch's final weights. Every evaluation is a training
+#' pass: dropout draws new masks, and batch normalization's running
+#' statistics move, at each one.
+#'
+#' The state (the direction history) is kept between `fit()` calls like any
+#' optimizer's, so two fits of 5 epochs equal one of 10. It holds
+#' `2 * history_size + 2` buffers per parameter matrix or vector: the last
+#' step, the gradient it started from, then pairs of a past step and its
+#' gradient change, oldest first (zero where the history is not full yet):
+#' `2 * history_size + 2` times the model's parameters in all, so lower
+#' `history_size` for a large model.
+#'
 #' @section Arguments and fields:
 #' * `lr`: learning rate, a positive number.
 #' * `momentum`, `beta1`, `beta2`, `rho`: decay factors in `[0, 1)`.
 #' * `eps`: a positive number added to the denominator for stability.
 #' * `weight_decay`: L2 penalty factor (decoupled in `AdamW`), zero or more.
 #' * `nesterov`: `TRUE` or `FALSE`.
+#' * `max_iter`, `max_eval`, `history_size`: whole numbers of at least 1
+#'   (`history_size` at most 1000).
+#' * `tolerance_grad`, `tolerance_change`: zero or more.
+#' * `line_search_fn`: `"strong_wolfe"` or `"none"`.
 #'
 #' Each is also a public field of the object (`opt$lr`), which may be
 #' changed between calls; new values are checked when the optimizer is next
@@ -110,6 +154,10 @@
 #' # By name, with the defaults.
 #' fit(model, x, y, optimizer = "rmsprop", epochs = 5, verbose = FALSE)
 #'
+#' # L-BFGS: full-batch, a few epochs suffice for a small model.
+#' lbfgs_model <- Sequential$new(Linear$new(2, 1))
+#' fit(lbfgs_model, x, y, optimizer = LBFGS$new(), epochs = 3, verbose = FALSE)
+#'
 #' # One step of a manual loop.
 #' sgd <- SGD$new(lr = 0.1, momentum = 0.9, nesterov = TRUE)
 #' out <- model$forward(x)
@@ -127,13 +175,17 @@ Optimizer <- R6::R6Class("Optimizer",
     # @description Refuses: only subclasses are optimizers.
     initialize = function() {
       cli::cli_abort(c("{.cls Optimizer} is the base class of the optimizers and cannot be created itself.",
-                       i = "Use {.code SGD$new()}, {.code Adam$new()}, {.code AdamW$new()}, {.code RMSprop$new()} or {.code Adagrad$new()}."),
+                       i = "Use {.code SGD$new()}, {.code Adam$new()}, {.code AdamW$new()}, {.code RMSprop$new()}, {.code Adagrad$new()} or {.code LBFGS$new()}."),
                      class = "rustnn_error")
     },
 
     # @description Apply one update to `model` from its current gradients.
     # @param model A [Sequential] model after `model$backward()`.
     step = function(model) optimizer_step(self, private, model, environment()),
+
+    # @description Internal: whether the optimizer trains on all the rows at
+    # once, and only in fit() (L-BFGS).
+    .full_batch = function() private$full_batch,
 
     # @description Forget the state (buffers, step count).
     reset = function() {
@@ -168,6 +220,7 @@ Optimizer <- R6::R6Class("Optimizer",
     type = NULL,
     spec = list(),
     fixed = list(),
+    full_batch = FALSE,
     # The hyper-parameters as last checked, and the checked values.
     checked_values = NULL,
     checked = NULL,
@@ -178,7 +231,8 @@ Optimizer <- R6::R6Class("Optimizer",
 
     checked_hypers = function(call) {
       values <- lapply(names(private$spec), function(name) {
-        check_hyper(self[[name]], private$spec[[name]]$kind, name, call)
+        spec <- private$spec[[name]]
+      check_hyper(self[[name]], spec$kind, name, call, spec$choices)
       })
       names(values) <- names(private$spec)
       private$constraint(values, call)
@@ -190,6 +244,11 @@ Optimizer <- R6::R6Class("Optimizer",
 #' The body of `Optimizer$step()`, compiled with the package.
 #' @noRd
 optimizer_step <- function(self, private, model, call) {
+  if (private$full_batch) {
+    cli::cli_abort(c("{.cls {class(self)[1]}} cannot take a step from one gradient: each of its steps evaluates the loss on all the training rows many times.",
+                     i = "Train with {.code fit(model, x, y, optimizer = {class(self)[1]}$new())}."),
+                   class = c("rustnn_error_full_batch", "rustnn_error"), call = call)
+  }
   check_model(model, "model", call = call)
   # Forced here: evaluated lazily inside the engine call, a bad
   # hyper-parameter would be reported as an engine error.
@@ -218,19 +277,23 @@ optimizer_description <- function(self, private, call) {
     list(steps = self$state$steps %||% 0, slots = self$state$slots))
 }
 
-#' A hyper-parameter: its default and the kind of value it takes.
+#' A hyper-parameter: its default (a value, or an expression of the
+#' hyper-parameters before it) and the kind of value it takes; a "choice"
+#' is one of `choices`.
 #' @noRd
-hyper <- function(default, kind = c("positive", "fraction", "nonnegative", "flag")) {
-  list(default = default, kind = match.arg(kind))
+hyper <- function(default, kind = c("positive", "fraction", "nonnegative", "flag", "count", "choice"),
+                  choices = NULL) {
+  list(default = default, kind = match.arg(kind), choices = choices)
 }
 
 #' Declares an optimizer class from its hyper-parameters: `SGD$new()` gets
 #' one argument per hyper-parameter, with its default, and one public field.
 #' `fixed` are settings for the engine that the class implies (AdamW's
-#' `decoupled = TRUE`); `constraint(values, call)` checks combinations.
+#' `decoupled = TRUE`); `constraint(values, call)` checks combinations;
+#' `full_batch` optimizers train on all the rows at once, in fit() only.
 #' @noRd
 optimizer_class <- function(classname, type, spec, inherit = Optimizer,
-                            fixed = list(), constraint = NULL) {
+                            fixed = list(), constraint = NULL, full_batch = FALSE) {
   # The constructor: one argument per hyper-parameter (formals set below),
   # each stored in its field, then all checked together.
   initialize <- function() {
@@ -249,7 +312,7 @@ optimizer_class <- function(classname, type, spec, inherit = Optimizer,
     classname = classname,
     inherit = inherit,
     public = c(fields, list(initialize = initialize)),
-    private = c(list(type = type, spec = spec, fixed = fixed),
+    private = c(list(type = type, spec = spec, fixed = fixed, full_batch = full_batch),
                 if (!is.null(constraint)) list(constraint = constraint)),
     parent_env = topenv()
   ))
@@ -296,10 +359,29 @@ Adagrad <- optimizer_class("Adagrad", "adagrad",
   list(lr = hyper(0.01, "positive"), eps = hyper(1e-10, "positive"))
 )
 
+#' @rdname optimizers
+#' @export
+LBFGS <- optimizer_class("LBFGS", "lbfgs",
+  list(lr = hyper(1, "positive"), max_iter = hyper(20, "count"),
+       # PyTorch's default, max_iter * 5 // 4.
+       max_eval = hyper(quote((max_iter * 5) %/% 4), "count"),
+       tolerance_grad = hyper(1e-7, "nonnegative"), tolerance_change = hyper(1e-9, "nonnegative"),
+       history_size = hyper(100, "count"),
+       line_search_fn = hyper("strong_wolfe", "choice", c("strong_wolfe", "none"))),
+  constraint = function(values, call) {
+    # The state holds 2 * history_size + 2 copies of the parameters.
+    if (values$history_size > 1000) {
+      abort_arg("{.arg history_size} must be at most 1000, not {values$history_size}.",
+                "history_size", call = call)
+    }
+  },
+  full_batch = TRUE
+)
+
 #' The optimizers `fit()` accepts by name.
 #' @noRd
 optimizer_names <- function() {
-  list(sgd = SGD, adam = Adam, adamw = AdamW, rmsprop = RMSprop, adagrad = Adagrad)
+  list(sgd = SGD, adam = Adam, adamw = AdamW, rmsprop = RMSprop, adagrad = Adagrad, lbfgs = LBFGS)
 }
 
 #' An optimizer object from an argument: an object is used as is, a name

@@ -114,7 +114,7 @@ corpus <- list(
                                   "rustnn_error_argument", "optimizer"),
   "optimizer is a list" = bad(fit(dense(), x, y, optimizer = list(lr = 1), verbose = 0),
                               "rustnn_error_argument", "optimizer"),
-  "optimizer is an unknown name" = bad(fit(dense(), x, y, optimizer = "lbfgs", verbose = 0),
+  "optimizer is an unknown name" = bad(fit(dense(), x, y, optimizer = "nadam", verbose = 0),
                                        "rustnn_error_argument", "optimizer"),
   "step() on a string" = bad(SGD$new()$step("model"), "rustnn_error_argument", "model"),
   "dtype is NA" = bad(Sequential$new(Linear$new(2, 2), dtype = NA), "rustnn_error_argument", "dtype"),

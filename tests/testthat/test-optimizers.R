@@ -281,3 +281,124 @@ test_that("a model and its clone each continue with their own optimizer state", 
   fit(twin, d$x, d$y, epochs = 3, batch_size = 5, verbose = FALSE)
   expect_identical(twin$layers[[1]]$params, model$layers[[1]]$params)
 })
+
+# L-BFGS: full-batch, one step per epoch, its history kept between fits.
+
+mtcars_logistic <- function() {
+  list(x = scale(as.matrix(mtcars[, c("wt", "hp")])), y = mtcars$am)
+}
+
+logistic_model <- function() {
+  set.seed(5)
+  Sequential$new(Linear$new(2, 1), Sigmoid$new(), dtype = "float64")
+}
+
+test_that("LBFGS reaches glm()'s coefficients on a logistic regression", {
+  d <- mtcars_logistic()
+  ref <- coef(glm(d$y ~ d$x, family = binomial))
+  model <- logistic_model()
+  # PyTorch's default tolerances stop a step once the slope along the
+  # direction is below 1e-9, here with coefficients 2e-5 away from the
+  # optimum: tighter ones go on.
+  opt <- LBFGS$new(tolerance_grad = 1e-10, tolerance_change = 1e-14)
+  history <- fit(model, d$x, d$y, loss = "bce", optimizer = opt, epochs = 10, verbose = FALSE)
+  expect_equal(as.vector(model$layers[[1]]$params$weight), unname(ref[-1]), tolerance = 1e-6)
+  expect_equal(as.vector(model$layers[[1]]$params$bias), unname(ref[1]), tolerance = 1e-6)
+  # One row per epoch: the loss after each step, on all the rows.
+  loss <- history$metrics$loss
+  expect_length(loss, 10)
+  expect_true(all(diff(loss) <= 1e-12))
+  p <- predict(model, d$x)
+  expect_equal(loss[10], -mean(d$y * log(p) + (1 - d$y) * log(1 - p)), tolerance = 1e-10)
+})
+
+test_that("LBFGS trains a 4-10-3 network on iris to 98% accuracy in 100 iterations", {
+  set.seed(42)
+  model <- Sequential$new(Linear$new(4, 10), Tanh$new(), Linear$new(10, 3), Softmax$new(),
+                          dtype = "float64")
+  opt <- LBFGS$new(max_iter = 20)
+  history <- fit(model, scale(iris[, 1:4]), iris$Species, loss = "cross_entropy",
+                 optimizer = opt, epochs = 5, metrics = "accuracy", verbose = FALSE)
+  expect_lte(opt$state$steps, 100)
+  expect_gte(mean(predict(model, scale(iris[, 1:4]), type = "class") == iris$Species), 0.98)
+  expect_gte(history$metrics$accuracy[5], 0.98)
+})
+
+test_that("LBFGS gives the same result on 1 and 2 threads, and for the same seed", {
+  train <- function(threads, seed = 42) {
+    set.seed(seed)
+    model <- Sequential$new(Linear$new(4, 10), Tanh$new(), Linear$new(10, 3), Softmax$new())
+    history <- fit(model, iris[, 1:4], iris$Species, optimizer = LBFGS$new(), epochs = 3,
+                   threads = threads, verbose = FALSE)
+    list(model$layers[[1]]$params, model$layers[[3]]$params, history$metrics)
+  }
+  one <- train(1)
+  expect_identical(train(2), one)
+  expect_identical(train(1), one)
+  expect_false(identical(train(1, seed = 7), one))
+})
+
+test_that("LBFGS's state carries over fit() calls, saveRDS() and save_model()", {
+  d <- mtcars_logistic()
+  # Loose tolerances would stop early: every epoch here runs its 3 iterations.
+  make <- function() LBFGS$new(max_iter = 3, max_eval = 100, tolerance_change = 0, tolerance_grad = 0)
+  whole <- logistic_model()
+  fit(whole, d$x, d$y, optimizer = make(), epochs = 4, shuffle = FALSE, verbose = FALSE)
+
+  split <- logistic_model()
+  opt <- make()
+  fit(split, d$x, d$y, optimizer = opt, epochs = 2, shuffle = FALSE, verbose = FALSE)
+  expect_equal(opt$state$steps, 6)
+  # Per parameter tensor: 2 * history_size + 2 buffers, as long as it.
+  expect_equal(lengths(opt$state$slots), rep(c(2, 1), each = 202))
+  saved <- unserialize(serialize(split, NULL))
+  path <- withr::local_tempfile(fileext = ".rnn")
+  save_model(split, path)
+  loaded <- load_model(path)
+  fit(split, d$x, d$y, optimizer = opt, epochs = 2, shuffle = FALSE, verbose = FALSE)
+  expect_identical(split$layers[[1]]$params, whole$layers[[1]]$params)
+  # Models resume with the optimizer and state they keep.
+  for (m in list(saved, loaded)) {
+    fit(m, d$x, d$y, epochs = 2, shuffle = FALSE, verbose = FALSE)
+    expect_identical(m$layers[[1]]$params, whole$layers[[1]]$params)
+    expect_equal(m$.get_state()$optimizer_state$steps, 12)
+  }
+})
+
+test_that("LBFGS without line search steps by lr, and schedules set lr", {
+  d <- mtcars_logistic()
+  model <- logistic_model()
+  history <- fit(model, d$x, d$y, optimizer = LBFGS$new(lr = 0.5, line_search_fn = "none"),
+                 epochs = 30, callbacks = list(lr_step_decay(10, 0.5)), verbose = FALSE)
+  expect_equal(history$metrics$lr, rep(c(0.5, 0.25, 0.125), each = 10))
+  ref <- coef(glm(d$y ~ d$x, family = binomial))
+  expect_equal(as.vector(model$layers[[1]]$params$weight), unname(ref[-1]), tolerance = 1e-3)
+})
+
+test_that("LBFGS prints, takes its name, and refuses bad settings and uses", {
+  expect_snapshot({
+    LBFGS$new()
+    LBFGS$new(max_iter = 10, line_search_fn = "none")
+  })
+  expect_equal(LBFGS$new(max_iter = 10)$max_eval, 12)
+  expect_snapshot(error = TRUE, LBFGS$new(max_iter = 0))
+  expect_snapshot(error = TRUE, LBFGS$new(max_eval = 2.5))
+  expect_snapshot(error = TRUE, LBFGS$new(history_size = 5000))
+  expect_snapshot(error = TRUE, LBFGS$new(tolerance_grad = -1))
+  expect_snapshot(error = TRUE, LBFGS$new(line_search_fn = "backtracking"))
+  expect_error(LBFGS$new(lr = 0), class = "rustnn_error_argument")
+
+  d <- mtcars_logistic()
+  model <- logistic_model()
+  history <- fit(model, d$x, d$y, optimizer = "lbfgs", epochs = 2, verbose = FALSE)
+  expect_s3_class(model$.get_state()$optimizer, "LBFGS")
+  expect_snapshot(error = TRUE, fit(model, d$x, d$y, optimizer = LBFGS$new(), batch_size = 8,
+                                    verbose = FALSE))
+  expect_error(fit(model, d$x, d$y, optimizer = LBFGS$new(), batch_size = 8, verbose = FALSE),
+               class = "rustnn_error_full_batch")
+  # A batch size of at least the training rows is all of them.
+  fit(model, d$x, d$y, optimizer = LBFGS$new(), batch_size = 100, epochs = 1, verbose = FALSE)
+  model$backward(MSELoss$new()$grad(model$forward(d$x), matrix(d$y)))
+  expect_snapshot(error = TRUE, LBFGS$new()$step(model))
+  expect_error(LBFGS$new()$step(model), class = "rustnn_error_full_batch")
+})

@@ -244,6 +244,9 @@ impl<T: Scalar> Network<T> {
 
     /// Copies rows `rows` of `x` into the input buffer (a mini-batch).
     pub(crate) fn load_rows(&mut self, x: ArrayView2<T>, rows: &[usize]) -> Result<()> {
+        // The last forward pass's input is gone: backward must not run on it.
+        self.forward_rows = None;
+        self.backward_done = false;
         let input = &mut self.acts[0];
         ensure_shape(input, rows.len(), x.ncols())?;
         gather_rows(x, rows, input.view_mut(), &self.parallel);

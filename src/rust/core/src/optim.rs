@@ -12,13 +12,15 @@
 //! buffers per parameter tensor, each as long as its tensor, grouped by
 //! tensor in the network's parameter order (layer by layer; weight, then
 //! bias): Adam's is `[m0, v0, m1, v1, ...]`. Optimizers without buffers
-//! (plain SGD) have none.
+//! (plain SGD) have none. L-BFGS keeps its direction history there too
+//! (see [`crate::lbfgs`]).
 
 use crate::error::{
     arg_err, check_fraction, check_non_negative, check_positive, shape_err, NnError, Result,
 };
 use crate::kind::TensorMut;
 use crate::layer::Layer;
+use crate::lbfgs::Lbfgs;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::simd::vectorized;
@@ -82,12 +84,17 @@ pub enum OptimizerConfig {
     /// PyTorch's `Adagrad` without learning-rate decay, accumulator starting
     /// at 0: `s += g^2; p -= lr * g / (sqrt(s) + eps)`. Buffers: `s`.
     Adagrad { lr: f64, eps: f64 },
+    /// PyTorch's `LBFGS`: full-batch, each step many evaluations of the
+    /// loss and gradient (see [`crate::lbfgs`]), so it is not an update
+    /// from one gradient: `Optimizer::step` refuses it and the training
+    /// loop runs [`crate::lbfgs::step`]. Buffers: `2 * history_size + 2`.
+    Lbfgs(Lbfgs),
 }
 
 impl OptimizerConfig {
     /// The optimizer types, by the name the host uses (AdamW is `"adam"`
     /// with decoupled weight decay).
-    pub const NAMES: [&'static str; 4] = ["sgd", "adam", "rmsprop", "adagrad"];
+    pub const NAMES: [&'static str; 5] = ["sgd", "adam", "rmsprop", "adagrad", "lbfgs"];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -95,6 +102,7 @@ impl OptimizerConfig {
             OptimizerConfig::Adam { .. } => "adam",
             OptimizerConfig::RmsProp { .. } => "rmsprop",
             OptimizerConfig::Adagrad { .. } => "adagrad",
+            OptimizerConfig::Lbfgs(_) => "lbfgs",
         }
     }
 
@@ -135,6 +143,7 @@ impl OptimizerConfig {
                 check_fraction("momentum", momentum)?;
             }
             OptimizerConfig::Adagrad { eps, .. } => check_positive("eps", eps)?,
+            OptimizerConfig::Lbfgs(cfg) => cfg.validate()?,
         }
         Ok(())
     }
@@ -144,7 +153,8 @@ impl OptimizerConfig {
             OptimizerConfig::Sgd { lr, .. }
             | OptimizerConfig::Adam { lr, .. }
             | OptimizerConfig::RmsProp { lr, .. }
-            | OptimizerConfig::Adagrad { lr, .. } => lr,
+            | OptimizerConfig::Adagrad { lr, .. }
+            | OptimizerConfig::Lbfgs(Lbfgs { lr, .. }) => lr,
         }
     }
 
@@ -155,7 +165,8 @@ impl OptimizerConfig {
             OptimizerConfig::Sgd { lr, .. }
             | OptimizerConfig::Adam { lr, .. }
             | OptimizerConfig::RmsProp { lr, .. }
-            | OptimizerConfig::Adagrad { lr, .. } => *lr = new_lr,
+            | OptimizerConfig::Adagrad { lr, .. }
+            | OptimizerConfig::Lbfgs(Lbfgs { lr, .. }) => *lr = new_lr,
         }
         self
     }
@@ -168,6 +179,7 @@ impl OptimizerConfig {
             OptimizerConfig::Adam { .. } => 2,
             OptimizerConfig::RmsProp { momentum, .. } => 1 + usize::from(momentum > 0.0),
             OptimizerConfig::Adagrad { .. } => 1,
+            OptimizerConfig::Lbfgs(cfg) => cfg.slots_per_param(),
         }
     }
 }
@@ -228,6 +240,11 @@ impl<T: Scalar> Optimizer<T> {
     /// each tensor is cut into fixed-size pieces updated independently: the
     /// bits are the same for any number of threads.
     pub fn step_with(&mut self, layers: &mut [Layer<T>], par: &Parallel) -> Result<()> {
+        if let OptimizerConfig::Lbfgs(_) = self.config {
+            return Err(NnError::State(
+                "L-BFGS evaluates the loss of the whole training data many times per step, which one gradient cannot do: train with fit()".into(),
+            ));
+        }
         // A step count from the host can be anything (R passes a double).
         let t = self.state.steps.checked_add(1).ok_or_else(|| {
             arg_err!(
@@ -235,7 +252,12 @@ impl<T: Scalar> Optimizer<T> {
                 self.state.steps
             )
         })?;
-        self.ensure_slots(layers)?;
+        let sizes: Vec<usize> = layers
+            .iter()
+            .flat_map(Layer::params)
+            .map(|p| p.data.len())
+            .collect();
+        self.ensure_slots(&sizes)?;
         let per_param = self.config.slots_per_param();
         let config = self.config;
         let mut slots = self.state.slots.iter_mut();
@@ -292,32 +314,28 @@ impl<T: Scalar> Optimizer<T> {
     /// Allocates zeroed buffers on first use, and refuses state that does
     /// not fit this optimizer and network (another optimizer's, or another
     /// network's): using it would silently train with the wrong buffers.
-    fn ensure_slots(&mut self, layers: &mut [Layer<T>]) -> Result<()> {
+    /// `sizes` are those of the network's trained tensors, in order.
+    pub(crate) fn ensure_slots(&mut self, sizes: &[usize]) -> Result<()> {
         let per_param = self.config.slots_per_param();
         let slots = &mut self.state.slots;
         if slots.is_empty() {
-            for param in layers.iter().flat_map(Layer::params) {
-                slots.extend((0..per_param).map(|_| vec![T::zero(); param.data.len()]));
+            for &size in sizes {
+                slots.extend((0..per_param).map(|_| vec![T::zero(); size]));
             }
             return Ok(());
         }
-        let mut tensors = 0;
-        let mut fits = true;
-        for param in layers.iter().flat_map(Layer::params) {
-            let start = tensors * per_param;
-            fits &= slots
+        let fits = sizes.iter().enumerate().all(|(tensor, &size)| {
+            let start = tensor * per_param;
+            slots
                 .get(start..start + per_param)
-                .is_some_and(|bufs| bufs.iter().all(|b| b.len() == param.data.len()));
-            tensors += 1;
-        }
-        if fits && slots.len() == tensors * per_param {
+                .is_some_and(|bufs| bufs.iter().all(|b| b.len() == size))
+        });
+        if fits && slots.len() == sizes.len() * per_param {
             return Ok(());
         }
-        // Only the error path allocates: sizes for the message.
-        let expected: Vec<usize> = layers
+        let expected: Vec<usize> = sizes
             .iter()
-            .flat_map(|l| l.params())
-            .flat_map(|p| std::iter::repeat_n(p.data.len(), per_param))
+            .flat_map(|&size| std::iter::repeat_n(size, per_param))
             .collect();
         let found: Vec<usize> = slots.iter().map(Vec::len).collect();
         Err(shape_err!(

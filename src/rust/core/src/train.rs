@@ -12,11 +12,12 @@
 use crate::callbacks::{EarlyStopping, EpochRules, Schedule};
 use crate::error::{arg_err, shape_err, Result};
 use crate::kind::Mode;
+use crate::lbfgs;
 use crate::loss::{Loss, RunningLoss};
 use crate::matrix::{ensure_shape, gather_rows};
 use crate::metrics::{Metric, Tally};
 use crate::network::Network;
-use crate::optim::{Optimizer, OptimizerState};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::track::{self, TensorRecord, Tracking};
@@ -190,6 +191,7 @@ fn check_data<T: Scalar>(
     net: &Network<T>,
     data: &TrainData<'_, T>,
     loss: Loss,
+    optimizer: &OptimizerConfig,
     cfg: &TrainConfig,
 ) -> Result<()> {
     let check_pair = |x: &ArrayView2<T>, y: &ArrayView2<T>, what: &str| -> Result<()> {
@@ -236,6 +238,15 @@ fn check_data<T: Scalar>(
     }
     if cfg.epochs == 0 || cfg.batch_size == 0 {
         return Err(arg_err!("epochs and batch_size must be at least 1"));
+    }
+    if let OptimizerConfig::Lbfgs(_) = optimizer {
+        if cfg.batch_size < data.x.nrows() {
+            return Err(arg_err!(
+                "L-BFGS trains on all the rows at once: batch_size must be at least {}, the number of rows, not {}",
+                data.x.nrows(),
+                cfg.batch_size
+            ));
+        }
     }
     if let Some(t) = &cfg.track {
         t.validate()?;
@@ -337,7 +348,7 @@ impl<'a, T: Scalar> Session<'a, T> {
         optimizer: Optimizer<T>,
         cfg: TrainConfig,
     ) -> Result<Self> {
-        check_data(net, &data.views(), loss, &cfg)?;
+        check_data(net, &data.views(), loss, &optimizer.config, &cfg)?;
         let n = data.x.nrows();
         let columns = history_columns(&cfg.metrics, data.validation.is_some());
         let rules = EpochRules::new(
@@ -500,16 +511,33 @@ impl<'a, T: Scalar> Session<'a, T> {
             self.batch_weights.extend(rows.iter().map(|&r| w[r]));
             ArrayView1::from(&self.batch_weights[..])
         });
-        net.forward_loaded(Mode::Train)?;
-        let batch_loss = net.loss_backward(self.loss, self.target.view(), weights)? + net.penalty();
+        let (loss, target) = (self.loss, self.target.view());
+        let mut evaluate = |net: &mut Network<T>| -> Result<f64> {
+            net.forward_loaded(Mode::Train)?;
+            Ok(net.loss_backward(loss, target, weights)? + net.penalty())
+        };
+        // L-BFGS's step evaluates the batch (all the rows) as often as it
+        // needs, and ends with an evaluation at the new weights: its figures
+        // are those after the step. Other optimizers step from one gradient,
+        // their figures are those before.
+        let lbfgs = match self.optimizer.config {
+            OptimizerConfig::Lbfgs(cfg) => Some(cfg),
+            _ => None,
+        };
+        let batch_loss = match &lbfgs {
+            Some(cfg) => lbfgs::step(&mut self.optimizer, cfg, net, &mut evaluate)?,
+            None => evaluate(net)?,
+        };
         self.batch += 1;
         if !batch_loss.is_finite() {
             self.end_non_finite(net);
             return Ok(None);
         }
         self.tally.add(net.output(), self.target.view())?;
-        let (layers, par) = net.layers_and_threads();
-        self.optimizer.step_with(layers, par)?;
+        if lbfgs.is_none() {
+            let (layers, par) = net.layers_and_threads();
+            self.optimizer.step_with(layers, par)?;
+        }
         self.epoch_loss.add(batch_loss, n_rows);
         Ok(Some(self.epoch_loss.value()))
     }
@@ -584,7 +612,6 @@ pub fn fit<T: Scalar>(
 mod tests {
     use super::*;
     use crate::layer::{LayerOptions, LayerSpec};
-    use crate::optim::OptimizerConfig;
     use ndarray::array;
 
     fn specs(parts: &[(&str, usize, usize)]) -> Vec<LayerSpec> {
@@ -791,6 +818,103 @@ mod tests {
 
     fn logistic() -> Network<f64> {
         Network::new(&specs(&[("linear", 2, 1), ("sigmoid", 0, 0)]), None).unwrap()
+    }
+
+    /// Two features and a 0/1 target that no line separates (a noisy
+    /// threshold): logistic regression has a finite optimum.
+    fn overlapping(n: usize) -> (Array2<f64>, Array2<f64>) {
+        let x = Array2::from_shape_fn((n, 2), |(i, j)| ((i * 3 + j * 7) as f64 * 0.91).sin());
+        let y = Array2::from_shape_fn((n, 1), |(i, _)| {
+            let noise = (i as f64 * 2.3).cos();
+            f64::from(x[[i, 0]] - 0.5 * x[[i, 1]] + 0.8 * noise > 0.0)
+        });
+        (x, y)
+    }
+
+    fn lbfgs() -> Optimizer<f64> {
+        Optimizer::new(OptimizerConfig::Lbfgs(crate::Lbfgs::default_with(true))).unwrap()
+    }
+
+    /// Full-batch L-BFGS fits of a logistic regression: the report and the
+    /// network's final weights.
+    fn lbfgs_fit(
+        net: &mut Network<f64>,
+        opt: &mut Optimizer<f64>,
+        epochs: usize,
+        shuffle: bool,
+    ) -> FitReport {
+        let (x, y) = overlapping(60);
+        let data = TrainData::new(x.view(), y.view());
+        let cfg = TrainConfig::new(epochs, 60, shuffle, 7);
+        fit(net, &data, Loss::Bce, opt, &cfg, &mut go).unwrap()
+    }
+
+    #[test]
+    fn lbfgs_reaches_the_optimum_of_a_logistic_regression() {
+        let mut net = logistic();
+        let mut opt = lbfgs();
+        let r = lbfgs_fit(&mut net, &mut opt, 5, true);
+        let losses = r.column("loss").unwrap();
+        assert_eq!(losses.len(), 5);
+        assert!(
+            losses.windows(2).all(|w| w[1] <= w[0] + 1e-12),
+            "{losses:?}"
+        );
+        // At the optimum the gradient of the mean loss vanishes.
+        let (x, y) = overlapping(60);
+        net.forward(x.view(), Mode::Train).unwrap();
+        let loss = net.loss_backward(Loss::Bce, y.view(), None).unwrap();
+        assert!((loss - losses[4]).abs() < 1e-9, "{loss} {losses:?}");
+        let grads = param_values(&net, true);
+        for (_, name, g) in grads {
+            assert!(g.iter().all(|v| v.abs() < 1e-6), "{name}: {g:?}");
+        }
+        // Iterations are counted as steps; the history buffers are kept.
+        assert!(opt.state.steps > 5);
+        let slots = 2 * 100 + 2;
+        assert_eq!(opt.state.slots.len(), 2 * slots);
+    }
+
+    #[test]
+    fn lbfgs_is_the_same_on_any_threads_and_resumes_exactly() {
+        let trained = |threads: usize, epochs: &[usize]| {
+            let mut net = logistic();
+            net.parallel.set_threads(threads).unwrap();
+            let mut opt = lbfgs();
+            let mut history = Vec::new();
+            for &e in epochs {
+                // The state as the host keeps it between fit() calls.
+                let (steps, slots) = opt.export_state();
+                opt = lbfgs().with_state(steps, slots);
+                history.extend(lbfgs_fit(&mut net, &mut opt, e, false).history);
+            }
+            (history, param_values(&net, false), opt.state)
+        };
+        let one = trained(1, &[3]);
+        assert_eq!(one, trained(2, &[3]));
+        assert_eq!(one, trained(1, &[1, 2]));
+    }
+
+    #[test]
+    fn lbfgs_needs_the_whole_batch_and_fit() {
+        let (x, y) = overlapping(20);
+        let data = TrainData::new(x.view(), y.view());
+        let cfg = TrainConfig::new(1, 10, false, 0);
+        let err = fit(
+            &mut logistic(),
+            &data,
+            Loss::Bce,
+            &mut lbfgs(),
+            &cfg,
+            &mut go,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("batch_size must be at least 20"),
+            "{err}"
+        );
+        let err = lbfgs().step(logistic().layers_mut()).unwrap_err();
+        assert!(err.to_string().contains("fit()"), "{err}");
     }
 
     #[test]

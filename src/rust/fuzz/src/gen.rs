@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use rustnn_core::{
-    Activation, EarlyStopping, LayerOptions, Loss, Metric, OptimizerConfig, Schedule, Shape,
+    Activation, EarlyStopping, LayerOptions, Lbfgs, Loss, Metric, OptimizerConfig, Schedule, Shape,
     Tracking,
 };
 
@@ -428,7 +428,44 @@ fn metric_names() -> impl Strategy<Value = Vec<&'static str>> {
 /// An optimizer as the R classes make one (valid hyper-parameters, some
 /// extreme), or with any hyper-parameters at all.
 fn optimizer() -> impl Strategy<Value = OptimizerConfig> {
-    prop_oneof![3 => sane_optimizer(), 2 => wild_optimizer()]
+    prop_oneof![3 => sane_optimizer(), 1 => sane_lbfgs(), 2 => wild_optimizer()]
+}
+
+/// L-BFGS as `LBFGS$new()` makes it, with few iterations and a short
+/// history, so that cases stay fast.
+fn sane_lbfgs() -> impl Strategy<Value = OptimizerConfig> {
+    let lr = prop_oneof![3 => Just(1.0), 1 => 1e-3f64..2.0, 1 => Just(1e6)];
+    let tolerance = prop_oneof![2 => Just(1e-7), 1 => Just(0.0), 1 => 0.0f64..1.0];
+    (
+        lr,
+        1..6usize,
+        1..8usize,
+        tolerance.clone(),
+        tolerance,
+        1..6usize,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                lr,
+                max_iter,
+                max_eval,
+                tolerance_grad,
+                tolerance_change,
+                history_size,
+                line_search,
+            )| {
+                OptimizerConfig::Lbfgs(Lbfgs {
+                    lr,
+                    max_iter,
+                    max_eval,
+                    tolerance_grad,
+                    tolerance_change,
+                    history_size,
+                    line_search,
+                })
+            },
+        )
 }
 
 fn sane_optimizer() -> impl Strategy<Value = OptimizerConfig> {
@@ -502,6 +539,36 @@ fn wild_optimizer() -> impl Strategy<Value = OptimizerConfig> {
             }
         }),
         (hyper(), hyper()).prop_map(|(lr, eps)| OptimizerConfig::Adagrad { lr, eps }),
+        (
+            hyper(),
+            0..40usize,
+            0..60usize,
+            hyper(),
+            hyper(),
+            0..1500usize,
+            any::<bool>()
+        )
+            .prop_map(
+                |(
+                    lr,
+                    max_iter,
+                    max_eval,
+                    tolerance_grad,
+                    tolerance_change,
+                    history_size,
+                    line_search,
+                )| {
+                    OptimizerConfig::Lbfgs(Lbfgs {
+                        lr,
+                        max_iter,
+                        max_eval,
+                        tolerance_grad,
+                        tolerance_change,
+                        history_size,
+                        line_search,
+                    })
+                }
+            ),
     ]
 }
 

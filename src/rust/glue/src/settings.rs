@@ -7,8 +7,8 @@ use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use rustnn_core::any::ExportedState;
 use rustnn_core::{
-    EarlyStopping, LayerOptions, LayerSpec, Loss, Metric, OptimizerConfig, Schedule, Tracking,
-    TrainConfig,
+    EarlyStopping, LayerOptions, LayerSpec, Lbfgs, Loss, Metric, OptimizerConfig, Schedule,
+    Tracking, TrainConfig,
 };
 
 /// One layer description made by the R layer classes: `list(type,
@@ -61,7 +61,9 @@ pub fn loss_from(loss: &Robj) -> Result<Loss> {
 /// <hyper-parameters>, steps, slots)`, where `type` is `"sgd"` (`lr`,
 /// `momentum`, `nesterov`, `weight_decay`), `"adam"` (`lr`, `beta1`,
 /// `beta2`, `eps`, `weight_decay`, `decoupled`), `"rmsprop"` (`lr`, `rho`,
-/// `eps`, `momentum`) or `"adagrad"` (`lr`, `eps`).
+/// `eps`, `momentum`), `"adagrad"` (`lr`, `eps`) or `"lbfgs"` (`lr`,
+/// `max_iter`, `max_eval`, `tolerance_grad`, `tolerance_change`,
+/// `history_size`, `line_search_fn`: `"strong_wolfe"` or `"none"`).
 pub fn optimizer_from(optimizer: &Robj) -> Result<(OptimizerConfig, ExportedState)> {
     let s = Settings::new(optimizer)?;
     let config = match s.text("type").unwrap_or("") {
@@ -89,6 +91,23 @@ pub fn optimizer_from(optimizer: &Robj) -> Result<(OptimizerConfig, ExportedStat
             lr: s.real("lr")?,
             eps: s.real("eps")?,
         },
+        "lbfgs" => OptimizerConfig::Lbfgs(Lbfgs {
+            lr: s.real("lr")?,
+            max_iter: s.whole("max_iter")?,
+            max_eval: s.whole("max_eval")?,
+            tolerance_grad: s.real("tolerance_grad")?,
+            tolerance_change: s.real("tolerance_change")?,
+            history_size: s.whole("history_size")?,
+            line_search: match s.text("line_search_fn")? {
+                "strong_wolfe" => true,
+                "none" => false,
+                other => {
+                    return Err(Error::Other(format!(
+                        "unknown line search \"{other}\": use \"strong_wolfe\" or \"none\""
+                    )))
+                }
+            },
+        }),
         other => return Err(Error::Other(format!("unknown optimizer type \"{other}\""))),
     };
     config.validate().map_err(core_err)?;
