@@ -102,29 +102,33 @@ custom_layer_calls <- function(layer, template) {
 }
 
 #' Runs `f()` as the engine's call of a custom layer's `method`: the
-#' layer's `params` and `grads` are the engine's meanwhile; errors and
-#' interrupts are kept and NULL returned, warnings and messages held back.
+#' layer's `params` and `grads` are the engine's meanwhile.
 #' @noRd
 in_engine <- function(layer, method, f) {
   private <- layer$.__enclos_env__$private
   private$.in_engine <- TRUE
   on.exit(private$.in_engine <- FALSE)
+  guarded(f, function(e) abort_custom_call(layer, method, "failed.", parent = e))
+}
+
+#' Runs R code the engine called (`f()`), so that nothing unwinds through
+#' the engine: an error or interrupt is kept (an error not of the package's
+#' own made into one by `wrap(e)`) and NULL returned; warnings and messages
+#' are held back. rust_call() raises and signals them once the engine has
+#' returned.
+#' @noRd
+guarded <- function(f, wrap) {
   hold <- function(cnd) {
     the$custom_conditions <- c(the$custom_conditions, list(cnd))
     rlang::cnd_muffle(cnd)
   }
-  tryCatch(withCallingHandlers(f(), warning = hold, message = hold),
-           error = function(e) keep_custom_failure(e, layer, method),
-           interrupt = function(e) keep_custom_failure(e, layer, method))
-}
-
-keep_custom_failure <- function(cnd, layer, method) {
-  the$custom_failure <- if (inherits(cnd, "rustnn_error_custom_layer") || inherits(cnd, "interrupt")) {
-    cnd
-  } else {
-    tryCatch(abort_custom_call(layer, method, "failed.", parent = cnd), error = identity)
+  keep <- function(cnd) {
+    the$custom_failure <- if (inherits(cnd, c("rustnn_error", "interrupt"))) cnd else
+      tryCatch(wrap(cnd), error = identity)
+    NULL
   }
-  NULL
+  tryCatch(withCallingHandlers(f(), warning = hold, message = hold),
+           error = keep, interrupt = keep)
 }
 
 #' A custom layer's result as a double matrix of dimensions `want` (`NA`
@@ -237,4 +241,60 @@ custom_engine_defs <- function(dtype, specs, params, shape, layers, call) {
     customs[[i]] <- custom_engine_def(layer, template, in_width, call)
   }
   customs
+}
+
+# ---------------------------------------------------------------------------
+# Losses written in R: any object with `loss(pred, y)` and `grad(pred, y)`
+# (an R6 object, or a Loss subclass with methods of its own). fit() hands
+# the engine a closure that computes both per batch.
+
+#' Whether `loss` is one the engine must ask R for: not a built-in Loss
+#' (whose `loss()` and `grad()` are Loss's own, computed by the engine).
+#' @noRd
+is_custom_loss <- function(loss) {
+  !inherits(loss, "Loss") ||
+    !identical(body(loss$loss), body(Loss$public_methods$loss)) ||
+    !identical(body(loss$grad), body(Loss$public_methods$grad))
+}
+
+#' A loss written in R, checked: an object with loss() and grad() methods.
+#' @noRd
+check_custom_loss <- function(loss, arg, call) {
+  ok <- (is.environment(loss) || is.list(loss)) && is.function(loss$loss) && is.function(loss$grad)
+  if (!ok) {
+    abort_arg(c("{.arg {arg}} must be a loss name ({.val {catalog('losses')}}), a {.cls Loss} object, or an object with {.code loss(pred, y)} and {.code grad(pred, y)} methods, not {.obj_type_friendly {loss}}."),
+              arg, call = call)
+  }
+  loss
+}
+
+#' The name a loss goes by in histories and messages.
+#' @noRd
+loss_name <- function(loss) if (is_custom_loss(loss)) class(loss)[1] else loss$name
+
+#' The engine's description of what fit() minimizes.
+#' @noRd
+loss_description <- function(loss) {
+  if (!is_custom_loss(loss)) return(loss$.description())
+  name <- class(loss)[1]
+  list(name = "custom", class = name, value_and_grad = function(pred, y) {
+    guarded(function() {
+      value <- loss$loss(pred, y)
+      if (!(is.numeric(value) && length(value) == 1L && is.finite(value))) {
+        abort_custom_loss(name, "{.fn loss} must return one finite number, not {.obj_type_friendly {value}}.")
+      }
+      grad <- loss$grad(pred, y)
+      if (!(is.matrix(grad) && is.numeric(grad) && identical(dim(grad), dim(pred)))) {
+        abort_custom_loss(name, "{.fn grad} must return a numeric matrix shaped like {.arg pred} ({nrow(pred)} x {ncol(pred)}).")
+      }
+      storage.mode(grad) <- "double"
+      list(as.double(value), grad)
+    }, function(e) abort_custom_loss(name, "failed.", parent = e))
+  })
+}
+
+abort_custom_loss <- function(name, problem, parent = NULL, .envir = parent.frame()) {
+  who <- cli::format_inline("Loss {.cls {name}}:")
+  cli::cli_abort(paste(who, cli::format_inline(problem, .envir = .envir)), parent = parent,
+                 class = c("rustnn_error_custom_loss", "rustnn_error"), call = NULL)
 }

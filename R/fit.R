@@ -203,7 +203,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                     default_loss(prepared$y, outputs, output_kind(state$specs)))
   # Refitting a classifier keeps its classes in the same output columns.
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
-  target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss$name,
+  target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss_name(loss),
                           levels = known_levels)
   check_loss_output(loss, state$specs, outputs, target$info, rlang::current_env())
   # The optimizer: the one given (its state is updated, so that the same
@@ -226,7 +226,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   track <- check_track(track)
 
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
-                            model, prepared, target$info, loss$name, outputs)
+                            model, prepared, target$info, loss_name(loss), outputs)
   check_monitors(cbs, metrics, validation = !is.null(split$val_x))
   # Metrics written in R are computed in R at each epoch's end, on the
   # predictions for the training (and validation) data, before callbacks.
@@ -238,8 +238,12 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
                   early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)
   engine <- model$.engine()
+  if (is_custom_loss(loss) && !is.null(split$weights)) {
+    abort_arg("A loss written in R takes no {.arg sample_weight} or {.arg class_weight}: weight the rows in its own {.fn loss} and {.fn grad}.",
+              "loss")
+  }
   session <- rust_call(rn_fit_start(engine, split$x, split$y, split$weights, split$val_x,
-                                    split$val_y, loss$.description(),
+                                    split$val_y, loss_description(loss),
                                     with_optimizer_state(optimizer$.description(), optimizer_state),
                                     control, threads))
   kept <- if (given) copy_optimizer(optimizer) else optimizer
@@ -248,8 +252,10 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   # that a checkpoint taken in a callback resumes exactly.
   record <- function(result) {
     result$history <- own$merge(result$history)
-    history <- new_history(result, loss$name, batch_size, nrow(split$x), epochs, state$specs)
-    model$.after_fit(target$info, loss$.description(), kept, history, prepared$preprocess,
+    history <- new_history(result, loss_name(loss), batch_size, nrow(split$x), epochs, state$specs)
+    # A loss written in R is not kept: the model's state is plain data.
+    kept_loss <- if (is_custom_loss(loss)) state$loss else loss$.description()
+    model$.after_fit(target$info, kept_loss, kept, history, prepared$preprocess,
                      result$optimizer_state)
     history
   }

@@ -153,7 +153,7 @@ grad_check <- function(model, x, y, loss = NULL, eps = 1e-5, tolerance = 1e-6,
             class = c("rustnn_grad_check", "data.frame"),
             entries = do.call(rbind, lapply(checks, `[[`, "entries")),
             tolerance = tolerance, eps = eps, rows = nrow(x),
-            loss = grad_check_loss_label(loss), custom_loss = !is_builtin_loss(loss))
+            loss = grad_check_loss_label(loss), custom_loss = is_custom_loss(loss))
 }
 
 #' The engine's backward pass from `loss$grad(pred, y)`, whose shape must
@@ -172,19 +172,11 @@ backward_from_loss <- function(engine, pred, y, loss, call = rlang::caller_env()
   rust_call(rn_backward(engine, images_to_rows(as_doubles(grad))), call = call)
 }
 
-#' Whether a loss object is one of the package's own classes, whose
-#' gradients are the engine's.
-#' @noRd
-is_builtin_loss <- function(loss) {
-  generator <- get0(class(loss)[1], envir = topenv(environment()), inherits = FALSE)
-  inherits(loss, "Loss") && inherits(generator, "R6ClassGenerator")
-}
-
 #' How the result names its loss: a built-in as print(model) does
 #' ("huber (delta = 2)"), one's own by its class.
 #' @noRd
 grad_check_loss_label <- function(loss) {
-  if (is_builtin_loss(loss)) loss_label(loss$.description()) else class(loss)[1]
+  if (is_custom_loss(loss)) class(loss)[1] else loss_label(loss$.description())
 }
 
 #' The loss to check: a name, or an object with loss() and grad() methods.
@@ -194,14 +186,7 @@ check_grad_check_loss <- function(loss, call = rlang::caller_env()) {
     abort_arg(c("{.arg loss} is missing: give the loss to check the gradients of.",
                 i = "For example {.code loss = \"mse\"}, or a {.cls Loss} object."), "loss", call = call)
   }
-  if (is.character(loss)) return(as_loss(loss, call = call))
-  methods_ok <- (is.environment(loss) || is.list(loss)) && is.function(loss$loss) &&
-    is.function(loss$grad)
-  if (!methods_ok) {
-    abort_arg("{.arg loss} must be a loss name ({.val {catalog('losses')}}) or an object with {.fn loss} and {.fn grad} methods, not {.obj_type_friendly {loss}}.",
-              "loss", call = call)
-  }
-  loss
+  as_loss(loss, call = call)
 }
 
 #' Targets as the loss takes them; a factor becomes one-hot rows (or 0/1

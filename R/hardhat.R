@@ -164,7 +164,9 @@ rustnn_mlp_bridge <- function(processed, settings, na.action, call = rlang::call
   model <- mlp_sequential(x, y$values, hidden = settings$hidden_units,
                           activation = settings$activation, dropout = settings$dropout,
                           l2 = settings$penalty, optimizer = optimizer,
-                          epochs = settings$epochs, batch_size = settings$batch_size,
+                          epochs = settings$epochs,
+                          # L-BFGS trains on all the rows at once.
+                          batch_size = if (optimizer$.full_batch()) nrow(x) else settings$batch_size,
                           validation_split = settings$validation, verbose = settings$verbose,
                           threads = settings$threads)
   hardhat::new_model(model = model, blueprint = processed$blueprint, outcome = y$info,

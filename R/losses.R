@@ -250,13 +250,13 @@ loss_from_description <- function(description) {
 #' A Loss object from a name or a Loss.
 #' @noRd
 as_loss <- function(loss, arg = "loss", call = rlang::caller_env()) {
-  if (inherits(loss, "Loss")) return(loss)
   if (is.character(loss)) {
     check_choice(loss, catalog("losses"), arg, call = call)
     return(Loss$new(loss))
   }
-  abort_arg("{.arg {arg}} must be a loss name ({.val {catalog('losses')}}) or a {.cls Loss} object, not {.obj_type_friendly {loss}}.",
-            arg, call = call)
+  if (inherits(loss, "Loss") && !is_custom_loss(loss)) return(loss)
+  # A loss written in R (custom.R).
+  check_custom_loss(loss, arg, call)
 }
 
 # ---------------------------------------------------------------------------
@@ -310,7 +310,7 @@ default_loss <- function(y, outputs, kind) {
 #' `Loss` by its name, so the rule holds for every `Loss` object.
 #' @noRd
 check_loss_output <- function(loss, specs, outputs, target, call) {
-  need <- loss_output_needs[loss$name]
+  need <- loss_output_needs[loss_name(loss)]
   if (is.na(need)) return(invisible())
   kind <- output_kind(specs)
   softmax <- "End the model with {.code Softmax$new()}, which makes each row's outputs probabilities that sum to 1."

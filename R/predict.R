@@ -149,7 +149,7 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
   loss <- as_loss(loss %||% loss_from_description(state$loss) %||%
                     default_loss(y, ncol(pred), output_kind(state$specs)))
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
-  target <- encode_target(y, nrow(pred), ncol(pred), "y", loss = loss$name, levels = known_levels)
+  target <- encode_target(y, nrow(pred), ncol(pred), "y", loss = loss_name(loss), levels = known_levels)
   check_loss_output(loss, state$specs, ncol(pred), target$info, rlang::current_env())
   metrics <- metrics %||% if (is_class_target(target)) "accuracy" else character()
   own <- split_custom_metrics(metrics, rlang::current_env())

@@ -223,3 +223,47 @@ test_that("a metric written in R goes into the history, as computed on each epoc
                class = "rustnn_error_argument")
   expect_snapshot(error = TRUE, fit(model, x, y, metrics = list(function(a, b) 1), verbose = 0))
 })
+
+test_that("a loss written in R trains as the built-in one it computes", {
+  MyMSE <- R6::R6Class("MyMSE", public = list(
+    loss = function(pred, y) mean((pred - y)^2),
+    grad = function(pred, y) 2 * (pred - y) / length(y)
+  ))
+  set.seed(9)
+  x <- matrix(rnorm(300), 100)
+  y <- cbind(x[, 1] - x[, 2], x[, 3] * 0.5)
+  make <- function() {
+    set.seed(10)
+    Sequential$new(Linear$new(3, 6), Tanh$new(), Linear$new(6, 2), dtype = "float64")
+  }
+  train <- function(loss) {
+    model <- make()
+    set.seed(11)
+    h <- fit(model, x, y, loss = loss, optimizer = Adam$new(lr = 0.01), epochs = 20,
+             batch_size = 16, validation_split = 0.2, verbose = 0)
+    list(model = model, history = h)
+  }
+  mine <- train(MyMSE$new())
+  builtin <- train("mse")
+  expect_equal(mine$model$layers[[3]]$params, builtin$model$layers[[3]]$params, tolerance = 1e-12)
+  expect_equal(mine$history$metrics$loss, builtin$history$metrics$loss, tolerance = 1e-12)
+  expect_equal(mine$history$metrics$val_loss, builtin$history$metrics$val_loss, tolerance = 1e-12)
+  expect_identical(mine$history$params$loss, "MyMSE")
+  # evaluate() and grad_check() take it too.
+  expect_equal(evaluate(mine$model, x, y, loss = MyMSE$new())[["loss"]],
+               evaluate(mine$model, x, y, loss = "mse")[["loss"]], tolerance = 1e-12)
+  expect_true(all(grad_check(make(), x[1:10, ], y[1:10, ], loss = MyMSE$new())$pass))
+  # Its mistakes are classed errors naming it.
+  Broken <- R6::R6Class("Broken", public = list(
+    loss = function(pred, y) mean((pred - y)^2),
+    grad = function(pred, y) (pred - y)[, 1, drop = FALSE]
+  ))
+  model <- make()
+  before <- model$layers[[1]]$params
+  expect_error(fit(model, x, y, loss = Broken$new(), verbose = 0), class = "rustnn_error_custom_loss")
+  expect_identical(model$layers[[1]]$params, before)
+  expect_snapshot(error = TRUE, fit(model, x, y, loss = Broken$new(), verbose = 0))
+  expect_error(fit(model, x, y, loss = list(loss = 1), verbose = 0), class = "rustnn_error_argument")
+  expect_error(fit(model, x, y, loss = MyMSE$new(), sample_weight = rep(1, 100), verbose = 0),
+               class = "rustnn_error_argument")
+})

@@ -122,7 +122,7 @@ test_that("errors are classed and name the argument", {
   expect_snapshot(error = TRUE, rustnn_mlp(Sepal.Length + Sepal.Width ~ Species, data = iris))
   expect_snapshot(error = TRUE, rustnn_mlp(Species ~ ., data = iris, hidden_units = 0))
   expect_snapshot(error = TRUE, rustnn_mlp(Species ~ ., data = iris, penalty = -1))
-  expect_snapshot(error = TRUE, rustnn_mlp(Species ~ ., data = iris, optimizer = "lbfgs"))
+  expect_snapshot(error = TRUE, rustnn_mlp(Species ~ ., data = iris, optimizer = "nadam"))
   expect_snapshot(error = TRUE, rustnn_mlp(Species ~ ., data = iris, learn_rate = 0))
   expect_snapshot(error = TRUE, rustnn_mlp(Species ~ ., data = iris, validation = 1))
   expect_snapshot(error = TRUE, rustnn_mlp(Species ~ ., data = iris, na.action = 1))
@@ -136,4 +136,11 @@ test_that("errors are classed and name the argument", {
   expect_snapshot(error = TRUE, predict(fitted, iris, threads = 0))
   expect_error(rustnn_mlp(Species ~ ., data = iris, hidden_units = 0),
                class = "rustnn_error_argument")
+})
+
+test_that("rustnn_mlp() trains with L-BFGS on all the rows at once", {
+  set.seed(1)
+  fitted <- rustnn_mlp(Species ~ ., data = iris, hidden_units = 6, epochs = 10, optimizer = "lbfgs",
+                       learn_rate = 1)
+  expect_gt(mean(predict(fitted, iris, type = "class")$.pred_class == iris$Species), 0.9)
 })

@@ -369,7 +369,7 @@ test_that("LBFGS without line search steps by lr, and schedules set lr", {
   d <- mtcars_logistic()
   model <- logistic_model()
   history <- fit(model, d$x, d$y, optimizer = LBFGS$new(lr = 0.5, line_search_fn = "none"),
-                 epochs = 30, callbacks = list(lr_step_decay(10, 0.5)), verbose = FALSE)
+                 epochs = 30, callbacks = list(callback_lr_step_decay(10, 0.5)), verbose = FALSE)
   expect_equal(history$metrics$lr, rep(c(0.5, 0.25, 0.125), each = 10))
   ref <- coef(glm(d$y ~ d$x, family = binomial))
   expect_equal(as.vector(model$layers[[1]]$params$weight), unname(ref[-1]), tolerance = 1e-3)

@@ -5,7 +5,7 @@
 use crate::error::{arg_err, NnError, Result};
 use crate::kind::Mode;
 use crate::layer::{Layer, LayerSpec};
-use crate::loss::Loss;
+use crate::loss::{Loss, Objective};
 use crate::matrix::{to_col_major, ColMajor};
 use crate::metrics::{Metric, Tally};
 use crate::network::Network;
@@ -122,7 +122,7 @@ pub struct FitJob<'a> {
     /// Per-row loss weights.
     pub weights: Option<&'a [f64]>,
     pub validation: Option<(ColMajor<'a>, ColMajor<'a>)>,
-    pub loss: Loss,
+    pub loss: Objective,
     pub optimizer: OptimizerConfig,
     pub state: ExportedState,
     pub config: TrainConfig,
@@ -439,7 +439,7 @@ mod tests {
             y: ColMajor::new(&y, 6, 1).unwrap(),
             weights: None,
             validation: None,
-            loss: Loss::Mse,
+            loss: Loss::Mse.into(),
             optimizer: OptimizerConfig::Sgd {
                 lr: 0.5,
                 momentum: 0.9,

@@ -299,6 +299,73 @@ impl<T: Scalar> LayerKind<T> for CustomLayer<T> {
     }
 }
 
+/// A loss the host computes: its value for predictions against targets,
+/// and the gradient with respect to the predictions.
+pub trait CustomLossCompute: Send {
+    fn value_and_grad(
+        &mut self,
+        pred: ArrayView2<'_, f64>,
+        target: ArrayView2<'_, f64>,
+    ) -> std::result::Result<(f64, Array2<f64>), String>;
+}
+
+/// A loss written by the user (in R), callable on the thread that made it.
+pub struct CustomLoss {
+    name: String,
+    compute: Mutex<Box<dyn CustomLossCompute>>,
+    thread: ThreadId,
+}
+
+impl CustomLoss {
+    pub fn new(name: &str, compute: Box<dyn CustomLossCompute>) -> Arc<Self> {
+        Arc::new(CustomLoss {
+            name: name.to_string(),
+            compute: Mutex::new(compute),
+            thread: std::thread::current().id(),
+        })
+    }
+
+    fn failed(&self, why: String) -> NnError {
+        NnError::State(format!("loss {} {why}", self.name))
+    }
+
+    /// The value and the gradient, checked: one finite number, and a finite
+    /// gradient shaped like the predictions.
+    pub fn value_and_grad<T: Scalar>(
+        &self,
+        pred: ArrayView2<'_, T>,
+        target: ArrayView2<'_, T>,
+    ) -> Result<(f64, Array2<T>)> {
+        if std::thread::current().id() != self.thread {
+            return Err(self.failed("is computed by R and cannot run on another thread".into()));
+        }
+        let (value, grad) = self
+            .compute
+            .lock()
+            .map_err(|_| self.failed("failed earlier".into()))?
+            .value_and_grad(to_f64(pred).view(), to_f64(target).view())
+            .map_err(|why| self.failed(why))?;
+        if grad.dim() != pred.dim() || !grad.iter().all(|v| v.is_finite()) {
+            return Err(self.failed(format!(
+                "returned a gradient of {} x {} (or with values that are not finite), but the predictions are {} x {}",
+                grad.nrows(),
+                grad.ncols(),
+                pred.nrows(),
+                pred.ncols()
+            )));
+        }
+        Ok((value, grad.mapv(T::of)))
+    }
+}
+
+impl fmt::Debug for CustomLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomLoss")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

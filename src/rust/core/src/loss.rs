@@ -13,9 +13,11 @@
 //! weights of one change nothing and a weight of two counts a row twice.
 
 use crate::activation::Activation;
+use crate::custom::CustomLoss;
 use crate::error::{arg_err, shape_err, Result};
 use crate::scalar::Scalar;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Loss {
@@ -351,6 +353,30 @@ fn sign(r: f64) -> f64 {
     }
 }
 
+/// What training minimizes: a built-in loss, or one the host computes
+/// (a loss written in R, see [`crate::custom::CustomLoss`]).
+#[derive(Debug, Clone)]
+pub enum Objective {
+    Builtin(Loss),
+    Custom(Arc<CustomLoss>),
+}
+
+impl From<Loss> for Objective {
+    fn from(loss: Loss) -> Self {
+        Objective::Builtin(loss)
+    }
+}
+
+impl Objective {
+    /// The value on predictions, without a gradient (validation).
+    pub fn value<T: Scalar>(&self, pred: ArrayView2<T>, target: ArrayView2<T>) -> Result<f64> {
+        match self {
+            Objective::Builtin(loss) => loss.value_and_grad(pred, target, None, None),
+            Objective::Custom(loss) => loss.value_and_grad(pred, target).map(|(v, _)| v),
+        }
+    }
+}
+
 /// An epoch's loss as its batches come: the mean over the samples seen
 /// so far for a mean loss (each batch weighted by its rows), the running
 /// total for a sum loss. The one place that knows the difference.
@@ -362,9 +388,10 @@ pub struct RunningLoss {
 }
 
 impl RunningLoss {
-    pub fn new(loss: Loss) -> Self {
+    pub fn new(objective: &Objective) -> Self {
         RunningLoss {
-            sum: loss.is_sum(),
+            // A loss the host computes is taken as a mean over its rows.
+            sum: matches!(objective, Objective::Builtin(loss) if loss.is_sum()),
             total: 0.0,
             rows: 0,
         }

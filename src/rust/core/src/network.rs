@@ -9,7 +9,7 @@
 use crate::error::{arg_err, shape_err, NnError, Result};
 use crate::kind::Mode;
 use crate::layer::{Layer, LayerSpec};
-use crate::loss::Loss;
+use crate::loss::{Loss, Objective};
 use crate::matrix::{ensure_shape, gather_rows};
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
@@ -399,6 +399,31 @@ impl<T: Scalar> Network<T> {
             )?
         };
         self.backward_from(start, false)?;
+        Ok(value)
+    }
+
+    /// [`Network::loss_backward`] for what training minimizes: a built-in
+    /// loss, or one the host computes (its gradient with respect to the
+    /// output, then the layers' backward passes; no row weights).
+    pub fn objective_backward(
+        &mut self,
+        objective: &Objective,
+        target: ArrayView2<T>,
+        weights: Option<ArrayView1<T>>,
+    ) -> Result<f64> {
+        let loss = match objective {
+            Objective::Builtin(loss) => return self.loss_backward(*loss, target, weights),
+            Objective::Custom(loss) => loss,
+        };
+        if weights.is_some() {
+            return Err(arg_err!("a loss written in R takes no row weights"));
+        }
+        self.require_forward(target.nrows())?;
+        let top = self.layers.len();
+        let (value, grad) = loss.value_and_grad(self.acts[top].view(), target)?;
+        ensure_shape(&mut self.deltas[top], grad.nrows(), grad.ncols())?;
+        self.deltas[top].assign(&grad);
+        self.backward_from(top, false)?;
         Ok(value)
     }
 

@@ -13,7 +13,7 @@ use crate::callbacks::{EarlyStopping, EpochRules, Schedule};
 use crate::error::{arg_err, shape_err, Result};
 use crate::kind::Mode;
 use crate::lbfgs;
-use crate::loss::{Loss, RunningLoss};
+use crate::loss::{Loss, Objective, RunningLoss};
 use crate::matrix::{ensure_shape, gather_rows};
 use crate::metrics::{Metric, Tally};
 use crate::network::Network;
@@ -190,7 +190,7 @@ impl FitReport {
 fn check_data<T: Scalar>(
     net: &Network<T>,
     data: &TrainData<'_, T>,
-    loss: Loss,
+    loss: &Objective,
     optimizer: &OptimizerConfig,
     cfg: &TrainConfig,
 ) -> Result<()> {
@@ -213,6 +213,10 @@ fn check_data<T: Scalar>(
                 ));
             }
         }
+        // A loss written in R takes targets of any width: it checks them.
+        let Objective::Builtin(loss) = loss else {
+            return Ok(());
+        };
         let want = loss.target_cols(net.output_dim(x.ncols()));
         if y.ncols() != want {
             return Err(shape_err!(
@@ -255,6 +259,7 @@ fn check_data<T: Scalar>(
 }
 
 /// The value of `loss` on predictions, without a gradient.
+#[cfg(test)]
 fn loss_value<T: Scalar>(loss: Loss, pred: ArrayView2<T>, target: ArrayView2<T>) -> Result<f64> {
     loss.value_and_grad(pred, target, None, None)
 }
@@ -296,12 +301,12 @@ impl<T: Scalar> Checkpoint<T> {
 fn validate<T: Scalar>(
     net: &mut Network<T>,
     (x, y): (ArrayView2<T>, ArrayView2<T>),
-    loss: Loss,
+    loss: &Objective,
     tally: &mut Tally,
     figures: &mut Vec<f64>,
 ) -> Result<()> {
     let pred = net.predict(x)?;
-    figures.push(loss_value(loss, pred.view(), y)? + net.penalty());
+    figures.push(loss.value(pred.view(), y)? + net.penalty());
     tally.reset();
     tally.add(pred.view(), y)?;
     figures.extend(tally.values());
@@ -313,7 +318,7 @@ fn validate<T: Scalar>(
 #[derive(Debug)]
 pub struct Session<'a, T: Scalar> {
     data: TrainSet<'a, T>,
-    loss: Loss,
+    loss: Objective,
     pub optimizer: Optimizer<T>,
     cfg: TrainConfig,
     rules: EpochRules,
@@ -344,11 +349,12 @@ impl<'a, T: Scalar> Session<'a, T> {
     pub fn new(
         net: &mut Network<T>,
         data: TrainSet<'a, T>,
-        loss: Loss,
+        loss: impl Into<Objective>,
         optimizer: Optimizer<T>,
         cfg: TrainConfig,
     ) -> Result<Self> {
-        check_data(net, &data.views(), loss, &optimizer.config, &cfg)?;
+        let loss = loss.into();
+        check_data(net, &data.views(), &loss, &optimizer.config, &cfg)?;
         let n = data.x.nrows();
         let columns = history_columns(&cfg.metrics, data.validation.is_some());
         let rules = EpochRules::new(
@@ -362,6 +368,7 @@ impl<'a, T: Scalar> Session<'a, T> {
         // the order the rows are visited in.
         net.rng = StdRng::seed_from_u64(cfg.seed ^ 0x9E37_79B9_7F4A_7C15);
         Ok(Session {
+            epoch_loss: RunningLoss::new(&loss),
             loss,
             rules,
             shuffler: StdRng::seed_from_u64(cfg.seed),
@@ -369,7 +376,6 @@ impl<'a, T: Scalar> Session<'a, T> {
             epoch: 1,
             batch: 0,
             batches: n.div_ceil(cfg.batch_size),
-            epoch_loss: RunningLoss::new(loss),
             val_tally: tally.clone(),
             tally,
             target: Array2::zeros((0, 0)),
@@ -490,7 +496,7 @@ impl<'a, T: Scalar> Session<'a, T> {
             self.order.shuffle(&mut self.shuffler);
         }
         self.tally.reset();
-        self.epoch_loss = RunningLoss::new(self.loss);
+        self.epoch_loss = RunningLoss::new(&self.loss);
     }
 
     /// One mini-batch: forward, loss, backward, step. The epoch's loss so
@@ -511,10 +517,10 @@ impl<'a, T: Scalar> Session<'a, T> {
             self.batch_weights.extend(rows.iter().map(|&r| w[r]));
             ArrayView1::from(&self.batch_weights[..])
         });
-        let (loss, target) = (self.loss, self.target.view());
+        let (loss, target) = (&self.loss, self.target.view());
         let mut evaluate = |net: &mut Network<T>| -> Result<f64> {
             net.forward_loaded(Mode::Train)?;
-            Ok(net.loss_backward(loss, target, weights)? + net.penalty())
+            Ok(net.objective_backward(loss, target, weights)? + net.penalty())
         };
         // L-BFGS's step evaluates the batch (all the rows) as often as it
         // needs, and ends with an evaluation at the new weights: its figures
@@ -559,7 +565,7 @@ impl<'a, T: Scalar> Session<'a, T> {
         figures.push(self.epoch_loss.value());
         figures.extend(self.tally.values());
         if let Some(v) = self.data.views().validation {
-            validate(net, v, self.loss, &mut self.val_tally, &mut figures)?;
+            validate(net, v, &self.loss, &mut self.val_tally, &mut figures)?;
         }
         figures.push(self.optimizer.config.lr());
         let decision = self.rules.after_epoch(&figures, epoch);

@@ -705,7 +705,7 @@ fn fit_op(fit: &FitGene, s: &mut Session) -> Result<(), TestCaseError> {
         y,
         weights: weights.as_deref(),
         validation,
-        loss,
+        loss: loss.into(),
         optimizer: fit.optimizer,
         state,
         config,

@@ -6,9 +6,11 @@
 //! evaluates them inside `R_tryEval` besides).
 
 use crate::convert::{core_err, Settings};
+use crate::settings::loss_from;
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
-use rustnn_core::custom::{CustomCompute, CustomDef};
+use rustnn_core::custom::{CustomCompute, CustomDef, CustomLoss, CustomLossCompute};
+use rustnn_core::loss::Objective;
 use rustnn_core::ndarray::{Array2, ArrayView2};
 use rustnn_core::LayerSpec;
 
@@ -132,4 +134,56 @@ pub fn custom_spec(def: &Robj) -> Result<LayerSpec> {
     };
     let def = CustomDef::new(&name, params, out_width, Box::new(compute)).map_err(core_err)?;
     Ok(LayerSpec::Custom(def))
+}
+
+/// The closure of a loss written in R (`custom_loss_call()`, R/custom.R):
+/// `value_and_grad(pred, y)` gives `list(value, grad)`, or NULL after
+/// keeping the condition that stopped it.
+struct RLoss {
+    value_and_grad: Function,
+}
+
+// SAFETY: as for `RLayer`: the core calls a custom loss only on the thread
+// that made it (`CustomLoss` checks), R's main thread.
+unsafe impl Send for RLoss {}
+
+impl CustomLossCompute for RLoss {
+    fn value_and_grad(
+        &mut self,
+        pred: ArrayView2<'_, f64>,
+        target: ArrayView2<'_, f64>,
+    ) -> std::result::Result<(f64, Array2<f64>), String> {
+        let out = self
+            .value_and_grad
+            .call(pairlist!(r_rows(pred), r_rows(target)))
+            .map_err(|_| FAILED.to_string())?;
+        let parts = List::try_from(out).map_err(|_| FAILED.to_string())?;
+        let mut values = parts.values();
+        let value = values
+            .next()
+            .and_then(|v| v.as_real())
+            .ok_or_else(|| FAILED.to_string())?;
+        let grad = matrix_of(values.next().unwrap_or_default(), "a gradient")?;
+        Ok((value, grad))
+    }
+}
+
+/// What fit() minimizes, from a loss description: a built-in loss's
+/// `list(name, delta)`, or `list(name = "custom", class, value_and_grad)`.
+pub fn objective_from(loss: &Robj) -> Result<Objective> {
+    let s = Settings::new(loss)?;
+    if s.text("name").ok() != Some("custom") {
+        return Ok(Objective::Builtin(loss_from(loss)?));
+    }
+    let f = s
+        .get("value_and_grad")
+        .and_then(|f| Function::try_from(f.clone()).ok())
+        .ok_or_else(|| {
+            Error::Other("a loss written in R needs its value_and_grad closure".into())
+        })?;
+    let name = s.text("class").unwrap_or("custom").to_string();
+    Ok(Objective::Custom(CustomLoss::new(
+        &name,
+        Box::new(RLoss { value_and_grad: f }),
+    )))
 }

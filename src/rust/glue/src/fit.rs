@@ -6,9 +6,10 @@
 //! the model's weights.
 
 use crate::convert::{col_major, core_err, count, input_of, optional_input, optional_matrix, to_r};
+use crate::custom::objective_from;
 use crate::interrupt;
 use crate::network::{engine_mut, state_list};
-use crate::settings::{loss_from, optimizer_from, train_config_from};
+use crate::settings::{optimizer_from, train_config_from};
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
 use rustnn_core::any::{AnyFitSession, FitJob};
@@ -81,7 +82,7 @@ fn rn_fit_start(
             y: col_major(&y)?,
             weights: weights.as_real_slice(),
             validation,
-            loss: loss_from(&loss)?,
+            loss: objective_from(&loss)?,
             optimizer,
             state,
             config,
