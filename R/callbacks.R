@@ -205,6 +205,9 @@ epoch_end_callback <- function(on_epoch_end, ..., class = NULL) {
 #'   [callback_early_stopping()].
 #' @param save_best_only Save only when `monitor` improves? Otherwise after
 #'   every epoch.
+#' @param mode Whether `monitor` improves by going down (`"min"`) or up
+#'   (`"max"`); `"auto"` knows the losses and the engine's metrics (give it
+#'   for a metric written in R).
 #' @return A callback for `fit(callbacks = )`.
 #' @family callbacks
 #' @export
@@ -218,20 +221,19 @@ epoch_end_callback <- function(on_epoch_end, ..., class = NULL) {
 #'                callbacks = list(callback_model_checkpoint(best, save_best_only = TRUE)))
 #' kept <- load_model(best)
 #' which.min(history$metrics$val_loss) == length(kept$history$metrics$loss)
-callback_model_checkpoint <- function(path, monitor = "val_loss", save_best_only = FALSE) {
+callback_model_checkpoint <- function(path, monitor = "val_loss", save_best_only = FALSE,
+                                      mode = c("auto", "min", "max")) {
   if (!(is.character(path) && length(path) == 1L && !is.na(path) && nzchar(path))) {
     abort_arg("{.arg path} must be a file name, not {.obj_type_friendly {path}}.", "path")
   }
   check_monitor(monitor)
   check_flag(save_best_only)
-  higher <- monitor_higher_is_better(monitor)
+  mode <- check_choice(mode[1], c("auto", "min", "max"), "mode")
+  higher <- if (mode == "auto") monitor_higher_is_better(monitor) else mode == "max"
   best <- NULL
   epoch_end_callback(function(epoch, logs, model) {
-    value <- logs[monitor]
+    value <- logs[[monitor]]
     if (save_best_only) {
-      if (is.na(value)) {
-        cli::cli_abort("{.fn callback_model_checkpoint} monitors {.val {monitor}}, which this fit() does not report.")
-      }
       improved <- is.null(best) || (if (higher) value > best else value < best)
       if (!improved) return(invisible(FALSE))
       best <<- value
@@ -267,13 +269,14 @@ callback_csv_logger <- function(path, append = FALSE) {
     abort_arg("{.arg path} must be a file name, not {.obj_type_friendly {path}}.", "path")
   }
   check_flag(append)
-  started <- FALSE
   epoch_end_callback(function(epoch, logs, model) {
     row <- data.frame(epoch = epoch, as.list(logs), check.names = FALSE)
-    header <- !(started || (append && file.exists(path)))
+    # Each fit() starts at epoch 1: the file is replaced then (or, with
+    # `append`, continued, with a header only if it is new).
+    first <- epoch == 1L
+    header <- first && !(append && file.exists(path))
     utils::write.table(row, path, sep = ",", row.names = FALSE, col.names = header,
-                       append = !header, qmethod = "double")
-    started <<- TRUE
+                       append = !first || append, qmethod = "double")
     invisible(FALSE)
   }, path = path, class = "rustnn_csv_logger")
 }
@@ -314,7 +317,9 @@ sort_callbacks <- function(callbacks, call = rlang::caller_env()) {
   }
   list(early_stopping = if (length(early)) unclass(early[[1]]),
        schedule = if (length(schedules)) unclass(schedules[[1]]),
-       epoch_end = lapply(of_kind("epoch_end"), `[[`, "on_epoch_end"))
+       epoch_end = lapply(of_kind("epoch_end"), `[[`, "on_epoch_end"),
+       # R callbacks that watch a figure, checked with the others by fit().
+       monitoring = Filter(function(cb) isTRUE(cb$save_best_only), of_kind("epoch_end")))
 }
 
 #' @export

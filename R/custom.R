@@ -88,11 +88,9 @@ custom_layer_calls <- function(layer, template) {
                           "left {.field grads${unset}} unset: it must fill {.field self$grads} with the gradient of every parameter ({.field {names}}).")
       }
       for (n in names) {
-        want <- dim(template[[n]]) %||% length(template[[n]])
-        got <- dim(grads[[n]]) %||% length(grads[[n]])
-        if (prod(got) != prod(want)) {
+        if (!same_shape(grads[[n]], template[[n]])) {
           abort_custom_call(layer, "backward",
-                            "set {.field grads${n}} to {length(grads[[n]])} value{?s}, but {.field params${n}} has {prod(want)}.")
+                            "set {.field grads${n}} to {shape_text(grads[[n]])}, but {.field params${n}} is {shape_text(template[[n]])}: a gradient has its parameter's shape.")
         }
       }
       list(grad_input, lapply(grads[names], as.double))
@@ -107,7 +105,12 @@ custom_layer_calls <- function(layer, template) {
 in_engine <- function(layer, method, f) {
   private <- layer$.__enclos_env__$private
   private$.in_engine <- TRUE
-  on.exit(private$.in_engine <- FALSE)
+  model <- private$.model
+  if (!is.null(model)) model$.set_busy(TRUE)
+  on.exit({
+    private$.in_engine <- FALSE
+    if (!is.null(model)) model$.set_busy(FALSE)
+  })
   guarded(f, function(e) abort_custom_call(layer, method, "failed.", parent = e))
 }
 
@@ -237,7 +240,7 @@ custom_engine_defs <- function(dtype, specs, params, shape, layers, call) {
                        i = "Give {.arg input_shape} to {.fn Sequential$new}, or let it come from the first data."),
                      class = c("rustnn_error_custom_layer", "rustnn_error"), call = call)
     }
-    template <- params[[i]] %||% layer$params
+    template <- (if (length(params) >= i) params[[i]]) %||% layer$params
     customs[[i]] <- custom_engine_def(layer, template, in_width, call)
   }
   customs
@@ -297,4 +300,45 @@ abort_custom_loss <- function(name, problem, parent = NULL, .envir = parent.fram
   who <- cli::format_inline("Loss {.cls {name}}:")
   cli::cli_abort(paste(who, cli::format_inline(problem, .envir = .envir)), parent = parent,
                  class = c("rustnn_error_custom_loss", "rustnn_error"), call = NULL)
+}
+
+#' A call on a model from its own layer's forward() or backward(), which
+#' run inside the engine's pass over that model.
+#' @noRd
+abort_busy_engine <- function(call) {
+  cli::cli_abort(c("The model cannot be used from its own layer's {.fn forward} or {.fn backward}: the engine is in the middle of a pass over it.",
+                   i = "Compute with the layer's inputs and parameters only, or use another model (or {.code model$clone()})."),
+                 class = c("rustnn_error_busy", "rustnn_error_state", "rustnn_error"), call = call)
+}
+
+#' Whether `x` has the shape of parameter `like`: the same dimensions for a
+#' matrix with more than one row and column; the same number of values for
+#' a vector or a one-row (one-column) matrix, which are read alike.
+#' @noRd
+same_shape <- function(x, like) {
+  d <- dim(like)
+  if (length(d) == 2L && all(d > 1L)) return(identical(as.integer(dim(x)), as.integer(d)))
+  length(x) == length(like) && (is.null(dim(x)) || any(dim(x) == 1L))
+}
+
+shape_text <- function(x) {
+  if (is.null(dim(x))) paste(length(x), "values") else paste("a", paste(dim(x), collapse = " x "), "matrix")
+}
+
+#' New parameters for a layer written in R that belongs to a model: the
+#' names and shapes it has.
+#' @noRd
+check_custom_params_like <- function(value, current, call) {
+  if (!setequal(names(value), names(current)) || length(value) != length(current)) {
+    abort_arg("{.field params} must have the layer's parameters, {.field {names(current)}}.", "params",
+              call = call)
+  }
+  for (n in names(current)) {
+    if (!same_shape(value[[n]], current[[n]])) {
+      abort_arg("{.field params${n}} must be {shape_text(current[[n]])}, not {shape_text(value[[n]])}.",
+                "params", call = call)
+    }
+    dim(value[[n]]) <- dim(current[[n]])
+  }
+  value[names(current)]
 }

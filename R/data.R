@@ -336,7 +336,7 @@ omit_na_rows <- function(x, y, data, na.action, call) {
   } else {
     dropped <- integer()
   }
-  list(x = x, y = y, data = data, omitted = length(dropped))
+  list(x = x, y = y, data = data, dropped = dropped)
 }
 
 #' Terms and factor levels of a formula on a data frame.

@@ -195,6 +195,10 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   model$.check_idle("fit()")
   state <- model$.get_state()
   complete <- omit_na_rows(x, y, data, na.action, rlang::current_env())
+  # Row weights given for every row lose the rows dropped with them.
+  if (length(complete$dropped) && length(sample_weight) == NROW(if (is.null(data)) x else data)) {
+    sample_weight <- sample_weight[-complete$dropped]
+  }
   prepared <- prepare_xy(state$preprocess, complete$x, complete$y, complete$data)
   x <- prepared$x
   model$.resolve_input(x, "x")
@@ -227,7 +231,7 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
 
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
                             model, prepared, target$info, loss_name(loss), outputs)
-  check_monitors(cbs, metrics, validation = !is.null(split$val_x))
+  check_monitors(cbs, metrics, names(custom_metrics$functions), validation = !is.null(split$val_x))
   # Metrics written in R are computed in R at each epoch's end, on the
   # predictions for the training (and validation) data, before callbacks.
   own <- custom_metric_recorder(custom_metrics$functions, engine_of = function() model$.engine(),
@@ -288,11 +292,10 @@ run_session <- function(model, engine, session, reporter, callbacks, checkpoint)
   model$.set_fitting(session)
   on.exit({
     model$.set_fitting(NULL)
-    # Whatever ended the session after it trained (an interrupt, an engine
-    # error), the R state holds the engine's weights. An engine error in
-    # the first run comes from the first step (an optimizer state that does
-    # not fit the network), before any weight moved.
-    if (ran && !done) model$.sync_params()
+    # Whatever ended the session early (an interrupt, an engine error, a
+    # layer written in R that failed mid-epoch), the R state holds the
+    # engine's weights: those of the last completed step.
+    if (!done) model$.sync_params()
   }, add = TRUE)
   rows <- 0L
   ran <- FALSE
@@ -314,14 +317,14 @@ run_session <- function(model, engine, session, reporter, callbacks, checkpoint)
       checkpoint()
       logs <- run$rows[nrow(run$rows), ]
       for (f in callbacks) {
-        # A callback that returns figures (metrics written in R) adds them
-        # to the logs the next ones see.
+        # The recorder of metrics written in R returns figures, added to
+        # the logs the next callbacks see.
         answer <- tryCatch(f(run$epoch, logs, model), error = function(e) {
           out$failure <<- list(epoch = run$epoch, message = conditionMessage(e))
           TRUE
         })
-        if (is.numeric(answer) && !is.null(names(answer))) {
-          logs <- c(logs, answer)
+        if (inherits(answer, "rustnn_figures")) {
+          logs <- c(logs, unclass(answer))
           answer <- FALSE
         }
         out$stop <- out$stop || isTRUE(answer)
@@ -412,7 +415,7 @@ custom_metric_recorder <- function(functions, engine_of, split, threads) {
       })
     values <- stats::setNames(values, columns)
     recorded[[epoch]] <<- values
-    values
+    structure(values, class = "rustnn_figures")
   }
   merge <- function(history) {
     n <- length(history$loss)
@@ -450,14 +453,21 @@ check_metrics <- function(metrics, outputs, call = rlang::caller_env()) {
 
 #' Each callback's `monitor` must be a figure this fit() reports.
 #' @noRd
-check_monitors <- function(cbs, metrics, validation, call = rlang::caller_env()) {
-  reported <- c("loss", metrics, if (validation) c("val_loss", sprintf("val_%s", metrics)))
-  for (cb in list(cbs$early_stopping, cbs$schedule)) {
-    if (!is.null(cb$monitor) && !cb$monitor %in% reported) {
-      abort_arg(c("A callback in {.arg callbacks} monitors {.val {cb$monitor}}, which this fit() does not report.",
-                  i = "It reports {.val {reported}}{if (!validation) '; validation figures need validation data' else ''}.",
-                  i = "Metrics come from {.arg metrics}."),
-                "callbacks", call = call)
+check_monitors <- function(cbs, metrics, r_metrics, validation, call = rlang::caller_env()) {
+  figures <- function(m) c("loss", m, if (validation) c("val_loss", sprintf("val_%s", m)))
+  # The engine's callbacks watch its figures; R callbacks also R metrics.
+  watched <- list(list(callbacks = list(cbs$early_stopping, cbs$schedule), reported = figures(metrics)),
+                  list(callbacks = cbs$monitoring, reported = figures(c(metrics, r_metrics))))
+  for (w in watched) {
+    for (cb in w$callbacks) {
+      if (!is.null(cb$monitor) && !cb$monitor %in% w$reported) {
+        hint <- did_you_mean(cb$monitor, w$reported)
+        abort_arg(c("A callback in {.arg callbacks} monitors {.val {cb$monitor}}, which this fit() does not report.",
+                    i = hint,
+                    i = "It reports {.val {w$reported}}{if (!validation) '; validation figures need validation data' else ''}.",
+                    i = "Metrics come from {.arg metrics}."),
+                  "callbacks", call = call)
+      }
     }
   }
 }

@@ -154,7 +154,11 @@ Layer <- R6::R6Class("Layer",
         abort_arg("A layer's {.fn forward} and {.fn backward} must not assign {.field params} in a model: the optimizer updates them.",
                   "params", call = rlang::caller_env())
       }
-      value <- if (is.null(private$.type)) check_custom_params(value) else private$check_params(value)
+      value <- if (!is.null(private$.type)) private$check_params(value) else if (is.null(private$.model)) {
+        check_custom_params(value)
+      } else {
+        check_custom_params_like(check_custom_params(value), self$params, rlang::caller_env())
+      }
       if (is.null(private$.model)) {
         private$.params <- value
         private$.engine_ptr <- NULL

@@ -278,7 +278,8 @@ output_kind <- function(specs) {
   types <- vapply(specs, function(s) s$type, character(1))
   types <- types[!types %in% c("dropout", "identity", "flatten")]
   last <- if (length(types)) types[length(types)] else ""
-  switch(last, softmax = "distribution", sigmoid = "probability", "unbounded")
+  # A layer written in R may give anything: its user knows.
+  switch(last, softmax = "distribution", sigmoid = "probability", custom = "unknown", "unbounded")
 }
 
 #' The loss fit() uses when none is given and the model has none: from the
@@ -300,7 +301,7 @@ default_loss <- function(y, outputs, kind) {
     }
     if (columns == 1L && all(y == round(y) & y >= 0 & y < outputs)) return("sparse_cross_entropy")
   }
-  if (kind != "unbounded" && all(y >= 0 & y <= 1)) return("bce")
+  if (kind %in% c("distribution", "probability") && all(y >= 0 & y <= 1)) return("bce")
   "mse"
 }
 
@@ -311,8 +312,8 @@ default_loss <- function(y, outputs, kind) {
 #' @noRd
 check_loss_output <- function(loss, specs, outputs, target, call) {
   need <- loss_output_needs[loss_name(loss)]
-  if (is.na(need)) return(invisible())
   kind <- output_kind(specs)
+  if (is.na(need) || kind == "unknown") return(invisible())
   softmax <- "End the model with {.code Softmax$new()}, which makes each row's outputs probabilities that sum to 1."
   sigmoid <- "End the model with {.code Sigmoid$new()}, which makes each output a probability."
   if (need == "distribution" && kind != "distribution") {

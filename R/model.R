@@ -283,6 +283,14 @@ Sequential <- R6::R6Class("Sequential",
       invisible(self)
     },
 
+    # @description Internal: mark the model as running R code of its own
+    #   layers inside the engine (see custom.R), when nothing may call it.
+    # @param busy `TRUE` or `FALSE`.
+    .set_busy = function(busy) {
+      private$.busy <- busy
+      invisible(self)
+    },
+
     # @description Internal: refuse `what` while `fit()` trains this model
     #   (from one of its own callbacks): the engine is in the middle of it.
     # @param what The refused call, for the message.
@@ -354,6 +362,7 @@ Sequential <- R6::R6Class("Sequential",
     .grads_ready = FALSE,
     .forward_rows = NULL,
     .fitting = NULL,
+    .busy = FALSE,
 
     # Whether this object's own engine is alive: not after readRDS() (the
     # pointer is NULL, and the session token a copy; see catalog.R) nor in a
@@ -364,11 +373,15 @@ Sequential <- R6::R6Class("Sequential",
     # (checked in full: it comes from outside). `arg` and `call` name the
     # culprit if the layers do not take the input shape.
     engine = function(arg = "...", call = rlang::caller_env()) {
+      if (private$.busy) abort_busy_engine(call)
       if (model_live(self, private)) return(private$.engine_ptr)
       private$build(arg, call)
     },
 
     build = function(arg, call, checked = FALSE) {
+      # Layers written in R run as the engine's: they must be this model's
+      # own objects, not a clone's original's.
+      if (!checked) private$own_layers()
       st <- if (checked) private$.state else check_state(private$.state, values = TRUE, call)
       ptr <- build_engine(st$dtype, st$specs, st$params, st$input_shape, arg = arg, call = call,
                           layers = private$.layers)

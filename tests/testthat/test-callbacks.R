@@ -229,3 +229,24 @@ test_that("callback_csv_logger() writes as.data.frame(history), a row per epoch"
       callbacks = list(callback_csv_logger(log, append = TRUE)), verbose = 0)
   expect_equal(nrow(utils::read.csv(log)), 8)
 })
+
+test_that("a checkpoint's monitor is checked when fit() starts, and a CSV log restarts with each fit", {
+  set.seed(3)
+  x <- matrix(rnorm(200), ncol = 2)
+  model <- Sequential$new(Linear$new(2, 1))
+  path <- withr::local_tempfile(fileext = ".rnn")
+  expect_error(fit(model, x, x[, 1], epochs = 3, validation_split = 0.2, verbose = 0,
+                   callbacks = list(callback_model_checkpoint(path, monitor = "val_los",
+                                                              save_best_only = TRUE))),
+               class = "rustnn_error_argument")
+  expect_false(file.exists(path))
+  expect_snapshot(error = TRUE, fit(model, x, x[, 1], epochs = 3, validation_split = 0.2, verbose = 0,
+                                    callbacks = list(callback_model_checkpoint(path, monitor = "val_los",
+                                                                               save_best_only = TRUE))))
+  log <- withr::local_tempfile(fileext = ".csv")
+  logger <- callback_csv_logger(log)
+  chatty <- callback_epoch_end(function(epoch, logs) logs)  # returns its logs: not figures
+  fit(model, x, x[, 1], epochs = 3, callbacks = list(chatty, logger), verbose = 0)
+  h <- fit(model, x, x[, 1], epochs = 2, callbacks = list(chatty, logger), verbose = 0)
+  expect_equal(utils::read.csv(log), as.data.frame(h), tolerance = 1e-12)
+})

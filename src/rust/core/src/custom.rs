@@ -96,9 +96,14 @@ impl CustomDef {
                 self.name
             )));
         }
-        self.compute
-            .lock()
-            .map_err(|_| NnError::State(format!("layer {} failed earlier", self.name)))
+        // Never block: a second call while one runs (the host calling the
+        // same network from inside the layer) is an error, not a deadlock.
+        self.compute.try_lock().map_err(|_| {
+            NnError::State(format!(
+                "layer {} is already running (called from inside itself?)",
+                self.name
+            ))
+        })
     }
 }
 
@@ -341,8 +346,8 @@ impl CustomLoss {
         }
         let (value, grad) = self
             .compute
-            .lock()
-            .map_err(|_| self.failed("failed earlier".into()))?
+            .try_lock()
+            .map_err(|_| self.failed("is already running".into()))?
             .value_and_grad(to_f64(pred).view(), to_f64(target).view())
             .map_err(|why| self.failed(why))?;
         if grad.dim() != pred.dim() || !grad.iter().all(|v| v.is_finite()) {
