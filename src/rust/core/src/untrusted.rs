@@ -128,7 +128,7 @@ fn refused(code: u8) -> String {
         24 => "raw bytes",
         25 => "an S4 object",
         241..=243 | 253 => "an environment",
-        244 | 245 | 246 | 247 => "a reference to R internals",
+        244..=247 => "a reference to R internals",
         248 => "a package environment",
         249 | 250 => "a namespace (a package's code)",
         239 | 240 => "an old-style pairlist",
@@ -510,9 +510,11 @@ impl<'a> Reader<'a> {
                     }
                 }
             }
-            _ => return Err(corrupt(format!(
+            _ => {
+                return Err(corrupt(format!(
                 "the model data hold a compact vector of class {class}, which a model file may not"
-            ))),
+            )))
+            }
         };
         let flags = self.int()?;
         let attributes = match (flags & 0xff) as u8 {
@@ -547,8 +549,7 @@ impl<'a> Reader<'a> {
             _ => return Err(bad()),
         };
         let cap = (self.bytes.len() as f64) * 16.0 + 1_048_576.0;
-        if !(n >= 0.0 && n.fract() == 0.0 && n <= cap)
-            || !n1.is_finite()
+        if !(n >= 0.0 && n.fract() == 0.0 && n <= cap && n1.is_finite())
             || !(inc == 1.0 || inc == -1.0)
         {
             return Err(bad());

@@ -8,7 +8,8 @@
 //! * [`network`]: the network's calls (build, shapes, parameters, manual
 //!   passes, predict, optimizer steps) and the loss and metric helpers;
 //! * [`fit`]: a training session R starts, runs between pauses and finishes;
-//! * [`catalog`]: the closed sets of names the core knows, for the R side.
+//! * [`catalog`]: the closed sets of names the core knows, for the R side;
+//! * [`untrusted`]: a model file's payload read as plain data only.
 //!
 //! Every function is internal (prefixed `rn_`): the public API is the R
 //! code on top. Errors come back to R as values (see [`convert::to_r`]); the
@@ -20,6 +21,7 @@ mod fit;
 mod interrupt;
 mod network;
 mod settings;
+mod untrusted;
 
 use extendr_api::prelude::*;
 
@@ -28,4 +30,5 @@ extendr_module! {
     use network;
     use fit;
     use catalog;
+    use untrusted;
 }
