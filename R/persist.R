@@ -292,14 +292,59 @@ replace_file <- function(from, to) {
 # Bytes: header and compressed payload
 
 model_magic <- "RUSTNN-MODEL"
-model_format <- 1L
+model_format <- 2L
 header_max <- 1024L
 
+# The most a payload may decompress to, and for format 1 files (whose header
+# does not give the size) the most it may expand, plus 1 MiB: models
+# compress little (weights are noise), a zlib bomb a thousandfold.
+model_size_max <- 2^31
+model_ratio_max <- 64
+
 encode_model_file <- function(payload) {
-  z <- memCompress(serialize(payload, NULL, xdr = TRUE, version = 3L), "gzip")
-  header <- sprintf("%s %d compression=zlib length=%.0f adler32=%s rustnn=%s\n", model_magic,
-                    model_format, length(z), adler32_hex(z), rustnn_version())
+  # Version 2 of R's serialization: no compact (ALTREP) vectors to expand.
+  data <- serialize(payload_to_file(payload), NULL, xdr = TRUE, version = 2L)
+  if (length(data) > model_size_max) {
+    stop(sprintf("The model takes %.0f bytes, more than the %.0f a model file holds.",
+                 length(data), model_size_max))
+  }
+  z <- memCompress(data, "gzip")
+  header <- sprintf("%s %d compression=zlib length=%.0f size=%.0f adler32=%s rustnn=%s\n",
+                    model_magic, model_format, length(z), length(data), adler32_hex(z),
+                    rustnn_version())
   c(charToRaw(header), z)
+}
+
+#' The payload as the file holds it: the formula's terms as text.
+#' @noRd
+payload_to_file <- function(payload) {
+  tt <- payload$model$preprocess$terms
+  if (inherits(tt, "terms")) payload$model$preprocess$terms <- terms_to_file(tt)
+  payload
+}
+
+#' The payload a file holds, with the formula's terms rebuilt from their
+#' text (checked: see terms_from_file()).
+#' @noRd
+payload_from_file <- function(payload, version) {
+  pre <- if (is.list(payload) && is.list(payload[["model"]])) payload$model[["preprocess"]]
+  if (is.list(pre) && !is.null(pre[["terms"]])) {
+    payload$model$preprocess$terms <- terms_from_file(pre[["terms"]], version)
+  }
+  payload
+}
+
+#' How much the payload may decompress to: the header's `size` (format 2),
+#' or a multiple of its compressed length (format 1); NULL if the header's
+#' size is not valid.
+#' @noRd
+payload_limit <- function(fields, version, compressed) {
+  if (version == 1L) {
+    return(list(limit = min(model_size_max, model_ratio_max * compressed + 2^20), exact = FALSE))
+  }
+  size <- fields[["size"]] %||% ""
+  if (!grepl("^[0-9]{1,10}$", size) || as.numeric(size) > model_size_max) return(NULL)
+  list(limit = as.numeric(size), exact = TRUE)
 }
 
 #' The payload list from a file's bytes, or a classed error.
@@ -345,7 +390,7 @@ decode_model_file <- function(bytes, path, call) {
   if (version < 1L) {
     fail("corrupt", "{.file {path}} is damaged: format version {version} does not exist.")
   }
-  # Format 1.
+  # Formats 1 and 2.
   length_text <- fields[["length"]] %||% ""
   checksum <- fields[["adler32"]] %||% ""
   if (!identical(fields[["compression"]], "zlib") || !grepl("^[0-9]{1,15}$", length_text) ||
@@ -366,18 +411,19 @@ decode_model_file <- function(bytes, path, call) {
   if (!identical(adler32_hex(z), checksum)) {
     fail("corrupt", "{.file {path}} is damaged: its checksum does not match its contents.")
   }
-  raw_payload <- tryCatch(memDecompress(z, "gzip"), error = function(e) {
-    fail("corrupt", "{.file {path}} is damaged: its model data do not decompress.",
-         x = "{conditionMessage(e)}")
+  # Never memDecompress() and unserialize(): see rn_read_model_data().
+  limit <- payload_limit(fields, version, expected)
+  if (is.null(limit)) {
+    fail("corrupt", "{.file {path}} is damaged: its header lacks a valid {.field size} field (at most {model_size_max} bytes).")
+  }
+  payload <- rust_call(rn_read_model_data(z, limit$limit, limit$exact), abort = function(msg, call) {
+    fail("corrupt", "{.file {path}} is damaged or not plain data: its model data cannot be read.",
+         x = "{msg}")
   })
-  payload <- tryCatch(unserialize(raw_payload), error = function(e) {
-    fail("corrupt", "{.file {path}} is damaged: its model data cannot be read.",
-         x = "{conditionMessage(e)}")
-  })
-  tryCatch(check_payload(payload), rustnn_error_model_corrupt = function(e) {
+  tryCatch(check_payload(payload_from_file(payload, version), version),
+           rustnn_error_model_corrupt = function(e) {
     fail("corrupt", "{.file {path}} does not hold a valid model.", x = "{conditionMessage(e)}")
   })
-  payload
 }
 
 header_fields <- function(tokens) {
@@ -474,16 +520,16 @@ plain_optimizer <- function(opt, state) {
 #' (state.R); not yet that the pieces fit together: rebuild_model() does.
 #' Errors are rustnn_error_model_corrupt.
 #' @noRd
-check_payload <- function(payload) {
+check_payload <- function(payload, format = model_format) {
   check_plain(payload)
   if (!is.list(payload) || is.null(names(payload))) {
     invalid_model("The model data are ", describe(payload), ", not a list.")
   }
   missing <- setdiff(c("format", "class", "model"), names(payload))
   if (length(missing)) invalid_model("The model data lack ", paste(missing, collapse = ", "), ".")
-  if (!identical(payload$format, model_format)) {
+  if (!identical(payload$format, format)) {
     invalid_model("The model data are of format ", describe(payload$format),
-                  ", not the header's ", model_format, ".")
+                  ", not the header's ", format, ".")
   }
   if (!identical(payload$class, "Sequential")) {
     invalid_model("The model data describe ", describe(payload$class), ", not a Sequential model.")
@@ -544,9 +590,23 @@ check_plain_optimizer <- function(opt) {
                   paste(hyper_names, collapse = ", "), ", not ",
                   paste(names(opt$hyper), collapse = ", "), ".")
   }
+  # The hyper-parameters go to the constructor through do.call(), which
+  # would evaluate a call: numbers and flags only.
+  if (!all(vapply(opt$hyper, is_plain_setting, logical(1)))) {
+    invalid_model("The ", opt$class, " optimizer's hyper-parameters must be numbers or TRUE/FALSE.")
+  }
   if (!is.null(optimizer_state_problem(opt$state))) {
     invalid_model("The optimizer's state must be NULL or list(steps, slots): a whole number of steps and a list of double vectors.")
   }
+}
+
+#' A constructor's argument read from a file: NULL, or a vector of numbers,
+#' logicals or strings without attributes (never a call, which do.call()
+#' would evaluate).
+#' @noRd
+is_plain_setting <- function(x) {
+  is.null(x) || (typeof(x) %in% c("logical", "integer", "double", "character") &&
+                   is.null(attributes(x)))
 }
 
 #' The model a checked payload describes, built through the public
@@ -614,6 +674,7 @@ rebuild_layer <- function(spec, params, i) {
   layer <- rebuild_step(paste0("Layer ", i, " (", name, ") cannot be built"), function() {
     widths <- c(spec$in_features, spec$out_features)
     options <- spec[setdiff(names(spec), c("type", "in_features", "out_features"))]
+    if (!all(vapply(options, is_plain_setting, logical(1)))) stop("Its settings must be plain values.")
     do.call(generator$new, c(as.list(widths[!is.na(widths)]), options))
   })
   if (!identical(layer$.spec(), spec)) {

@@ -284,7 +284,10 @@ impl<'a> Reader<'a> {
                 }
                 LANGSXP => return self.call(flags, depth, call_depth),
                 ALTREP_SXP => return self.altrep(depth, call_depth),
-                SYMSXP | REFSXP if ctx == Context::Call => Value::Symbol(self.symbol_after(flags)?),
+                // A symbol has no attributes; a reference's flags hold its index.
+                SYMSXP | REFSXP if ctx == Context::Call => {
+                    return Ok(Item::plain(Value::Symbol(self.symbol_after(flags)?)))
+                }
                 MISSINGARG_SXP if ctx == Context::Call => return Ok(Item::plain(Value::Missing)),
                 SYMSXP | REFSXP | MISSINGARG_SXP => {
                     return Err(corrupt(

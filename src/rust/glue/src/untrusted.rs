@@ -12,6 +12,7 @@ use rustnn_core::untrusted::{call_text, inflate, read_serialized, Item, Value};
 /// The R value a zlib-compressed serialization holds. `limit` bounds the
 /// decompressed size (with `exact`, it must be that size); errors come back
 /// as values (see `to_r`).
+/// @noRd
 #[extendr]
 fn rn_read_model_data(z: Raw, limit: f64, exact: bool) -> Robj {
     to_r(|| {
