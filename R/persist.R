@@ -318,8 +318,10 @@ encode_model_file <- function(payload) {
 #' The payload as the file holds it: the formula's terms as text.
 #' @noRd
 payload_to_file <- function(payload) {
-  tt <- payload$model$preprocess$terms
-  if (inherits(tt, "terms")) payload$model$preprocess$terms <- terms_to_file(tt)
+  pre <- if (is.list(payload) && is.list(payload[["model"]])) payload$model[["preprocess"]]
+  if (is.list(pre) && inherits(pre[["terms"]], "terms")) {
+    payload$model$preprocess$terms <- terms_to_file(pre[["terms"]])
+  }
   payload
 }
 

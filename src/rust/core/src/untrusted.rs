@@ -592,6 +592,13 @@ fn write_text(item: &Item, out: &mut String) -> Result<()> {
             if !item.attributes.is_empty() {
                 return Err(corrupt("a call in the model data has attributes"));
             }
+            if let Some((op, left, right)) = infix(item) {
+                write_operand(left, &op, Side::Left, out)?;
+                out.push(' ');
+                out.push_str(&op.name);
+                out.push(' ');
+                return write_operand(right, &op, Side::Right, out);
+            }
             write_text(&parts[0].1, out)?;
             out.push('(');
             for (i, (name, arg)) in parts[1..].iter().enumerate() {
@@ -643,6 +650,88 @@ fn write_text(item: &Item, out: &mut String) -> Result<()> {
             out.push(')');
         }
     }
+    Ok(())
+}
+
+/// A binary operator: its name, precedence (higher binds tighter, as in R's
+/// grammar) and associativity.
+struct Operator {
+    name: String,
+    precedence: u8,
+    assoc: Side,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Left,
+    Right,
+    Neither,
+}
+
+fn operator(name: &str) -> Option<Operator> {
+    let (precedence, assoc) = match name {
+        "~" => (1, Side::Left),
+        "||" | "|" => (2, Side::Left),
+        "&&" | "&" => (3, Side::Left),
+        "==" | "!=" | "<" | ">" | "<=" | ">=" => (5, Side::Neither),
+        "+" | "-" => (6, Side::Left),
+        "*" | "/" => (7, Side::Left),
+        n if n.len() >= 2
+            && n.starts_with('%')
+            && n.ends_with('%')
+            && !n[1..n.len() - 1].contains('%') =>
+        {
+            (8, Side::Left)
+        }
+        ":" => (9, Side::Left),
+        "^" => (11, Side::Right),
+        _ => return None,
+    };
+    Some(Operator {
+        name: name.to_string(),
+        precedence,
+        assoc,
+    })
+}
+
+/// A call of a binary operator on two unnamed arguments, which is written
+/// infix: `y ~ x1 + x2 + ...` in prefix form would nest deeper than R's
+/// parser allows (50 levels of brackets).
+fn infix(item: &Item) -> Option<(Operator, &Item, &Item)> {
+    match &item.value {
+        Value::Call(parts) if parts.len() == 3 && parts[1].0.is_none() && parts[2].0.is_none() => {
+            let op = match &parts[0].1.value {
+                Value::Symbol(name) => operator(name)?,
+                _ => return None,
+            };
+            let empty = |x: &Item| x.value == Value::Missing;
+            (!empty(&parts[1].1) && !empty(&parts[2].1)).then_some((op, &parts[1].1, &parts[2].1))
+        }
+        _ => None,
+    }
+}
+
+/// An operand of `op`: infix when R reads it back as the same operand, and
+/// in prefix form (a function call, which binds tightest) otherwise, so no
+/// brackets are added that would change the call.
+fn write_operand(item: &Item, op: &Operator, side: Side, out: &mut String) -> Result<()> {
+    let Some((inner, _, _)) = infix(item) else {
+        return write_text(item, out);
+    };
+    let fits = inner.precedence > op.precedence
+        || (inner.precedence == op.precedence && op.assoc == side && inner.assoc == side);
+    if fits {
+        return write_text(item, out);
+    }
+    let Value::Call(parts) = &item.value else {
+        return write_text(item, out);
+    };
+    push_name(&inner.name, out);
+    out.push('(');
+    write_text(&parts[1].1, out)?;
+    out.push_str(", ");
+    write_text(&parts[2].1, out)?;
+    out.push(')');
     Ok(())
 }
 
@@ -825,7 +914,22 @@ mod tests {
                 Item::plain(Value::Real(vec![-0.5])),
             ]),
         ]);
-        assert_eq!(call_text(&f).unwrap(), "`~`(`y`, `+`(`x\\`1`, (-5e-1)))");
+        assert_eq!(call_text(&f).unwrap(), "`y` ~ `x\\`1` + (-5e-1)");
+        // a - (b + c) and (a ^ b) ^ c keep their shape without brackets.
+        let minus = call(vec![
+            sym("-"),
+            sym("a"),
+            call(vec![sym("+"), sym("b"), sym("c")]),
+        ]);
+        assert_eq!(call_text(&minus).unwrap(), "`a` - `+`(`b`, `c`)");
+        let power = call(vec![
+            sym("^"),
+            call(vec![sym("^"), sym("a"), sym("b")]),
+            sym("c"),
+        ]);
+        assert_eq!(call_text(&power).unwrap(), "`^`(`a`, `b`) ^ `c`");
+        let unary = call(vec![sym("-"), sym("a")]);
+        assert_eq!(call_text(&unary).unwrap(), "`-`(`a`)");
         let strings = Item::plain(Value::Str(vec![Some("a\"b".into()), None]));
         assert_eq!(call_text(&strings).unwrap(), "c(\"a\\\"b\", NA_character_)");
     }
