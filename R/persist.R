@@ -300,6 +300,9 @@ header_max <- 1024L
 # compress little (weights are noise), a zlib bomb a thousandfold.
 model_size_max <- 2^31
 model_ratio_max <- 64
+# Deflate turns one bit into at most 258 bytes: no zlib stream expands more
+# than 1032-fold, so a header announcing more is false.
+zlib_ratio_max <- 1032
 
 encode_model_file <- function(payload) {
   # Version 2 of R's serialization: no compact (ALTREP) vectors to expand.
@@ -345,7 +348,10 @@ payload_limit <- function(fields, version, compressed) {
     return(list(limit = min(model_size_max, model_ratio_max * compressed + 2^20), exact = FALSE))
   }
   size <- fields[["size"]] %||% ""
-  if (!grepl("^[0-9]{1,10}$", size) || as.numeric(size) > model_size_max) return(NULL)
+  if (!grepl("^[0-9]{1,10}$", size) ||
+      as.numeric(size) > min(model_size_max, zlib_ratio_max * compressed)) {
+    return(NULL)
+  }
   list(limit = as.numeric(size), exact = TRUE)
 }
 
@@ -416,7 +422,8 @@ decode_model_file <- function(bytes, path, call) {
   # Never memDecompress() and unserialize(): see rn_read_model_data().
   limit <- payload_limit(fields, version, expected)
   if (is.null(limit)) {
-    fail("corrupt", "{.file {path}} is damaged: its header lacks a valid {.field size} field (at most {model_size_max} bytes).")
+    fail("corrupt", "{.file {path}} is damaged: its header lacks a valid {.field size} field.",
+         i = "The size is at most {model_size_max} bytes and {zlib_ratio_max} times the payload's length.")
   }
   payload <- rust_call(rn_read_model_data(z, limit$limit, limit$exact), abort = function(msg, call) {
     fail("corrupt", "{.file {path}} is damaged or not plain data: its model data cannot be read.",

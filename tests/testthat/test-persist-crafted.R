@@ -189,6 +189,8 @@ test_that("zlib bombs stop at the size the header declares, or 64 times the file
   expect_refused(model_file(bomb, size = 1000), "more than 1000 bytes")
   expect_refused(model_file(bomb, size = length(bomb) + 1), "not the")
   expect_refused(model_file(bomb, size = 2^32), "size")
+  # More than zlib can expand the payload to.
+  expect_refused(model_file(bomb, size = 2^31), "size")
   # Format 1 (no size): 64 MiB of zeros compress 1000-fold.
   expect_refused(model_file(bomb, format = 1L), "more than")
 })

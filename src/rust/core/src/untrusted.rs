@@ -29,30 +29,73 @@ fn corrupt(msg: impl Into<String>) -> NnError {
     NnError::InvalidArgument(msg.into())
 }
 
-/// Inflates a zlib stream (RFC 1950) into at most `limit` bytes; a stream
-/// that would give more is an error, without allocating more than about
-/// twice `limit`. With `exact`, the output must be exactly `limit` bytes.
+/// Inflates a zlib stream (RFC 1950, its Adler-32 checked) into at most
+/// `limit` bytes; a stream that would give more is an error. With `exact`,
+/// the output must be exactly `limit` bytes, and is written into one buffer
+/// of that size (a growing buffer would take up to twice as much); the
+/// allocation is fallible, so a size the machine cannot hold is an error.
 pub fn inflate(z: &[u8], limit: usize, exact: bool) -> Result<Vec<u8>> {
-    use miniz_oxide::inflate::{decompress_to_vec_zlib_with_limit, TINFLStatus};
-    match decompress_to_vec_zlib_with_limit(z, limit) {
-        Ok(out) if exact && out.len() != limit => Err(corrupt(format!(
-            "the model data decompress to {} bytes, not the {limit} its header announces",
-            out.len()
-        ))),
-        Ok(out) => Ok(out),
-        Err(e) if e.status == TINFLStatus::HasMoreOutput => Err(corrupt(format!(
+    use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+    use miniz_oxide::inflate::TINFLStatus;
+    // Without `exact`, start small and grow: `limit` is only a bound.
+    let mut out: Vec<u8> = Vec::new();
+    let first = if exact {
+        limit
+    } else {
+        limit.min(z.len().saturating_mul(4))
+    };
+    grow(&mut out, first.saturating_add(1))?;
+    let mut state = Box::<DecompressorOxide>::default();
+    let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+        | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let (mut input, mut written) = (z, 0);
+    loop {
+        let (status, read, n) = decompress(&mut state, input, &mut out, written, flags);
+        input = &input[read..];
+        written += n;
+        match status {
+            TINFLStatus::Done => break,
+            TINFLStatus::HasMoreOutput if written <= limit => {
+                let bigger = out.len().saturating_mul(2).min(limit.saturating_add(1));
+                grow(&mut out, bigger)?;
+            }
+            TINFLStatus::HasMoreOutput => break,
+            other => {
+                return Err(corrupt(format!(
+                    "the model data do not decompress ({other:?})"
+                )))
+            }
+        }
+    }
+    if written > limit {
+        return Err(corrupt(format!(
             "the model data decompress to more than {limit} bytes{}",
             if exact {
                 ", the size its header announces"
             } else {
                 ", the most a file of this size may hold"
             }
-        ))),
-        Err(e) => Err(corrupt(format!(
-            "the model data do not decompress ({:?})",
-            e.status
-        ))),
+        )));
     }
+    if exact && written != limit {
+        return Err(corrupt(format!(
+            "the model data decompress to {written} bytes, not the {limit} its header announces"
+        )));
+    }
+    out.truncate(written);
+    Ok(out)
+}
+
+/// Grows `out` to `len` zeroed bytes, or an error if memory runs out.
+fn grow(out: &mut Vec<u8>, len: usize) -> Result<()> {
+    out.try_reserve_exact(len.saturating_sub(out.len()))
+        .map_err(|_| {
+            corrupt(format!(
+                "the model data need {len} bytes, more than are available"
+            ))
+        })?;
+    out.resize(len, 0);
+    Ok(())
 }
 
 /// One value of the payload with its attributes (in the file's order).
@@ -951,5 +994,10 @@ mod tests {
             .to_string()
             .contains("not the 1001"));
         assert!(inflate(&z[..8], 1000, false).is_err());
+        // A damaged checksum at the end of the stream.
+        let mut damaged = z;
+        damaged[16] ^= 1;
+        assert!(inflate(&damaged, 1000, true).is_err());
+        assert_eq!(inflate(&z, 1 << 20, false).unwrap().len(), 1000);
     }
 }
