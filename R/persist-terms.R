@@ -95,16 +95,15 @@ terms_from_file <- function(x, version = model_format) {
 #' rebuilt from the formula.
 #' @noRd
 terms_from_v1 <- function(x) {
-  if (!inherits(x, "rustnn_language")) {
+  attrs <- if (inherits(x, "rustnn_language")) x[["attributes"]]
+  if (!(is.list(attrs) && "terms" %in% attrs[["class"]])) {
     invalid_model("The formula's terms are ", describe(x), ", not a terms object.")
   }
-  attrs <- x$attributes
-  if (!("terms" %in% attrs$class)) invalid_model("The formula's terms are not a terms object.")
-  predvars <- attrs$predvars
+  predvars <- attrs[["predvars"]]
   if (!(is.null(predvars) || inherits(predvars, "rustnn_language"))) {
     invalid_model("The formula's predvars are ", describe(predvars), ", not a call.")
   }
-  list(formula = x$text, predvars = predvars$text, dataClasses = attrs$dataClasses)
+  list(formula = x[["text"]], predvars = predvars[["text"]], dataClasses = attrs[["dataClasses"]])
 }
 
 #' The one expression of `text`, parsed without evaluating anything, and

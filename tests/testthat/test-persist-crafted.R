@@ -129,6 +129,18 @@ test_that("code in the formula or its predvars is refused, never run at predict(
   }), "Sys.setenv")
 })
 
+test_that("format 1 terms must be a terms object, whatever else the file holds", {
+  terms_as <- function(value) function(p) {
+    p$model$preprocess$terms <- value
+    p
+  }
+  expect_refused(format1_file(terms_as("Species ~ .")), "terms")
+  expect_refused(format1_file(terms_as(structure(list(text = "Species ~ .", attributes = 5),
+                                                  class = "rustnn_language"))), "terms")
+  expect_refused(format1_file(terms_as(list(formula = "Species ~ .", predvars = NULL,
+                                            dataClasses = NULL))), "terms")
+})
+
 test_that("formula text calls only the listed functions, however it names them", {
   refused <- c("y ~ system('id')", "y ~ base::system('id')", "y ~ (function() 1)() + x",
                "y ~ \"Sys.setenv\"(A = 1)", "y ~ I(eval(parse(text = 'q()')))",
