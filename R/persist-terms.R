@@ -75,8 +75,10 @@ terms_from_file <- function(x, version = model_format) {
   if (!(is.call(f) && identical(f[[1]], as.name("~")) && length(f) %in% 2:3)) {
     invalid_model("The formula is not a formula: ", x$formula)
   }
-  tt <- tryCatch(stats::terms(structure(f, class = "formula", .Environment = globalenv())),
-                 error = function(e) invalid_model("The formula's terms cannot be built: ", conditionMessage(e)))
+  formula <- structure(f, class = "formula", .Environment = globalenv())
+  tt <- tryCatch(stats::terms(formula), error = function(e) {
+    invalid_model("The formula's terms cannot be built: ", conditionMessage(e))
+  })
   if (!is.null(x$predvars)) attr(tt, "predvars") <- parse_checked(x$predvars, "The formula's predvars")
   classes <- x$dataClasses
   if (!is.null(classes)) {

@@ -375,10 +375,8 @@ encode_model_file <- function(payload) {
 #' The payload as the file holds it: the formula's terms as text.
 #' @noRd
 payload_to_file <- function(payload) {
-  pre <- if (is.list(payload) && is.list(payload[["model"]])) payload$model[["preprocess"]]
-  if (is.list(pre) && inherits(pre[["terms"]], "terms")) {
-    payload$model$preprocess$terms <- terms_to_file(pre[["terms"]])
-  }
+  tt <- payload_terms(payload)
+  if (inherits(tt, "terms")) payload$model$preprocess$terms <- terms_to_file(tt)
   payload
 }
 
@@ -386,11 +384,17 @@ payload_to_file <- function(payload) {
 #' text (checked: see terms_from_file()).
 #' @noRd
 payload_from_file <- function(payload, version) {
-  pre <- if (is.list(payload) && is.list(payload[["model"]])) payload$model[["preprocess"]]
-  if (is.list(pre) && !is.null(pre[["terms"]])) {
-    payload$model$preprocess$terms <- terms_from_file(pre[["terms"]], version)
-  }
+  tt <- payload_terms(payload)
+  if (!is.null(tt)) payload$model$preprocess$terms <- terms_from_file(tt, version)
   payload
+}
+
+#' A payload's `model$preprocess$terms`, or NULL, whatever the payload is
+#' (check_payload() reports a payload of the wrong shape).
+#' @noRd
+payload_terms <- function(payload) {
+  pre <- if (is.list(payload) && is.list(payload[["model"]])) payload$model[["preprocess"]]
+  if (is.list(pre)) pre[["terms"]]
 }
 
 #' How much the payload may decompress to: the header's `size` (format 2),
@@ -655,7 +659,8 @@ check_plain_optimizer <- function(opt) {
   }
   # The hyper-parameters go to the constructor through do.call(), which
   # would evaluate a call: numbers and flags only.
-  if (!all(vapply(opt$hyper, is_plain_setting, logical(1)))) {
+  numbers <- c("logical", "integer", "double")
+  if (!all(vapply(opt$hyper, is_plain_setting, logical(1), types = numbers))) {
     invalid_model("The ", opt$class, " optimizer's hyper-parameters must be numbers or TRUE/FALSE.")
   }
   if (!is.null(optimizer_state_problem(opt$state))) {
@@ -663,13 +668,11 @@ check_plain_optimizer <- function(opt) {
   }
 }
 
-#' A constructor's argument read from a file: NULL, or a vector of numbers,
-#' logicals or strings without attributes (never a call, which do.call()
-#' would evaluate).
+#' A constructor's argument read from a file: NULL, or a vector of one of
+#' `types` without attributes (never a call, which do.call() would evaluate).
 #' @noRd
-is_plain_setting <- function(x) {
-  is.null(x) || (typeof(x) %in% c("logical", "integer", "double", "character") &&
-                   is.null(attributes(x)))
+is_plain_setting <- function(x, types = c("logical", "integer", "double", "character")) {
+  is.null(x) || (typeof(x) %in% types && is.null(attributes(x)))
 }
 
 #' The model a checked payload describes, built through the public
