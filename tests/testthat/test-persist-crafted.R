@@ -216,6 +216,23 @@ test_that("deep nesting is refused, not a stack overflow", {
   expect_refused(model_file(c(xdr_header(), xdr_int(19L, .Machine$integer.max))), "more than they hold")
 })
 
+test_that("attributes R would refuse to set are refused, not an R error inside the reader", {
+  attr_of <- function(value, name, attr) {
+    c(xdr_header(), value, xdr_int(2L + 1024L), xdr_symbol(name), attr, xdr_int(254L))
+  }
+  pair <- xdr_int(19L + 512L, 2L, 254L, 254L)
+  doubles <- c(xdr_int(14L + 512L, 2L), writeBin(c(1, 2), raw(), endian = "big"))
+  expect_refused(model_file(attr_of(pair, "names", xdr_strings("a", "b", "c"))), "names")
+  expect_refused(model_file(attr_of(pair, "class", xdr_strings("factor"))), "class")
+  expect_refused(model_file(attr_of(doubles, "dim", xdr_int(13L, 2L, 5L, 5L))), "dim")
+  expect_refused(model_file(attr_of(doubles, "dimnames", c(xdr_int(19L, 1L), xdr_strings("a", "b")))),
+                 "dimnames")
+  expect_refused(model_file(attr_of(doubles, "tsp", xdr_int(13L, 3L, 1L, 2L, 1L))), "tsp")
+  expect_refused(model_file(attr_of(doubles, "", xdr_int(13L, 1L, 1L))), "name")
+  nul <- c(xdr_header(), xdr_int(16L, 1L, 9L, 3L), as.raw(c(0x61, 0x00, 0x62)))
+  expect_refused(model_file(nul), "NUL")
+})
+
 test_that("the reader returns plain data as unserialize() does", {
   read_plain <- function(x, version = 3L) {
     z <- memCompress(serialize(x, NULL, xdr = TRUE, version = version), "gzip")

@@ -352,6 +352,7 @@ impl<'a> Reader<'a> {
         } else {
             Vec::new()
         };
+        check_attributes(&value, &attributes)?;
         Ok(Item { value, attributes })
     }
 
@@ -397,6 +398,10 @@ impl<'a> Reader<'a> {
         let n =
             usize::try_from(n).map_err(|_| corrupt("the model data hold a malformed string"))?;
         let b = self.take(n)?;
+        // R's strings end at a NUL: R refuses to make one that holds it.
+        if b.contains(&0) {
+            return Err(corrupt("the model data hold a string with a NUL byte"));
+        }
         if levels & LATIN1 != 0 {
             return Ok(Some(b.iter().map(|&c| char::from(c)).collect()));
         }
@@ -460,6 +465,12 @@ impl<'a> Reader<'a> {
             }
             self.count(1)?;
             let name = self.symbol()?;
+            // R refuses (with an error) to make a name empty or this long.
+            if name.is_empty() || name.len() > 10_000 {
+                return Err(corrupt(
+                    "the model data hold an attribute with an invalid name",
+                ));
+            }
             let value = self.item(Context::Data, depth, call_depth)?;
             out.push((name, value));
             flags = self.int()?;
@@ -571,6 +582,7 @@ impl<'a> Reader<'a> {
             }
             _ => return Err(corrupt("the model data hold a malformed compact vector")),
         };
+        check_attributes(&value, &attributes)?;
         Ok(Item { value, attributes })
     }
 
@@ -614,6 +626,69 @@ impl<'a> Reader<'a> {
             Ok(Value::Real((0..n).map(|i| n1 + i as f64 * inc).collect()))
         }
     }
+}
+
+impl Value {
+    /// The length R gives the vector (0 for what is not a vector).
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Logical(v) | Value::Integer(v) => v.len(),
+            Value::Real(v) => v.len(),
+            Value::Str(v) => v.len(),
+            Value::List(v) => v.len(),
+            _ => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Refuses the attributes R would refuse to set (its `setAttrib()` checks
+/// `names`, `dim`, `dimnames`, `class`, `comment`, `row.names` and `tsp`), in
+/// the order they are set, so that the glue can set them without an R error
+/// (which would unwind through Rust): what is read is what R could build.
+fn check_attributes(value: &Value, attributes: &[(String, Item)]) -> Result<()> {
+    let bad = |name: &str| corrupt(format!("the model data hold an invalid `{name}` attribute"));
+    let mut dim: Option<&[i32]> = None;
+    for (name, attr) in attributes {
+        let a = &attr.value;
+        let ok = match (name.as_str(), a) {
+            (_, Value::Null) => true,
+            ("names", Value::Str(v)) => v.len() == value.len(),
+            ("dim", Value::Integer(d)) => {
+                let total = d.iter().try_fold(1u128, |acc, &x| {
+                    (x >= 0).then(|| acc.saturating_mul(x as u128))
+                });
+                dim = Some(d);
+                !d.is_empty() && total == Some(value.len() as u128)
+            }
+            ("dimnames", Value::List(v)) => dim.is_some_and(|d| {
+                v.len() == d.len()
+                    && v.iter().zip(d).all(|(n, &k)| match &n.value {
+                        Value::Null => true,
+                        Value::Str(s) => s.is_empty() || s.len() == k as usize,
+                        _ => false,
+                    })
+            }),
+            ("class", Value::Str(v)) => {
+                let factor = v.iter().any(|c| c.as_deref() == Some("factor"));
+                !factor || matches!(value, Value::Integer(_))
+            }
+            ("comment", Value::Str(_)) => true,
+            ("row.names", Value::Integer(_) | Value::Str(_)) => true,
+            ("names" | "dim" | "dimnames" | "class" | "comment" | "row.names" | "tsp", _) => false,
+            _ => true,
+        };
+        if !ok {
+            return Err(bad(name));
+        }
+        if name == "dim" && matches!(a, Value::Null) {
+            dim = None;
+        }
+    }
+    Ok(())
 }
 
 /// A call as R source text, in prefix form with every name quoted
@@ -940,6 +1015,42 @@ mod tests {
         );
         assert!(err(&serialization(&[NILVALUE_SXP as i32, 0])).contains("follow"));
         assert!(err(&serialization(&[INTSXP as i32])).contains("end early"));
+    }
+
+    #[test]
+    fn refuses_attributes_r_would_refuse() {
+        let strs =
+            |v: &[&str]| Item::plain(Value::Str(v.iter().map(|s| Some(s.to_string())).collect()));
+        let ints = |v: &[i32]| Item::plain(Value::Integer(v.to_vec()));
+        let list = Value::List(vec![Item::plain(Value::Null), Item::plain(Value::Null)]);
+        let check = |value: &Value, attrs: Vec<(&str, Item)>| {
+            let attrs: Vec<(String, Item)> =
+                attrs.into_iter().map(|(n, a)| (n.to_string(), a)).collect();
+            check_attributes(value, &attrs)
+        };
+        assert!(check(&list, vec![("names", strs(&["a", "b"]))]).is_ok());
+        assert!(check(&list, vec![("names", strs(&["a", "b", "c"]))]).is_err());
+        assert!(check(&list, vec![("class", strs(&["factor"]))]).is_err());
+        assert!(check(&Value::Integer(vec![1]), vec![("class", strs(&["factor"]))]).is_ok());
+        assert!(check(
+            &list,
+            vec![
+                ("dim", ints(&[2, 1])),
+                (
+                    "dimnames",
+                    Item::plain(Value::List(vec![
+                        strs(&["a", "b"]),
+                        Item::plain(Value::Null)
+                    ]))
+                )
+            ]
+        )
+        .is_ok());
+        assert!(check(&list, vec![("dim", ints(&[5, 5]))]).is_err());
+        assert!(check(&list, vec![("dim", ints(&[-1, -2]))]).is_err());
+        assert!(check(&list, vec![("dimnames", Item::plain(Value::List(vec![])))]).is_err());
+        assert!(check(&list, vec![("tsp", ints(&[1, 2, 1]))]).is_err());
+        assert!(check(&list, vec![("levels", ints(&[1]))]).is_ok());
     }
 
     #[test]
