@@ -155,6 +155,27 @@ const S4_OBJECT: i32 = 1 << 4;
 const LATIN1: i32 = 1 << 2;
 const BYTES: i32 = 1 << 1;
 
+/// The strings of a deferred `as.character()` of integers. Of doubles,
+/// which R formats by its own rules (digits, `scipen`), it is refused.
+fn deferred_strings(arg: Value) -> Result<Value> {
+    match arg {
+        Value::Integer(v) => Ok(Value::Str(
+            v.iter()
+                .map(|&i| (i != i32::MIN).then(|| i.to_string()))
+                .collect(),
+        )),
+        _ => Err(corrupt(
+            "the model data hold doubles converted to strings lazily, which this reader does not read",
+        )),
+    }
+}
+
+fn not_allowed(what: &str) -> NnError {
+    corrupt(format!(
+        "the model data hold {what}, which a model file may not"
+    ))
+}
+
 /// What a type code the reader refuses is, for the error message.
 fn refused(code: u8) -> String {
     let what = match code {
@@ -304,49 +325,36 @@ impl<'a> Reader<'a> {
         let code = (flags & 0xff) as u8;
         let levels = flags >> 12;
         if levels & S4_OBJECT != 0 && code != CHARSXP && code != REFSXP {
-            return Err(corrupt(format!(
-                "the model data hold {}, which a model file may not",
-                refused(25)
-            )));
+            return Err(not_allowed(&refused(25)));
         }
-        let value =
-            match code {
-                NILVALUE_SXP => return Ok(Item::plain(Value::Null)),
-                LGLSXP => Value::Logical(self.ints()?),
-                INTSXP => Value::Integer(self.ints()?),
-                REALSXP => Value::Real(self.reals()?),
-                STRSXP => Value::Str(self.strings()?),
-                VECSXP => {
-                    let n = self.length(4)?;
-                    self.count(n)?;
-                    let mut items = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        items.push(self.item(Context::Data, depth + 1, call_depth)?);
-                    }
-                    Value::List(items)
+        let value = match code {
+            NILVALUE_SXP => return Ok(Item::plain(Value::Null)),
+            LGLSXP => Value::Logical(self.ints()?),
+            INTSXP => Value::Integer(self.ints()?),
+            REALSXP => Value::Real(self.reals()?),
+            STRSXP => Value::Str(self.strings()?),
+            VECSXP => {
+                let n = self.length(4)?;
+                self.count(n)?;
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.item(Context::Data, depth + 1, call_depth)?);
                 }
-                LANGSXP => return self.call(flags, depth, call_depth),
-                ALTREP_SXP => return self.altrep(depth, call_depth),
-                // A symbol has no attributes; a reference's flags hold its index.
-                SYMSXP | REFSXP if ctx == Context::Call => {
-                    return Ok(Item::plain(Value::Symbol(self.symbol_after(flags)?)))
-                }
-                MISSINGARG_SXP if ctx == Context::Call => return Ok(Item::plain(Value::Missing)),
-                SYMSXP | REFSXP | MISSINGARG_SXP => {
-                    return Err(corrupt(
-                        "the model data hold a name outside a formula, which a model file may not",
-                    ))
-                }
-                LISTSXP => return Err(corrupt(
-                    "the model data hold a pairlist outside attributes, which a model file may not",
-                )),
-                other => {
-                    return Err(corrupt(format!(
-                        "the model data hold {}, which a model file may not",
-                        refused(other)
-                    )))
-                }
-            };
+                Value::List(items)
+            }
+            LANGSXP => return self.call(flags, depth, call_depth),
+            ALTREP_SXP => return self.altrep(depth, call_depth),
+            // A symbol has no attributes; a reference's flags hold its index.
+            SYMSXP | REFSXP if ctx == Context::Call => {
+                return Ok(Item::plain(Value::Symbol(self.symbol_after(flags)?)))
+            }
+            MISSINGARG_SXP if ctx == Context::Call => return Ok(Item::plain(Value::Missing)),
+            SYMSXP | REFSXP | MISSINGARG_SXP => {
+                return Err(not_allowed("a name outside a formula"))
+            }
+            LISTSXP => return Err(not_allowed("a pairlist outside attributes")),
+            other => return Err(not_allowed(&refused(other))),
+        };
         let attributes = if flags & HAS_ATTR != 0 {
             self.attributes(depth + 1, call_depth)?
         } else {
@@ -541,8 +549,8 @@ impl<'a> Reader<'a> {
         }
         let (class, package) = (info[0].as_str(), info[1].as_str());
         if package != "base" {
-            return Err(corrupt(format!(
-                "the model data hold a compact vector of class {class} from package {package}, which a model file may not"
+            return Err(not_allowed(&format!(
+                "a compact vector of class {class} from package {package}"
             )));
         }
         let value = match class {
@@ -556,22 +564,9 @@ impl<'a> Reader<'a> {
             }
             "deferred_string" => {
                 let (arg, _scipen) = self.state_pair(depth, call_depth)?;
-                match arg.value {
-                    Value::Integer(v) => {
-                        Value::Str(v.iter().map(|&i| (i != i32::MIN).then(|| i.to_string())).collect())
-                    }
-                    _ => {
-                        return Err(corrupt(
-                            "the model data hold numbers to be converted to strings, which this version cannot read",
-                        ))
-                    }
-                }
+                deferred_strings(arg.value)?
             }
-            _ => {
-                return Err(corrupt(format!(
-                "the model data hold a compact vector of class {class}, which a model file may not"
-            )))
-            }
+            _ => return Err(not_allowed(&format!("a compact vector of class {class}"))),
         };
         let flags = self.int()?;
         let attributes = match (flags & 0xff) as u8 {
