@@ -117,3 +117,9 @@ rn_fit_finish <- function(ptr, handle, stop, interrupted) .Call(wrap__rn_fit_fin
 #' @noRd
 rn_catalog <- function() .Call(wrap__rn_catalog)
 
+#' The R value a zlib-compressed serialization holds. `limit` bounds the
+#' decompressed size (with `exact`, it must be that size); errors come back
+#' as values (see `to_r`).
+#' @noRd
+rn_read_model_data <- function(z, limit, exact) .Call(wrap__rn_read_model_data, z, limit, exact)
+

@@ -1,16 +1,20 @@
 # save_model() and load_model(): a model in a documented, versioned file.
 #
-# The file holds plain R data only (lists, vectors, the formula's terms
-# without their environment), never R6 objects or closures: the model is
-# rebuilt on load through the public constructors, so files keep loading
-# when the classes change. The steps, each with its own error class:
+# The file holds plain R data only (lists, vectors, the formula as text),
+# never R6 objects or closures: the model is rebuilt on load through the
+# public constructors, so files keep loading when the classes change. A file
+# is untrusted input: load_model() never evaluates, forces or loads anything
+# in it (the payload is read by rn_read_model_data(), not unserialize(); the
+# formula is parsed and checked, see persist-terms.R). The steps, each with
+# its own error class:
 #
 #   save: check arguments -> plain payload -> rebuild a model from it and
 #         check it is the same (a file that cannot load is never written)
 #         -> bytes -> temporary file beside `path` -> read back -> rename.
-#   load: read bytes -> header (magic, format version, length, checksum)
-#         -> decompress -> unserialize -> check every field -> rebuild ->
-#         check the rebuilt model is the one described.
+#   load: read bytes -> header (magic, format version, length, size,
+#         checksum) -> decompress (bounded) and read plain data -> terms
+#         from checked text -> check every field -> rebuild -> check the
+#         rebuilt model is the one described.
 
 #' Save a model to a file, and load it back
 #'
@@ -31,7 +35,9 @@
 #' holds plain data in a format documented below, with a version number, a
 #' length and a checksum: files written by this version of rustnn will load
 #' in later versions, and a damaged file is reported as such rather than
-#' loading as a broken model.
+#' loading as a broken model. A model file is data, never code: unlike
+#' [readRDS()], `load_model()` runs nothing a file holds (see "Untrusted
+#' files" below).
 #'
 #' `save_model()` never destroys an existing file when it fails: it first
 #' checks that a model can be rebuilt from what it is about to write, then
@@ -44,31 +50,35 @@
 #'
 #' @section File format:
 #' A file is one header line of ASCII text followed by the payload (format
-#' version 1):
+#' version 2):
 #'
 #' ```
-#' RUSTNN-MODEL 1 compression=zlib length=<n> adler32=<8 hex digits> rustnn=<version>\n
+#' RUSTNN-MODEL 2 compression=zlib length=<n> size=<m> adler32=<8 hex digits> rustnn=<version>\n
 #' <n bytes of payload>
 #' ```
 #'
 #' * The header starts with the magic `RUSTNN-MODEL`, a space, and the
 #'   format version as decimal digits; this much will stay the same in
 #'   every version of the format. The line ends with a newline (byte 10)
-#'   within the first 1024 bytes of the file. In version 1, space-separated
-#'   `key=value` fields follow: `compression` (always `zlib`), `length` (the
-#'   payload's size in bytes, decimal), `adler32` (the Adler-32 checksum of
-#'   the payload's bytes, as zlib computes it, in lowercase hexadecimal) and
-#'   `rustnn` (the version of the package that wrote the file, for
-#'   information). Unknown fields are ignored.
+#'   within the first 1024 bytes of the file. Space-separated `key=value`
+#'   fields follow: `compression` (always `zlib`), `length` (the payload's
+#'   size in bytes, decimal), `size` (the size of the decompressed payload,
+#'   decimal: at most 2^31 bytes, and at most 1032 times `length`, the most
+#'   zlib expands), `adler32` (the Adler-32 checksum of the payload's bytes,
+#'   as zlib computes it, in lowercase hexadecimal) and `rustnn` (the
+#'   version of the package that wrote the file, for information). Unknown
+#'   fields are ignored.
 #' * The payload is exactly `length` bytes: a zlib stream (RFC 1950, as
-#'   written by `memCompress(type = "gzip")`) holding an R serialization
-#'   ([serialize()], version 3, XDR) of a list of plain data: no
-#'   environments, functions, external pointers or S4 objects anywhere in it.
-#'   Nothing follows the payload.
+#'   written by `memCompress(type = "gzip")`) of exactly `size` bytes
+#'   holding an R serialization ([serialize()], XDR, version 2 as written
+#'   or version 3) of a list of plain data: logical, integer, double and
+#'   character vectors and lists, with attributes of the same (names, dim,
+#'   dimnames, levels, class, ...), nested at most 64 deep, with at most
+#'   2^22 list elements and strings in all. Nothing follows the payload.
 #'
-#' The list has the elements `format` (`1L`), `class` (`"Sequential"`),
-#' `rustnn_version` and `r_version` (of the writer, as strings), and
-#' `model`, a list of:
+#' The list has the elements `format` (`2L`, the header's version), `class`
+#' (`"Sequential"`), `rustnn_version` and `r_version` (of the writer, as
+#' strings), and `model`, a list of:
 #'
 #' * `dtype`: `"float32"` or `"float64"`.
 #' * `input_shape`: `NULL` or the shape of one sample, an integer vector
@@ -86,10 +96,12 @@
 #' * `loss`: `NULL` or the last loss used, `list(name, delta)`: its name
 #'   (see [losses]) and, for `"huber"`, its `delta` (a positive number;
 #'   `NULL` for the other losses).
-#' * `preprocess`: `NULL`, or a list of any of `terms` (the formula's
-#'   [terms][stats::terms.object] object, with its environment removed; it
-#'   is the global environment again after loading), `xlevels` (factor
+#' * `preprocess`: `NULL`, or a list of any of `terms`, `xlevels` (factor
 #'   levels of the predictors), `center` and `scale` (standardization).
+#'   `terms` is `list(formula, predvars, dataClasses)`: the formula (after
+#'   `.` is expanded) and the `predvars` of its [terms][stats::terms.object]
+#'   as R code in strings, and its `dataClasses`; the terms are rebuilt from
+#'   them with [stats::terms()], in the global environment.
 #' * `history`: `NULL` or the `rustnn_history` list of the last `fit()`
 #'   (with its `tracked` data frames, if any: see [fit()][fit.Sequential]).
 #' * `optimizer`: `NULL` or `list(class, hyper, state)`: the optimizer's
@@ -98,9 +110,49 @@
 #'   and its `state` (`NULL`, or `list(steps, slots)` as described in
 #'   [optimizers]).
 #'
-#' A reader of a later version reads version 1 files as described here; a
-#' file of a version newer than the reader's is refused with an error that
-#' says so.
+#' Format version 1 (rustnn before format 2) has no `size` field, is
+#' serialized with version 3, and holds the terms object itself (a call
+#' with attributes, without its environment) instead of text. rustnn reads
+#' it still: its payload may decompress to at most 64 times its length plus
+#' 1 MiB (models compress little), and its formula and predvars are read as
+#' text, checked as below, and the terms rebuilt from them. A reader of a
+#' later version reads version 1 and 2 files as described here; a file of
+#' a version newer than the reader's is refused with an error that says so.
+#'
+#' @section Untrusted files:
+#' `load_model()` never evaluates, forces or loads anything a file holds:
+#' it does not call [unserialize()] (which builds promises, functions and
+#' environments, and loads the package of a namespace it meets) but reads
+#' the serialization itself, accepting only the plain data above and
+#' refusing anything else (functions, environments, promises, calls and
+#' names outside the formula, namespace and package references, external
+#' pointers, S4 objects, byte code, raw and complex vectors, compact
+#' vectors of other packages) with a `rustnn_error_model_corrupt`, before
+#' any of it is built. Every length is checked against the bytes left
+#' before anything is allocated, and the payload's size is bounded as
+#' above, so a small file cannot claim much memory.
+#'
+#' The formula and predvars are evaluated on new data by [predict()], so
+#' they are checked when the file is loaded: parsed without evaluation,
+#' they may call only these functions (directly, or as `base::`, `stats::`
+#' or `splines::` followed by one of them):
+#'
+#' * formula operators and arithmetic: `~ + - * / ^ : %in% ( | & !`,
+#'   `%%`, `%/%` and the comparisons `== != < > <= >=`;
+#' * math: `I`, `log`, `log2`, `log10`, `log1p`, `exp`, `expm1`, `sqrt`,
+#'   `abs`, `sign`, `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `sinh`,
+#'   `cosh`, `tanh`, `floor`, `ceiling`, `round`, `signif`, `trunc`,
+#'   `pmin`, `pmax`, `ifelse`;
+#' * transformations whose coefficients [model.frame()] records: `poly`,
+#'   `scale`, `offset`, `ns`, `bs`, `cut`, `factor`, `ordered`,
+#'   `as.factor`, `as.numeric`, `as.double`, `as.integer`, `as.logical`, and
+#'   `c` and `list` for their coefficients.
+#'
+#' Any other function (one that runs commands, reads files, evaluates text,
+#' or calls a function given by name; or one of your own) makes the file
+#' `rustnn_error_model_corrupt`, and `save_model()` refuses to write a model
+#' whose formula calls one (`rustnn_error_model_write`), since the file
+#' would not load.
 #'
 #' @section Errors:
 #' `load_model()` fails with an error of class `rustnn_error_model_file`
@@ -119,9 +171,11 @@
 #'   announces (an incomplete copy or download).
 #' * `rustnn_error_model_corrupt`: anything else: a malformed header, bytes
 #'   after the payload, a checksum that does not match, a payload that does
-#'   not decompress or unserialize, or data that does not describe a valid
-#'   model (a weight of the wrong shape, an unknown layer or optimizer, a
-#'   setting out of range, an environment or function in the data).
+#'   not decompress, that decompress to more than the header's `size`, or
+#'   that hold anything but plain data (see "Untrusted files"), a formula
+#'   that calls a function not listed there, or data that do not describe
+#'   a valid model (a weight of the wrong shape, an unknown layer or
+#'   optimizer, a setting out of range).
 #'
 #' A wrong `path` argument (not a single string) is a
 #' `rustnn_error_argument`. `save_model()` fails with a
@@ -131,9 +185,9 @@
 #' cannot be stored or the file cannot be written; in every case the file
 #' at `path`, if any, is left as it was.
 #'
-#' The checksum detects accidental damage. As with [readRDS()], only load
-#' files from sources you trust: unserializing data runs R's own reader on
-#' it.
+#' The checksum detects accidental damage, not tampering: a file from an
+#' untrusted source may describe a model that predicts anything, but it
+#' cannot run code when it is loaded or used.
 #'
 #' @param model A [Sequential] model.
 #' @param path Path of the file: a single string. `save_model()` replaces an
@@ -293,14 +347,71 @@ replace_file <- function(from, to) {
 # Bytes: header and compressed payload
 
 model_magic <- "RUSTNN-MODEL"
-model_format <- 1L
+model_format <- 2L
 header_max <- 1024L
 
+# The most a payload may decompress to, and for format 1 files (whose header
+# does not give the size) the most it may expand, plus 1 MiB: models
+# compress little (weights are noise), a zlib bomb a thousandfold.
+model_size_max <- 2^31
+model_ratio_max <- 64
+# Deflate turns one bit into at most 258 bytes: no zlib stream expands more
+# than 1032-fold, so a header announcing more is false.
+zlib_ratio_max <- 1032
+
 encode_model_file <- function(payload) {
-  z <- memCompress(serialize(payload, NULL, xdr = TRUE, version = 3L), "gzip")
-  header <- sprintf("%s %d compression=zlib length=%.0f adler32=%s rustnn=%s\n", model_magic,
-                    model_format, length(z), adler32_hex(z), rustnn_version())
+  # Version 2 of R's serialization: no compact (ALTREP) vectors to expand.
+  data <- serialize(payload_to_file(payload), NULL, xdr = TRUE, version = 2L)
+  if (length(data) > model_size_max) {
+    stop(sprintf("The model takes %.0f bytes, more than the %.0f a model file holds.",
+                 length(data), model_size_max))
+  }
+  z <- memCompress(data, "gzip")
+  header <- sprintf("%s %d compression=zlib length=%.0f size=%.0f adler32=%s rustnn=%s\n",
+                    model_magic, model_format, length(z), length(data), adler32_hex(z),
+                    rustnn_version())
   c(charToRaw(header), z)
+}
+
+#' The payload as the file holds it: the formula's terms as text.
+#' @noRd
+payload_to_file <- function(payload) {
+  tt <- payload_terms(payload)
+  if (inherits(tt, "terms")) payload$model$preprocess$terms <- terms_to_file(tt)
+  payload
+}
+
+#' The payload a file holds, with the formula's terms rebuilt from their
+#' text (checked: see terms_from_file()).
+#' @noRd
+payload_from_file <- function(payload, version) {
+  tt <- payload_terms(payload)
+  if (!is.null(tt)) payload$model$preprocess$terms <- terms_from_file(tt, version)
+  payload
+}
+
+#' A payload's `model$preprocess$terms`, or NULL, whatever the payload is
+#' (check_payload() reports a payload of the wrong shape).
+#' @noRd
+payload_terms <- function(payload) {
+  pre <- if (is.list(payload) && is.list(payload[["model"]])) payload$model[["preprocess"]]
+  if (is.list(pre)) pre[["terms"]]
+}
+
+#' How much the payload may decompress to: the header's `size` (format 2),
+#' or a multiple of its compressed length (format 1); NULL if the header's
+#' size is not valid.
+#' @noRd
+payload_limit <- function(fields, version, compressed) {
+  if (version == 1L) {
+    return(list(limit = min(model_size_max, model_ratio_max * compressed + 2^20), exact = FALSE))
+  }
+  size <- fields[["size"]] %||% ""
+  if (!grepl("^[0-9]{1,10}$", size) ||
+      as.numeric(size) > min(model_size_max, zlib_ratio_max * compressed)) {
+    return(NULL)
+  }
+  list(limit = as.numeric(size), exact = TRUE)
 }
 
 #' The payload list from a file's bytes, or a classed error.
@@ -346,7 +457,7 @@ decode_model_file <- function(bytes, path, call) {
   if (version < 1L) {
     fail("corrupt", "{.file {path}} is damaged: format version {version} does not exist.")
   }
-  # Format 1.
+  # Formats 1 and 2.
   length_text <- fields[["length"]] %||% ""
   checksum <- fields[["adler32"]] %||% ""
   if (!identical(fields[["compression"]], "zlib") || !grepl("^[0-9]{1,15}$", length_text) ||
@@ -367,18 +478,20 @@ decode_model_file <- function(bytes, path, call) {
   if (!identical(adler32_hex(z), checksum)) {
     fail("corrupt", "{.file {path}} is damaged: its checksum does not match its contents.")
   }
-  raw_payload <- tryCatch(memDecompress(z, "gzip"), error = function(e) {
-    fail("corrupt", "{.file {path}} is damaged: its model data do not decompress.",
-         x = "{conditionMessage(e)}")
+  # Never memDecompress() and unserialize(): see rn_read_model_data().
+  limit <- payload_limit(fields, version, expected)
+  if (is.null(limit)) {
+    fail("corrupt", "{.file {path}} is damaged: its header lacks a valid {.field size} field.",
+         i = "The size is at most {model_size_max} bytes and {zlib_ratio_max} times the payload's length.")
+  }
+  payload <- rust_call(rn_read_model_data(z, limit$limit, limit$exact), abort = function(msg, call) {
+    fail("corrupt", "{.file {path}} is damaged or not plain data: its model data cannot be read.",
+         x = "{msg}")
   })
-  payload <- tryCatch(unserialize(raw_payload), error = function(e) {
-    fail("corrupt", "{.file {path}} is damaged: its model data cannot be read.",
-         x = "{conditionMessage(e)}")
-  })
-  tryCatch(check_payload(payload), rustnn_error_model_corrupt = function(e) {
+  tryCatch(check_payload(payload_from_file(payload, version), version),
+           rustnn_error_model_corrupt = function(e) {
     fail("corrupt", "{.file {path}} does not hold a valid model.", x = "{conditionMessage(e)}")
   })
-  payload
 }
 
 header_fields <- function(tokens) {
@@ -475,16 +588,16 @@ plain_optimizer <- function(opt, state) {
 #' (state.R); not yet that the pieces fit together: rebuild_model() does.
 #' Errors are rustnn_error_model_corrupt.
 #' @noRd
-check_payload <- function(payload) {
+check_payload <- function(payload, format = model_format) {
   check_plain(payload)
   if (!is.list(payload) || is.null(names(payload))) {
     invalid_model("The model data are ", describe(payload), ", not a list.")
   }
   missing <- setdiff(c("format", "class", "model"), names(payload))
   if (length(missing)) invalid_model("The model data lack ", paste(missing, collapse = ", "), ".")
-  if (!identical(payload$format, model_format)) {
+  if (!identical(payload$format, format)) {
     invalid_model("The model data are of format ", describe(payload$format),
-                  ", not the header's ", model_format, ".")
+                  ", not the header's ", format, ".")
   }
   if (!identical(payload$class, "Sequential")) {
     invalid_model("The model data describe ", describe(payload$class), ", not a Sequential model.")
@@ -545,9 +658,22 @@ check_plain_optimizer <- function(opt) {
                   paste(hyper_names, collapse = ", "), ", not ",
                   paste(names(opt$hyper), collapse = ", "), ".")
   }
+  # The hyper-parameters go to the constructor through do.call(), which
+  # would evaluate a call: numbers and flags only.
+  numbers <- c("logical", "integer", "double")
+  if (!all(vapply(opt$hyper, is_plain_setting, logical(1), types = numbers))) {
+    invalid_model("The ", opt$class, " optimizer's hyper-parameters must be numbers or TRUE/FALSE.")
+  }
   if (!is.null(optimizer_state_problem(opt$state))) {
     invalid_model("The optimizer's state must be NULL or list(steps, slots): a whole number of steps and a list of double vectors.")
   }
+}
+
+#' A constructor's argument read from a file: NULL, or a vector of one of
+#' `types` without attributes (never a call, which do.call() would evaluate).
+#' @noRd
+is_plain_setting <- function(x, types = c("logical", "integer", "double", "character")) {
+  is.null(x) || (typeof(x) %in% types && is.null(attributes(x)))
 }
 
 #' The model a checked payload describes, built through the public
@@ -615,6 +741,7 @@ rebuild_layer <- function(spec, params, i) {
   layer <- rebuild_step(paste0("Layer ", i, " (", name, ") cannot be built"), function() {
     widths <- c(spec$in_features, spec$out_features)
     options <- spec[setdiff(names(spec), c("type", "in_features", "out_features"))]
+    if (!all(vapply(options, is_plain_setting, logical(1)))) stop("Its settings must be plain values.")
     do.call(generator$new, c(as.list(widths[!is.na(widths)]), options))
   })
   if (!identical(layer$.spec(), spec)) {

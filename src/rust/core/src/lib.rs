@@ -38,6 +38,7 @@ pub mod simd;
 pub(crate) mod testing;
 pub mod track;
 pub mod train;
+pub mod untrusted;
 pub mod window;
 
 pub use activation::Activation;

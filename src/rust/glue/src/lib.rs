@@ -9,7 +9,8 @@
 //!   passes, predict, optimizer steps) and the loss and metric helpers;
 //! * [`fit`]: a training session R starts, runs between pauses and finishes;
 //! * [`custom`]: layers written in R, whose passes the engine asks R for;
-//! * [`catalog`]: the closed sets of names the core knows, for the R side.
+//! * [`catalog`]: the closed sets of names the core knows, for the R side;
+//! * [`untrusted`]: a model file's payload read as plain data only.
 //!
 //! Every function is internal (prefixed `rn_`): the public API is the R
 //! code on top. Errors come back to R as values (see [`convert::to_r`]); the
@@ -22,6 +23,7 @@ mod fit;
 mod interrupt;
 mod network;
 mod settings;
+mod untrusted;
 
 use extendr_api::prelude::*;
 
@@ -30,4 +32,5 @@ extendr_module! {
     use network;
     use fit;
     use catalog;
+    use untrusted;
 }
