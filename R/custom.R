@@ -342,3 +342,85 @@ check_custom_params_like <- function(value, current, call) {
   }
   value[names(current)]
 }
+
+# ---------------------------------------------------------------------------
+# Model files with layers written in R: the file holds the class's name,
+# the parameters and the layer's settings (plain data); load_model() finds
+# the class in the session by that name and makes an object of it without
+# running its initialize() (whose arguments the file does not know).
+
+#' A layer's settings as a file keeps them: its public fields that hold a
+#' few plain values (vectors of numbers, logicals or strings, at most
+#' `max_saved_field` of them), not the data it keeps between passes (such
+#' as the matrix `inputs`).
+#' @noRd
+custom_fields <- function(layer) {
+  names <- setdiff(ls(layer), c("params", "grads", "model", ".__enclos_env__"))
+  keep <- Filter(function(n) {
+    if (bindingIsActive(n, layer)) return(FALSE)
+    v <- get(n, envir = layer, inherits = FALSE)
+    is_plain_field(v)
+  }, names)
+  lapply(stats::setNames(keep, keep), function(n) get(n, envir = layer, inherits = FALSE))
+}
+
+max_saved_field <- 100L
+
+is_plain_field <- function(v) {
+  (is.numeric(v) || is.logical(v) || is.character(v)) && length(v) <= max_saved_field &&
+    all(names(attributes(v)) %in% "names")
+}
+
+#' The generator of R6 class `name` in this session: in the calling
+#' functions' environments (innermost first), then the global environment,
+#' then the attached packages. Active bindings are not touched (reading one
+#' would run code), nor anything that is not an R6 class inheriting Layer.
+#' @noRd
+find_layer_class <- function(name) {
+  envs <- c(rev(sys.frames()), list(globalenv()), lapply(search()[-1], as.environment))
+  for (env in envs) {
+    if (!exists(name, envir = env, inherits = FALSE) || bindingIsActive(name, env)) next
+    gen <- get(name, envir = env, inherits = FALSE)
+    if (inherits(gen, "R6ClassGenerator") && identical(gen$classname, name) && inherits_layer(gen)) {
+      return(gen)
+    }
+  }
+  cli::cli_abort("There is no R6 class {.cls {name}} that inherits from {.cls Layer}.",
+                 class = c("rustnn_error_model_class", "rustnn_error_model_file", "rustnn_error"),
+                 call = NULL)
+}
+
+inherits_layer <- function(gen) {
+  while (!is.null(gen)) {
+    if (identical(gen$classname, "Layer")) return(TRUE)
+    gen <- gen$get_inherit()
+  }
+  FALSE
+}
+
+#' A layer written in R from a file: an object of its class made without
+#' its initialize(), with the saved settings and parameters.
+#' @noRd
+rebuild_custom_layer <- function(spec, params, i) {
+  if (!(is.character(spec$class) && length(spec$class) == 1L && grepl("^[.A-Za-z][.A-Za-z0-9_]*$", spec$class))) {
+    invalid_model("Layer ", i, " is written in R, but its class name is not a name.")
+  }
+  fields <- spec$fields %||% list()
+  if (!(is.list(fields) && all(vapply(fields, is_plain_field, logical(1))) &&
+        (!length(fields) || !is.null(names(fields))))) {
+    invalid_model("The settings of layer ", i, " (", spec$class, ") are not plain values.")
+  }
+  gen <- find_layer_class(spec$class)
+  holder <- new.env(parent = environment())
+  holder$gen <- gen
+  blank <- R6::R6Class(spec$class, inherit = gen, parent_env = holder,
+                       public = list(initialize = function(...) invisible(self)))
+  layer <- blank$new()
+  class(layer) <- unique(class(layer))
+  known <- setdiff(ls(layer), c("params", "grads", "model"))
+  for (n in intersect(names(fields), known)) assign(n, fields[[n]], envir = layer)
+  rebuild_step(paste0("The parameters of layer ", i, " (", spec$class, ") do not fit it"), function() {
+    layer$params <- params
+  })
+  layer
+}

@@ -36,7 +36,14 @@
 #'   levels of the factor). With `loss = "sparse_cross_entropy"`, integer labels from
 #'   0 are also accepted. Not used with a formula.
 #' @param data A data frame, with a formula.
-#' @param loss A loss name (see [losses]) or a [Loss] object. Default: the
+#' @param loss A loss name (see [losses]), a [Loss] object, or a loss
+#'   written in R: any object with methods `loss(pred, y)` (one number) and
+#'   `grad(pred, y)` (a matrix shaped like `pred`), where `pred` is the
+#'   network's output for a batch and `y` the targets as the built-in losses
+#'   see them (one-hot rows for a factor). The engine asks R for it at every
+#'   batch; the epoch's loss is the mean of the batches' weighted by their
+#'   rows; it takes no `sample_weight` or `class_weight`, and the model does
+#'   not keep it (give it again to the next `fit()`). Default: the
 #'   loss of the last `fit()`, with its settings (a huber loss's `delta`),
 #'   or else one chosen from the targets and the model's last layer
 #'   together: for classes (a factor, character or logical `y`), `"bce"`
@@ -292,19 +299,25 @@ run_session <- function(model, engine, session, reporter, callbacks, checkpoint)
   model$.set_fitting(session)
   on.exit({
     model$.set_fitting(NULL)
-    # Whatever ended the session early (an interrupt, an engine error, a
-    # layer written in R that failed mid-epoch), the R state holds the
-    # engine's weights: those of the last completed step.
-    if (!done) model$.sync_params()
+    # Whatever ended the session after it trained (an interrupt, an engine
+    # error, R code of a layer or loss failing mid-epoch), the R state holds
+    # the engine's weights: those of the last completed step. Other engine
+    # errors in the first run come before any step (an optimizer state
+    # that does not fit the network).
+    if (!done && (ran || r_code_failed)) model$.sync_params()
   }, add = TRUE)
   rows <- 0L
   ran <- FALSE
+  r_code_failed <- FALSE
   done <- FALSE
   out <- list(stop = FALSE, interrupted = FALSE, failure = NULL)
   pause_each_epoch <- length(callbacks) > 0L
   pause_ms <- if (reporter$active) 250 else 0
   tryCatch(repeat {
-    run <- rust_call(rn_fit_run(engine, session, pause_each_epoch, pause_ms, rows))
+    run <- withCallingHandlers(
+      rust_call(rn_fit_run(engine, session, pause_each_epoch, pause_ms, rows)),
+      rustnn_error_custom_layer = function(e) r_code_failed <<- TRUE,
+      rustnn_error_custom_loss = function(e) r_code_failed <<- TRUE)
     ran <- TRUE
     if (nrow(run$rows)) {
       reporter$on_epochs(rows + seq_len(nrow(run$rows)), run$rows)

@@ -17,11 +17,44 @@
 #' [AvgPool2d], [Flatten]) and the activations ([Sigmoid], [Tanh], [ReLU],
 #' [LeakyReLU], [ELU], [GELU], [Softplus], [Softmax], [Identity]).
 #'
-#' Layers written in R are not supported yet: the engine runs the built-in
-#' layers only, so `Layer$new()` itself, and a class that inherits from
-#' `Layer` or from a built-in layer, are refused (error class
-#' `rustnn_error_custom_layer`) rather than having their own `forward()`
-#' and `backward()` silently ignored inside a model.
+#' @section Your own layers:
+#' Write a layer as tutorial 001 does: a class that inherits from `Layer`,
+#' sets `self$params` (a named list of numeric matrices or vectors) in
+#' `initialize()` (calling `super$initialize()` with no arguments is
+#' optional; an activation needs no `initialize()` at all), computes its
+#' output in `forward(inputs)` keeping what it needs, and in
+#' `backward(grad)` fills `self$grads` (same names and shapes as `params`)
+#' and returns the gradient with respect to its input. Inputs and outputs
+#' are matrices, one row per sample (an image batch arrives flattened, as
+#' [Flatten] gives it). `forward()` may take a `training` argument.
+#'
+#' Such a layer goes into [Sequential] beside the built-in ones, anywhere.
+#' `fit()`, `predict()`, `evaluate()`, the manual loop, [grad_check()] and
+#' `forward(keep = TRUE)` work with it: the engine keeps its parameters
+#' (so the optimizers train them with the same rules and state as the
+#' others) and calls its `forward()` and `backward()` in R at every batch.
+#' Its output width is the class's `out_features` field if it has one,
+#' else that of `forward()` run once on two rows of zeros when the model is
+#' built.
+#'
+#' Mistakes are errors of class `rustnn_error_custom_layer` naming the layer
+#' and the method, raised at the first batch: an output of the wrong shape
+#' or with NA, a gradient of the wrong shape, `grads` left unset, an error
+#' in your code (kept as the parent). The model keeps the weights of its
+#' last completed step. Warnings and messages reach the handlers around
+#' the call. The model cannot be used from inside its own layer's methods
+#' (`rustnn_error_busy`).
+#'
+#' `saveRDS()` and `clone()` keep such layers whole. [save_model()] keeps
+#' the class's name, the parameters and the layer's settings (its public
+#' fields holding up to 100 numbers, logicals or strings); [load_model()]
+#' finds the class by that name in the calling functions' environments,
+#' the global environment and the attached packages, and makes the object
+#' without running its `initialize()`. A class that is not there is an
+#' error of class `rustnn_error_model_class`.
+#'
+#' A subclass of a built-in layer (say of [Tanh], with its own `forward()`)
+#' is refused: the engine would run the built-in layer as it is.
 #'
 #' A layer given to [Sequential] belongs to that model from then on:
 #' `layer$params` shows the model's current (e.g. trained) values, and
@@ -32,6 +65,32 @@
 #' Input: `n x in_features`; output: `n x out_features` (activations keep
 #' the shape, images included). See [Conv2d] for image batches.
 #' @export
+#' @examples
+#' # Tutorial 001's Linear layer, written in R, in a model
+#' OwnLinear <- R6::R6Class("OwnLinear", inherit = Layer, public = list(
+#'   inputs = NULL,
+#'   initialize = function(input_size, output_size) {
+#'     self$params$w <- matrix(rnorm(input_size * output_size), input_size, output_size)
+#'     self$params$bias <- matrix(0, 1, output_size)
+#'   },
+#'   forward = function(inputs) {
+#'     self$inputs <- inputs
+#'     sweep(inputs %*% self$params$w, 2, self$params$bias, "+")
+#'   },
+#'   backward = function(grad) {
+#'     self$grads$w <- t(self$inputs) %*% grad
+#'     self$grads$bias <- matrix(colSums(grad), 1)
+#'     grad %*% t(self$params$w)
+#'   }
+#' ))
+#' set.seed(1)
+#' x <- matrix(c(0, 0, 1, 1, 0, 1, 0, 1), ncol = 2)
+#' y <- matrix(c(0, 1, 1, 0), ncol = 1)
+#' model <- Sequential$new(OwnLinear$new(2, 4), Tanh$new(), OwnLinear$new(4, 1),
+#'                         dtype = "float64")
+#' grad_check(model, x, y, loss = "mse")
+#' fit(model, x, y, loss = "mse", optimizer = SGD$new(lr = 0.1), epochs = 500, batch_size = 4)
+#' round(predict(model, x), 2)
 Layer <- R6::R6Class("Layer",
   public = list(
     # @description Create a layer (called by subclasses).

@@ -274,6 +274,12 @@ load_model <- function(path) {
   }
   payload <- decode_model_file(bytes, path, call)
   tryCatch(rebuild_model(payload$model), error = function(e) {
+    if (inherits(e, "rustnn_error_model_class")) {
+      abort_model_file(c("{.file {path}} holds a layer written in R whose class is not in this session.",
+                         x = "{cli::ansi_strip(conditionMessage(e))}",
+                         i = "Define the class (run the code that makes it) before {.fn load_model}."),
+                       "class", path, call)
+    }
     abort_model_file(c("{.file {path}} does not hold a valid model.",
                        x = "{cli::ansi_strip(conditionMessage(e))}"),
                      "corrupt", path, call)
@@ -544,13 +550,20 @@ model_fields <- c("dtype", "input_shape", "specs", "params", "target", "loss", "
 
 model_payload <- function(model) {
   list(format = model_format, class = "Sequential", rustnn_version = rustnn_version(),
-       r_version = as.character(getRversion()), model = plain_model(model$.get_state()))
+       r_version = as.character(getRversion()),
+       model = plain_model(model$.get_state(), model$layers))
 }
 
 #' A model's state (`private$.state` of Sequential) as the file's `model`.
 #' @noRd
-plain_model <- function(state) {
-  list(dtype = state$dtype, input_shape = state$input_shape, specs = state$specs,
+plain_model <- function(state, layers = NULL) {
+  specs <- state$specs
+  # A layer written in R is saved as its class's name, its parameters and
+  # its settings (see custom_fields()); loading finds the class by name.
+  for (i in which(vapply(specs, function(s) identical(s$type, "custom"), logical(1)))) {
+    specs[[i]]$fields <- custom_fields(layers[[i]])
+  }
+  list(dtype = state$dtype, input_shape = state$input_shape, specs = specs,
        params = state$params, target = state$target, loss = state$loss,
        preprocess = plain_preprocess(state$preprocess), history = state$history,
        optimizer = plain_optimizer(state$optimizer, state$optimizer_state))
@@ -659,10 +672,11 @@ check_plain_optimizer <- function(opt) {
                   paste(names(opt$hyper), collapse = ", "), ".")
   }
   # The hyper-parameters go to the constructor through do.call(), which
-  # would evaluate a call: numbers and flags only.
-  numbers <- c("logical", "integer", "double")
-  if (!all(vapply(opt$hyper, is_plain_setting, logical(1), types = numbers))) {
-    invalid_model("The ", opt$class, " optimizer's hyper-parameters must be numbers or TRUE/FALSE.")
+  # would evaluate a call: numbers, flags and strings only (L-BFGS's line
+  # search is named by a string).
+  plain <- c("logical", "integer", "double", "character")
+  if (!all(vapply(opt$hyper, is_plain_setting, logical(1), types = plain))) {
+    invalid_model("The ", opt$class, " optimizer's hyper-parameters must be numbers, TRUE/FALSE or strings.")
   }
   if (!is.null(optimizer_state_problem(opt$state))) {
     invalid_model("The optimizer's state must be NULL or list(steps, slots): a whole number of steps and a list of double vectors.")
@@ -706,7 +720,7 @@ rebuild_model <- function(m) {
     if (!(needs_input_shape(m$specs) && is.null(m$input_shape))) model$.engine()
   })
   rebuild_step("The model's outputs cannot be found", function() check_outputs(model, m$target))
-  rebuilt <- plain_model(model$.get_state())
+  rebuilt <- plain_model(model$.get_state(), model$layers)
   if (!identical(rebuilt, m)) {
     differ <- names(m)[!mapply(identical, rebuilt, m)]
     invalid_model("The model rebuilt from the data differs from the one they describe, in: ",
@@ -736,6 +750,7 @@ rebuild_step <- function(what, f) {
 }
 
 rebuild_layer <- function(spec, params, i) {
+  if (identical(spec$type, "custom")) return(rebuild_custom_layer(spec, params, i))
   generator <- layer_classes()[[spec$type]]
   name <- generator$classname
   layer <- rebuild_step(paste0("Layer ", i, " (", name, ") cannot be built"), function() {

@@ -96,7 +96,7 @@ spec_problem <- function(s) {
                               nzchar(s$class))) {
     return("is a layer written in R without its class name.")
   }
-  options <- s[setdiff(nm, c("type", "in_features", "out_features", if (s$type == "custom") "class"))]
+  options <- s[setdiff(nm, c("type", "in_features", "out_features", if (s$type == "custom") c("class", "fields")))]
   ok <- vapply(options, function(v) (is.numeric(v) || is.logical(v)) && length(v) >= 1L &&
                  all(is.finite(v)), logical(1))
   if (!all(ok)) return(paste0("has an invalid setting, ", names(options)[!ok][1], "."))

@@ -356,3 +356,45 @@ test_that("parameters assigned to a custom layer in a model keep its names and s
   m2 <- Sequential$new(Linear$new(2, 4), BatchNorm$new(4), Swish$new())
   expect_output(print(m2), "Swish")
 })
+
+test_that("save_model() keeps layers written in R; load_model() needs their class", {
+  Scaled <- R6::R6Class("Scaled", inherit = Layer, public = list(
+    k = NULL, inputs = NULL,
+    initialize = function(k) {
+      self$k <- k
+      self$params$a <- matrix(1, 1, 1)
+    },
+    forward = function(inputs) {
+      self$inputs <- inputs
+      inputs * self$k * self$params$a[1]
+    },
+    backward = function(grad) {
+      self$grads$a <- matrix(sum(grad * self$inputs * self$k), 1, 1)
+      grad * self$k * self$params$a[1]
+    }
+  ))
+  set.seed(13)
+  x <- matrix(rnorm(40), 20)
+  y <- x[, 1] + rnorm(20, sd = 0.1)
+  model <- Sequential$new(Linear$new(2, 3), Scaled$new(k = 2), Linear$new(3, 1), dtype = "float64")
+  fit(model, x, y, epochs = 5, optimizer = Adam$new(lr = 0.01), verbose = 0)
+  path <- withr::local_tempfile(fileext = ".rnn")
+  save_model(model, path)
+  back <- load_model(path)
+  expect_identical(predict(back, x), predict(model, x))
+  expect_identical(back$layers[[2]]$k, 2)
+  expect_s3_class(back$layers[[2]], "Scaled")
+  # It trains on as the original does.
+  fit(back, x, y, epochs = 2, verbose = 0)
+  fit(model, x, y, epochs = 2, verbose = 0)
+  expect_identical(back$layers[[2]]$params, model$layers[[2]]$params)
+  # Without the class in the session: a classed error naming it.
+  script <- tempfile(fileext = ".R")
+  writeLines(c("library(rustnn)",
+               sprintf("m <- tryCatch(load_model('%s'), error = identity)", path),
+               "cat(class(m)[1], conditionMessage(m))"), script)
+  out <- system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE,
+                 env = paste0("R_LIBS=", paste(.libPaths(), collapse = .Platform$path.sep)))
+  expect_match(paste(out, collapse = " "), "rustnn_error_model_class")
+  expect_match(paste(out, collapse = " "), "Scaled")
+})

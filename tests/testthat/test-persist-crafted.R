@@ -30,7 +30,7 @@ model_file <- function(data, format = 2L, size = length(data)) {
 
 crafted_model <- function() {
   set.seed(3)
-  mlp(Species ~ ., data = iris, hidden = 4, epochs = 2, verbose = 0)
+  mlp_sequential(Species ~ ., data = iris, hidden = 4, epochs = 2, verbose = 0)
 }
 
 # The payload of a model as load_model() returns it (terms as an object).
@@ -253,7 +253,7 @@ test_that("save_model() refuses formulas that would not load back", {
   withr::defer(rm("rustnn_crafted_fun", envir = globalenv()))
   d <- data.frame(y = c(0, 1, 1, 0, 1, 0), x = 1:6)
   set.seed(1)
-  model <- mlp(y ~ rustnn_crafted_fun(x), data = d, hidden = 2, epochs = 1, verbose = 0)
+  model <- mlp_sequential(y ~ rustnn_crafted_fun(x), data = d, hidden = 2, epochs = 1, verbose = 0)
   path <- withr::local_tempfile(fileext = ".rnn")
   expect_error(save_model(model, path), "rustnn_crafted_fun", class = "rustnn_error_model_write")
   expect_false(file.exists(path))
@@ -263,13 +263,13 @@ test_that("formulas with many terms and transformations round-trip", {
   set.seed(5)
   d <- as.data.frame(matrix(runif(20 * 300), 20))
   d$y <- runif(20)
-  model <- mlp(y ~ ., data = d, hidden = 2, epochs = 1, verbose = 0)
+  model <- mlp_sequential(y ~ ., data = d, hidden = 2, epochs = 1, verbose = 0)
   for (file in list(format1_file(model = model), format2_file(identity, model = model))) {
     back <- load_model(writeBin_tmp(file))
     expect_identical(predict(back, d), predict(model, d))
   }
   d2 <- data.frame(y = runif(30), x = runif(30, 1, 2), f = factor(rep(c("a", "b", "c"), 10)))
-  model <- mlp(y ~ poly(x, 2) + log(x) + scale(x) + I(x^2):f, data = d2, hidden = 2, epochs = 1,
+  model <- mlp_sequential(y ~ poly(x, 2) + log(x) + scale(x) + I(x^2):f, data = d2, hidden = 2, epochs = 1,
                verbose = 0)
   for (file in list(format1_file(model = model), format2_file(identity, model = model))) {
     back <- load_model(writeBin_tmp(file))
