@@ -15,22 +15,7 @@ options(rustnn.threads = 1L, rustnn.verbose = 0L)
 reps <- as.integer(arg("reps", "5"))
 out_dir <- arg("out", file.path("bench", "results"))
 
-OwnLinear <- R6::R6Class("OwnLinear", inherit = Layer, public = list(
-  inputs = NULL,
-  initialize = function(input_size, output_size) {
-    self$params$w <- matrix(rnorm(input_size * output_size, sd = 0.1), input_size, output_size)
-    self$params$bias <- matrix(0, 1, output_size)
-  },
-  forward = function(inputs) {
-    self$inputs <- inputs
-    sweep(inputs %*% self$params$w, 2, self$params$bias, "+")
-  },
-  backward = function(grad) {
-    self$grads$w <- t(self$inputs) %*% grad
-    self$grads$bias <- matrix(colSums(grad), 1)
-    grad %*% t(self$params$w)
-  }
-))
+OwnLinear <- tutorial_linear_class(inherit = Layer, sd = 0.1, bias_sd = 0)
 
 set.seed(1)
 n <- 4096

@@ -36,22 +36,7 @@ per_call <- function(f, reps) {
 }
 
 # Tutorial 001's layers, as its vignette writes them.
-TutorialLinear <- R6::R6Class("TutorialLinear", public = list(
-  params = list(), grads = list(), inputs = NULL,
-  initialize = function(input_size, output_size) {
-    self$params$w <- matrix(rnorm(input_size * output_size), input_size, output_size)
-    self$params$bias <- matrix(rnorm(output_size), 1, output_size)
-  },
-  forward = function(inputs) {
-    self$inputs <- inputs
-    sweep(inputs %*% self$params$w, 2, self$params$bias, "+")
-  },
-  backward = function(grad) {
-    self$grads$w <- t(self$inputs) %*% grad
-    self$grads$bias <- matrix(colSums(grad), 1)
-    grad %*% t(self$params$w)
-  }
-))
+TutorialLinear <- tutorial_linear_class()
 TutorialTanh <- R6::R6Class("TutorialTanh", public = list(
   params = list(), grads = list(), inputs = NULL,
   forward = function(inputs) {

@@ -298,3 +298,28 @@ write_results <- function(results, md, out_dir, name, date) {
   writeLines(md, md_file)
   message("bench_", name, ": wrote ", csv_file, " and ", md_file)
 }
+
+# Tutorial 001's Linear layer (base matrices instead of rray), as an R6
+# class that inherits `inherit` (NULL: a plain R6 class, with its own
+# `params` and `grads` fields; rustnn's Layer: a layer written in R).
+# Weights are drawn with standard deviation `sd`; `bias_sd = 0` starts the
+# bias at zero.
+tutorial_linear_class <- function(inherit = NULL, sd = 1, bias_sd = 1) {
+  fields <- if (is.null(inherit)) list(params = list(), grads = list())
+  R6::R6Class("TutorialLinear", inherit = inherit, public = c(fields, list(
+    inputs = NULL,
+    initialize = function(input_size, output_size) {
+      self$params$w <- matrix(rnorm(input_size * output_size, sd = sd), input_size, output_size)
+      self$params$bias <- matrix(rnorm(output_size, sd = bias_sd), 1, output_size)
+    },
+    forward = function(inputs) {
+      self$inputs <- inputs
+      sweep(inputs %*% self$params$w, 2, self$params$bias, "+")
+    },
+    backward = function(grad) {
+      self$grads$w <- t(self$inputs) %*% grad
+      self$grads$bias <- matrix(colSums(grad), 1)
+      grad %*% t(self$params$w)
+    }
+  )))
+}

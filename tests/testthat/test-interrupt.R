@@ -1,6 +1,18 @@
 # Ctrl-C during fit() stops at the next batch and leaves a usable model. A
 # child R process is interrupted with SIGINT, as a console's Ctrl-C does.
 
+# Waits until the child R process says it is busy (file `ready`), lets it
+# run a second, interrupts it and returns its result.
+interrupt_when_ready <- function(child, ready) {
+  deadline <- Sys.time() + 60
+  while (!file.exists(ready) && Sys.time() < deadline) Sys.sleep(0.05)
+  Sys.sleep(1)
+  child$interrupt()
+  child$wait(30000)
+  expect_false(child$is_alive())
+  child$get_result()
+}
+
 test_that("an interrupt stops fit() and keeps the last completed weights", {
   skip_on_os("windows")
   ready <- withr::local_tempfile()
@@ -22,13 +34,7 @@ test_that("an interrupt stops fit() and keeps the last completed weights", {
          changed = !identical(model$layers[[1]]$params$weight, w0),
          predictions = predict(model, x[1:5, ]))
   }, args = list(ready = ready))
-  deadline <- Sys.time() + 60
-  while (!file.exists(ready) && Sys.time() < deadline) Sys.sleep(0.05)
-  Sys.sleep(1)
-  child$interrupt()
-  child$wait(30000)
-  expect_false(child$is_alive())
-  result <- child$get_result()
+  result <- interrupt_when_ready(child, ready)
   expect_equal(result$outcome, "interrupted")
   expect_lt(result$seconds, 30)
   expect_true(result$changed)
@@ -62,13 +68,7 @@ test_that("an interrupt stops a long predict() between chunks of rows", {
          expected = n * per_image,
          again = identical(predict(model, probe[1:3, , ]), predict(model, probe)[1:3, , drop = FALSE]))
   }, args = list(ready = ready))
-  deadline <- Sys.time() + 60
-  while (!file.exists(ready) && Sys.time() < deadline) Sys.sleep(0.05)
-  Sys.sleep(1)
-  child$interrupt()
-  child$wait(30000)
-  expect_false(child$is_alive())
-  result <- child$get_result()
+  result <- interrupt_when_ready(child, ready)
   expect_equal(result$outcome, "interrupted")
   # Stopped within a few seconds of the interrupt, long before the end.
   expect_lt(result$seconds, 5)
