@@ -750,16 +750,7 @@ fn write_text(item: &Item, out: &mut String) -> Result<()> {
         }),
         Value::List(v) => {
             out.push_str("list(");
-            for (i, x) in v.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                if let Some(Some(name)) = names.map(|n| n.get(i).cloned().flatten()) {
-                    push_name(&name, out);
-                    out.push_str(" = ");
-                }
-                write_text(x, out)?;
-            }
+            write_items(v.len(), names, out, |i, o| write_text(&v[i], o))?;
             out.push(')');
         }
     }
@@ -875,7 +866,25 @@ fn write_vector<T>(
     if !scalar {
         out.push_str("c(");
     }
-    for (i, x) in v.iter().enumerate() {
+    // Writing a constant cannot fail.
+    let _ = write_items(v.len(), names, out, |i, o| {
+        each(&v[i], o);
+        Ok(())
+    });
+    if !scalar {
+        out.push(')');
+    }
+}
+
+/// `len` items separated by commas, each named where `names` gives a name,
+/// as the arguments of `c()` or `list()`.
+fn write_items(
+    len: usize,
+    names: Option<&[Option<String>]>,
+    out: &mut String,
+    mut each: impl FnMut(usize, &mut String) -> Result<()>,
+) -> Result<()> {
+    for i in 0..len {
         if i > 0 {
             out.push_str(", ");
         }
@@ -883,11 +892,9 @@ fn write_vector<T>(
             push_name(&name, out);
             out.push_str(" = ");
         }
-        each(x, out);
+        each(i, out)?;
     }
-    if !scalar {
-        out.push(')');
-    }
+    Ok(())
 }
 
 /// A double as R reads it back exactly (Rust writes the shortest digits
