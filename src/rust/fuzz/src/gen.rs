@@ -445,27 +445,31 @@ fn sane_lbfgs() -> impl Strategy<Value = OptimizerConfig> {
         1..6usize,
         any::<bool>(),
     )
-        .prop_map(
-            |(
-                lr,
-                max_iter,
-                max_eval,
-                tolerance_grad,
-                tolerance_change,
-                history_size,
-                line_search,
-            )| {
-                OptimizerConfig::Lbfgs(Lbfgs {
-                    lr,
-                    max_iter,
-                    max_eval,
-                    tolerance_grad,
-                    tolerance_change,
-                    history_size,
-                    line_search,
-                })
-            },
-        )
+        .prop_map(lbfgs_config)
+}
+
+/// An L-BFGS configuration from its settings, in the order of `Lbfgs`'s
+/// fields.
+fn lbfgs_config(
+    (lr, max_iter, max_eval, tolerance_grad, tolerance_change, history_size, line_search): (
+        f64,
+        usize,
+        usize,
+        f64,
+        f64,
+        usize,
+        bool,
+    ),
+) -> OptimizerConfig {
+    OptimizerConfig::Lbfgs(Lbfgs {
+        lr,
+        max_iter,
+        max_eval,
+        tolerance_grad,
+        tolerance_change,
+        history_size,
+        line_search,
+    })
 }
 
 fn sane_optimizer() -> impl Strategy<Value = OptimizerConfig> {
@@ -548,27 +552,7 @@ fn wild_optimizer() -> impl Strategy<Value = OptimizerConfig> {
             0..1500usize,
             any::<bool>()
         )
-            .prop_map(
-                |(
-                    lr,
-                    max_iter,
-                    max_eval,
-                    tolerance_grad,
-                    tolerance_change,
-                    history_size,
-                    line_search,
-                )| {
-                    OptimizerConfig::Lbfgs(Lbfgs {
-                        lr,
-                        max_iter,
-                        max_eval,
-                        tolerance_grad,
-                        tolerance_change,
-                        history_size,
-                        line_search,
-                    })
-                }
-            ),
+            .prop_map(lbfgs_config),
     ]
 }
 
