@@ -373,13 +373,19 @@ is_plain_field <- function(v) {
 
 #' The generator of R6 class `name` in this session: in the calling
 #' functions' environments (innermost first), then the global environment,
-#' then the attached packages. Active bindings are not touched (reading one
-#' would run code), nor anything that is not an R6 class inheriting Layer.
+#' then the attached packages. Nothing is read that would run code (an
+#' active binding, a lazy argument not yet evaluated), and only an R6 class
+#' inheriting Layer that is not one of rustnn's own is taken.
 #' @noRd
 find_layer_class <- function(name) {
+  builtin <- vapply(layer_classes(), function(g) g$classname, character(1))
+  if (startsWith(name, "..") || name %in% c(builtin, "Layer")) {
+    invalid_model("A layer written in R cannot be of class ", name, ".")
+  }
   envs <- c(rev(sys.frames()), list(globalenv()), lapply(search()[-1], as.environment))
   for (env in envs) {
-    if (!exists(name, envir = env, inherits = FALSE) || bindingIsActive(name, env)) next
+    if (!exists(name, envir = env, inherits = FALSE) || bindingIsActive(name, env) ||
+        rlang::env_binding_are_lazy(env, name)) next
     gen <- get(name, envir = env, inherits = FALSE)
     if (inherits(gen, "R6ClassGenerator") && identical(gen$classname, name) && inherits_layer(gen)) {
       return(gen)
@@ -417,7 +423,10 @@ rebuild_custom_layer <- function(spec, params, i) {
                        public = list(initialize = function(...) invisible(self)))
   layer <- blank$new()
   class(layer) <- unique(class(layer))
-  known <- setdiff(ls(layer), c("params", "grads", "model"))
+  # Only the class's plain fields: assigning an active binding would run
+  # its code with a value from the file.
+  known <- Filter(function(n) !bindingIsActive(n, layer) && !is.function(get(n, envir = layer)),
+                  setdiff(ls(layer), c("params", "grads", "model")))
   for (n in intersect(names(fields), known)) assign(n, fields[[n]], envir = layer)
   rebuild_step(paste0("The parameters of layer ", i, " (", spec$class, ") do not fit it"), function() {
     layer$params <- params

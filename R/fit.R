@@ -631,7 +631,8 @@ report_end <- function(result, history, failure, verbose, call = rlang::caller_e
                     x = "{failure$message}"),
                   class = c("rustnn_warning_callback", "rustnn_warning"), call = call)
   }
-  check_divergence(history, call)
+  # A loss that became NaN or infinite has a warning of its own.
+  if (result$status != "non_finite") check_divergence(history, call)
   switch(result$status,
     non_finite = {
       lr <- history$metrics$lr

@@ -310,7 +310,7 @@ default_loss <- function(y, outputs, kind) {
 #' sigmoids for one class per row of several). The engine computes a
 #' `Loss` by its name, so the rule holds for every `Loss` object.
 #' @noRd
-check_loss_output <- function(loss, specs, outputs, target, call) {
+check_loss_output <- function(loss, specs, outputs, target, call, warn = TRUE) {
   need <- loss_output_needs[loss_name(loss)]
   kind <- output_kind(specs)
   if (is.na(need) || kind == "unknown") return(invisible())
@@ -326,7 +326,7 @@ check_loss_output <- function(loss, specs, outputs, target, call) {
                         i = if (outputs == 1L) sigmoid else "End the model with {.code Sigmoid$new()} (independent labels) or {.code Softmax$new()} (one class per row)."),
                       call)
   }
-  if (need == "probability" && kind == "probability" && identical(target$type, "factor") &&
+  if (warn && need == "probability" && kind == "probability" && identical(target$type, "factor") &&
       length(target$levels) > 2L) {
     cli::cli_warn(c("The model gives each of the {length(target$levels)} classes its own sigmoid, so the predicted probabilities of a row do not sum to 1.",
                     i = "For one class per row, end the model with {.code Softmax$new()} and use {.code loss = \"cross_entropy\"}."),

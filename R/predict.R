@@ -150,7 +150,8 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
                     default_loss(y, ncol(pred), output_kind(state$specs)))
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
   target <- encode_target(y, nrow(pred), ncol(pred), "y", loss = loss_name(loss), levels = known_levels)
-  check_loss_output(loss, state$specs, ncol(pred), target$info, rlang::current_env())
+  # fit() warned of a likely mistake already; evaluating is not training.
+  check_loss_output(loss, state$specs, ncol(pred), target$info, rlang::current_env(), warn = FALSE)
   metrics <- metrics %||% if (is_class_target(target)) "accuracy" else character()
   own <- split_custom_metrics(metrics, rlang::current_env())
   metrics <- check_class_metrics(check_metrics(own$names, ncol(pred)), target, rlang::current_env())

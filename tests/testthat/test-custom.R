@@ -398,3 +398,33 @@ test_that("save_model() keeps layers written in R; load_model() needs their clas
   expect_match(paste(out, collapse = " "), "rustnn_error_model_class")
   expect_match(paste(out, collapse = " "), "Scaled")
 })
+
+test_that("loading a layer written in R runs no code the file chooses", {
+  Plain <- R6::R6Class("Plain", inherit = Swish, public = list(k = 1),
+                       active = list(mode = function(value) {
+                         if (!missing(value)) Sys.setenv(RUSTNN_CRAFTED = "setter")
+                         "fixed"
+                       }))
+  model <- Sequential$new(Linear$new(2, 2), Plain$new(), Linear$new(2, 1))
+  path <- withr::local_tempfile(fileext = ".rnn")
+  save_model(model, path)
+  Sys.unsetenv("RUSTNN_CRAFTED")
+  # A caller's lazy argument named as the class is not forced.
+  loader <- function(path, Plain = Sys.setenv(RUSTNN_CRAFTED = "promise")) load_model(path)
+  back <- loader(path)
+  expect_identical(Sys.getenv("RUSTNN_CRAFTED"), "")
+  expect_s3_class(back$layers[[2]], "Plain")
+  # A file naming a built-in layer as one written in R is refused.
+  payload <- rustnn:::model_payload(model)
+  payload$model$specs[[2]]$class <- "ReLU"
+  payload$model$specs[[2]]$fields <- list(mode = "from the file")
+  bytes <- rustnn:::encode_model_file(payload)
+  crafted <- withr::local_tempfile(fileext = ".rnn")
+  writeBin(bytes, crafted)
+  expect_error(load_model(crafted), class = "rustnn_error_model_file")
+  # Fields that are active bindings are never assigned from a file.
+  payload$model$specs[[2]]$class <- "Plain"
+  writeBin(rustnn:::encode_model_file(payload), crafted)
+  expect_error(load_model(crafted), class = "rustnn_error_model_file")
+  expect_identical(Sys.getenv("RUSTNN_CRAFTED"), "")
+})

@@ -167,17 +167,19 @@ test_that("a promise is refused without being forced", {
 })
 
 test_that("references to packages are refused without loading them", {
-  skip_if(isNamespaceLoaded("stats4"), "stats4 is loaded already")
-  namespace <- c(xdr_int(249L), xdr_int(0L, 2L), xdr_chars("stats4"), xdr_chars("4.2.0"))
+  # A package that ships with R and is not loaded yet.
+  pkg <- setdiff(c("stats4", "tcltk", "splines", "grid", "compiler"), loadedNamespaces())[1]
+  expect_false(is.na(pkg))
+  namespace <- c(xdr_int(249L), xdr_int(0L, 2L), xdr_chars(pkg), xdr_chars("4.2.0"))
   expect_refused(model_file(xdr_in_list(namespace)), "namespace")
-  package <- c(xdr_int(248L), xdr_int(0L, 1L), xdr_chars("package:stats4"))
+  package <- c(xdr_int(248L), xdr_int(0L, 1L), xdr_chars(paste0("package:", pkg)))
   expect_refused(model_file(xdr_in_list(package)), "package")
   # A compact vector whose class a package would provide.
   altrep <- c(xdr_int(238L), xdr_int(2L), xdr_symbol("crafted_seq"), xdr_int(2L),
-              xdr_symbol("stats4"), xdr_int(2L), xdr_int(13L, 1L, 13L), xdr_int(254L),
+              xdr_symbol(pkg), xdr_int(2L), xdr_int(13L, 1L, 13L), xdr_int(254L),
               xdr_int(13L, 1L, 1L), xdr_int(254L))
-  expect_refused(model_file(xdr_in_list(altrep)), "stats4")
-  expect_false(isNamespaceLoaded("stats4"))
+  expect_refused(model_file(xdr_in_list(altrep)), pkg)
+  expect_false(isNamespaceLoaded(pkg))
 })
 
 test_that("functions, environments, names, S4 objects and raw bytes are refused", {
@@ -287,4 +289,18 @@ test_that("refusals say what the file holds", {
     p
   }), "formula.rnn")
   expect_snapshot(error = TRUE, load_model("formula.rnn"))
+})
+
+test_that("payloads that would expand far beyond their size are refused early", {
+  # A call naming one long symbol many times: each reference is 4 bytes.
+  long <- as.name(strrep("a", 9999))
+  references <- as.call(c(list(as.name("f")), rep(list(long), 5000)))
+  expect_refused(format2_file(function(p) { p$model$history$extra <- references; p }), "expand")
+  # Compact sequences, each a few bytes, together millions of values.
+  sequences <- lapply(1:30, function(i) i:(i + 999999L))
+  bytes <- serialize(sequences, NULL, xdr = TRUE, version = 3L)
+  expect_lt(length(bytes), 5000)
+  out <- rustnn:::rn_read_model_data(memCompress(bytes, "gzip"), 1e8, FALSE)
+  expect_s3_class(out, "rustnn_engine_error")
+  expect_match(out$message, "expand")
 })

@@ -210,6 +210,7 @@ pub fn read_serialized(bytes: &[u8]) -> Result<Item> {
         pos: 0,
         symbols: Vec::new(),
         nodes: 0,
+        expanded: 0,
     };
     r.header()?;
     let item = r.item(Context::Data, 0, 0)?;
@@ -237,6 +238,11 @@ struct Reader<'a> {
     /// it by its index here. Nothing else the reader accepts is referenced.
     symbols: Vec<String>,
     nodes: usize,
+    /// Bytes of values the reader made beyond those it read: names copied
+    /// for each reference to a symbol, and compact sequences expanded.
+    /// Bounded by [`Reader::expansion_cap`], so a small file cannot make a
+    /// large tree (a reference is 4 bytes; the name it copies may be 10 KB).
+    expanded: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -281,6 +287,24 @@ impl<'a> Reader<'a> {
                 "the model data are of serialization version {v}, not 2 or 3"
             ))),
         }
+    }
+
+    /// What the reader may make beyond the bytes it reads: 16 times the
+    /// payload, and 1 MiB.
+    fn expansion_cap(&self) -> usize {
+        self.bytes.len().saturating_mul(16).saturating_add(1 << 20)
+    }
+
+    /// Counts `n` bytes made beyond those read against the expansion cap.
+    fn expand(&mut self, n: usize) -> Result<()> {
+        self.expanded = self.expanded.saturating_add(n);
+        if self.expanded > self.expansion_cap() {
+            return Err(corrupt(format!(
+                "the model data would expand to more than {} bytes",
+                self.expansion_cap()
+            )));
+        }
+        Ok(())
     }
 
     /// Counts list elements, strings and arguments against [`MAX_NODES`].
@@ -437,7 +461,7 @@ impl<'a> Reader<'a> {
                     0 => self.int()?,
                     i => i,
                 };
-                usize::try_from(index)
+                let name = usize::try_from(index)
                     .ok()
                     .and_then(|i| i.checked_sub(1))
                     .and_then(|i| self.symbols.get(i))
@@ -446,7 +470,9 @@ impl<'a> Reader<'a> {
                         corrupt(format!(
                             "the model data refer to a missing object ({index})"
                         ))
-                    })
+                    })?;
+                self.expand(name.len())?;
+                Ok(name)
             }
             other => Err(corrupt(format!(
                 "the model data hold {} where a name must be",
@@ -593,21 +619,22 @@ impl<'a> Reader<'a> {
     }
 
     /// `n1, n1 + inc, ...` from a compact sequence's state `c(n, n1, inc)`,
-    /// its length counted against the bytes left times 16 (a sequence is
-    /// the one thing the reader expands beyond what the bytes hold).
+    /// its values counted against the expansion cap that all of them share.
     fn sequence(&mut self, state: &Value, integer: bool) -> Result<Value> {
         let bad = || corrupt("the model data hold a malformed compact sequence");
         let (n, n1, inc) = match state {
             Value::Real(v) if v.len() == 3 => (v[0], v[1], v[2]),
             _ => return Err(bad()),
         };
-        let cap = (self.bytes.len() as f64) * 16.0 + 1_048_576.0;
+        let cap = self.expansion_cap() as f64;
         if !(n >= 0.0 && n.fract() == 0.0 && n <= cap && n1.is_finite())
             || !(inc == 1.0 || inc == -1.0)
         {
             return Err(bad());
         }
         let n = n as usize;
+        // Every sequence of the payload shares one budget.
+        self.expand(n.saturating_mul(if integer { 4 } else { 8 }))?;
         if integer {
             let end = n1 + inc * (n as f64 - 1.0).max(0.0);
             if n > 0 && (end.abs() > i32::MAX as f64 || n1.abs() > i32::MAX as f64) {

@@ -36,6 +36,11 @@ fn to_robj(item: &Item) -> Result<Robj> {
         Value::Logical(v) => Logicals::from_values(v.iter().map(|&x| Rbool::new(x))).into(),
         Value::Integer(v) => Integers::from_values(v.iter().map(|&x| Rint::from(x))).into(),
         Value::Real(v) => Doubles::from_values(v.iter().map(|&x| Rfloat::from(x))).into(),
+        Value::Str(v) if v.iter().flatten().any(|s| s.len() >= i32::MAX as usize) => {
+            return Err(Error::Other(
+                "the model data hold a string too long for R".into(),
+            ))
+        }
         Value::Str(v) => Strings::from_values(v.iter().map(|s| match s {
             Some(s) => Rstr::from(s.as_str()),
             None => Rstr::na(),
@@ -55,12 +60,22 @@ fn to_robj(item: &Item) -> Result<Robj> {
     Ok(robj)
 }
 
+/// The longest formula text the reader hands to R.
+const MAX_CALL_TEXT: usize = 1 << 24;
+
 fn language(item: &Item) -> Result<Robj> {
     let bare = Item {
         value: item.value.clone(),
         attributes: Vec::new(),
     };
     let text = call_text(&bare).map_err(core_err)?;
+    // R makes no string this long without an error, which must not be
+    // raised inside Rust; no formula comes near it.
+    if text.len() > MAX_CALL_TEXT {
+        return Err(Error::Other(format!(
+            "the model data hold a formula of more than {MAX_CALL_TEXT} characters"
+        )));
+    }
     let (names, values): (Vec<&str>, Vec<Robj>) = item
         .attributes
         .iter()
