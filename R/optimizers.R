@@ -292,7 +292,7 @@ hyper <- function(default, kind = c("positive", "fraction", "nonnegative", "flag
 #' `decoupled = TRUE`); `constraint(values, call)` checks combinations;
 #' `full_batch` optimizers train on all the rows at once, in fit() only.
 #' @noRd
-optimizer_class <- function(classname, type, spec, inherit = Optimizer,
+optimizer_class <- function(classname, type, spec, inherit = quote(Optimizer),
                             fixed = list(), constraint = NULL, full_batch = FALSE) {
   # The constructor: one argument per hyper-parameter (formals set below),
   # each stored in its field, then all checked together.
@@ -303,11 +303,16 @@ optimizer_class <- function(classname, type, spec, inherit = Optimizer,
     invisible(self)
   }
   formals(initialize) <- lapply(spec, `[[`, "default")
+  # R6 gives methods the object's environment; the one they were made in
+  # (this frame, holding the parent generator) would only be stored in
+  # the installed package, once per class.
+  environment(initialize) <- topenv()
   fields <- stats::setNames(vector("list", length(spec)), names(spec))
-  # do.call() hands R6 the parent generator itself (R6Class() would
-  # otherwise keep the expression `inherit` and look it up later), and
-  # `parent_env = topenv()`, the package namespace, keeps this function's
-  # frame out of the objects that saveRDS() writes.
+  # `inherit` is the parent class's name, which R6Class() keeps and looks
+  # up in `parent_env` (the package namespace): a class that held its
+  # parent generator itself would carry a copy of it into the installed
+  # package. `parent_env = topenv()` also keeps this function's frame out
+  # of the objects that saveRDS() writes.
   do.call(R6::R6Class, list(
     classname = classname,
     inherit = inherit,
@@ -343,7 +348,7 @@ Adam <- optimizer_class("Adam", "adam", adam_spec, fixed = list(decoupled = FALS
 #' @export
 AdamW <- optimizer_class("AdamW", "adam",
   utils::modifyList(adam_spec, list(weight_decay = hyper(0.01, "nonnegative"))),
-  inherit = Adam, fixed = list(decoupled = TRUE)
+  inherit = quote(Adam), fixed = list(decoupled = TRUE)
 )
 
 #' @rdname optimizers

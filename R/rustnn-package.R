@@ -69,4 +69,4 @@ generics::augment
 # The class factories (activation_class(), loss_class(), optimizer_class())
 # write `initialize` methods outside R6Class(), where R CMD check cannot see
 # that R6 provides `super` and `private` to them.
-utils::globalVariables(c("super", "private"))
+utils::globalVariables(c("super", "private", "self"))
