@@ -255,9 +255,14 @@ custom_engine_defs <- function(dtype, specs, params, shape, layers, call) {
 #' (whose `loss()` and `grad()` are Loss's own, computed by the engine).
 #' @noRd
 is_custom_loss <- function(loss) {
-  !inherits(loss, "Loss") ||
-    !identical(body(loss$loss), body(Loss$public_methods$loss)) ||
-    !identical(body(loss$grad), body(Loss$public_methods$grad))
+  if (!inherits(loss, "Loss")) return(TRUE)
+  # Asked once per object (fit() asks often), kept in its private part.
+  private <- loss$.__enclos_env__$private
+  if (is.null(private$.custom)) {
+    private$.custom <- !identical(body(loss$loss), body(Loss$public_methods$loss)) ||
+      !identical(body(loss$grad), body(Loss$public_methods$grad))
+  }
+  private$.custom
 }
 
 #' A loss written in R, checked: an object with loss() and grad() methods.

@@ -212,9 +212,12 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   outputs <- model_output_dim(model, x)
   loss <- as_loss(loss %||% loss_from_description(state$loss) %||%
                     default_loss(prepared$y, outputs, output_kind(state$specs)))
+  # A loss written in R, and its name (asked once: the test reads methods).
+  custom_loss <- is_custom_loss(loss)
+  loss_label <- if (custom_loss) class(loss)[1] else loss$name
   # Refitting a classifier keeps its classes in the same output columns.
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels
-  target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss_name(loss),
+  target <- encode_target(prepared$y, nrow(x), outputs, "y", loss = loss_label,
                           levels = known_levels)
   check_loss_output(loss, state$specs, outputs, target$info, rlang::current_env())
   # The optimizer: the one given (its state is updated, so that the same
@@ -237,19 +240,21 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   track <- check_track(track)
 
   split <- split_validation(x, target$matrix, weights, validation_split, validation_data,
-                            model, prepared, target$info, loss_name(loss), outputs)
+                            model, prepared, target$info, loss_label, outputs)
   check_monitors(cbs, metrics, names(custom_metrics$functions), validation = !is.null(split$val_x))
   # Metrics written in R are computed in R at each epoch's end, on the
   # predictions for the training (and validation) data, before callbacks.
-  own <- custom_metric_recorder(custom_metrics$functions, engine_of = function() model$.engine(),
-                                split, threads)
-  if (length(own$names)) cbs$epoch_end <- c(list(own$on_epoch_end), cbs$epoch_end)
+  own <- if (length(custom_metrics$functions)) {
+    custom_metric_recorder(custom_metrics$functions, engine_of = function() model$.engine(),
+                           split, threads)
+  }
+  if (!is.null(own)) cbs$epoch_end <- c(list(own$on_epoch_end), cbs$epoch_end)
   batch_size <- fit_batch_size(optimizer, batch_size, default_batch_size, nrow(split$x))
   control <- list(epochs = epochs, batch_size = batch_size, shuffle = shuffle,
                   seed = sample.int(.Machine$integer.max, 2L), metrics = metrics,
                   early_stopping = cbs$early_stopping, schedule = cbs$schedule, track = track)
   engine <- model$.engine()
-  if (is_custom_loss(loss) && !is.null(split$weights)) {
+  if (custom_loss && !is.null(split$weights)) {
     abort_arg("A loss written in R takes no {.arg sample_weight} or {.arg class_weight}: weight the rows in its own {.fn loss} and {.fn grad}.",
               "loss")
   }
@@ -262,10 +267,10 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   # run, as it stands then (epochs so far, the optimizer's state now), so
   # that a checkpoint taken in a callback resumes exactly.
   record <- function(result) {
-    result$history <- own$merge(result$history)
-    history <- new_history(result, loss_name(loss), batch_size, nrow(split$x), epochs, state$specs)
+    if (!is.null(own)) result$history <- own$merge(result$history)
+    history <- new_history(result, loss_label, batch_size, nrow(split$x), epochs, state$specs)
     # A loss written in R is not kept: the model's state is plain data.
-    kept_loss <- if (is_custom_loss(loss)) state$loss else loss$.description()
+    kept_loss <- if (custom_loss) state$loss else loss$.description()
     model$.after_fit(target$info, kept_loss, kept, history, prepared$preprocess,
                      result$optimizer_state)
     history
@@ -275,8 +280,11 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
     record(list(history = snapshot$history, status = "running", restored_epoch = 0L,
                 optimizer_state = snapshot$optimizer_state))
   }
+  # R code that runs per batch (layers or a loss written in R) can fail
+  # after training started, even in the first run.
+  r_code <- custom_loss || has_layer(state$specs, "custom")
   run <- run_session(model, engine, session, progress_reporter(verbose, epochs), cbs$epoch_end,
-                     checkpoint)
+                     checkpoint, r_code)
   result <- rust_call(rn_fit_finish(engine, session, run$stop, run$interrupted))
   if (given) optimizer$state <- result$optimizer_state
   history <- record(result)
@@ -295,29 +303,25 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
 #' callback's error stops training and is reported after it, as a warning.
 #' Returns `list(stop, interrupted, failure)`.
 #' @noRd
-run_session <- function(model, engine, session, reporter, callbacks, checkpoint) {
+run_session <- function(model, engine, session, reporter, callbacks, checkpoint, r_code = FALSE) {
   model$.set_fitting(session)
   on.exit({
     model$.set_fitting(NULL)
     # Whatever ended the session after it trained (an interrupt, an engine
     # error, R code of a layer or loss failing mid-epoch), the R state holds
-    # the engine's weights: those of the last completed step. Other engine
-    # errors in the first run come before any step (an optimizer state
-    # that does not fit the network).
-    if (!done && (ran || r_code_failed)) model$.sync_params()
+    # the engine's weights: those of the last completed step. Without R
+    # code, an engine error in the first run comes before any step (an
+    # optimizer state that does not fit the network).
+    if (!done && (ran || r_code)) model$.sync_params()
   }, add = TRUE)
   rows <- 0L
   ran <- FALSE
-  r_code_failed <- FALSE
   done <- FALSE
   out <- list(stop = FALSE, interrupted = FALSE, failure = NULL)
   pause_each_epoch <- length(callbacks) > 0L
   pause_ms <- if (reporter$active) 250 else 0
   tryCatch(repeat {
-    run <- withCallingHandlers(
-      rust_call(rn_fit_run(engine, session, pause_each_epoch, pause_ms, rows)),
-      rustnn_error_custom_layer = function(e) r_code_failed <<- TRUE,
-      rustnn_error_custom_loss = function(e) r_code_failed <<- TRUE)
+    run <- rust_call(rn_fit_run(engine, session, pause_each_epoch, pause_ms, rows))
     ran <- TRUE
     if (nrow(run$rows)) {
       reporter$on_epochs(rows + seq_len(nrow(run$rows)), run$rows)
@@ -467,10 +471,13 @@ check_metrics <- function(metrics, outputs, call = rlang::caller_env()) {
 #' Each callback's `monitor` must be a figure this fit() reports.
 #' @noRd
 check_monitors <- function(cbs, metrics, r_metrics, validation, call = rlang::caller_env()) {
-  figures <- function(m) c("loss", m, if (validation) c("val_loss", sprintf("val_%s", m)))
   # The engine's callbacks watch its figures; R callbacks also R metrics.
-  watched <- list(list(callbacks = list(cbs$early_stopping, cbs$schedule), reported = figures(metrics)),
-                  list(callbacks = cbs$monitoring, reported = figures(c(metrics, r_metrics))))
+  all_metrics <- c(metrics, r_metrics)
+  watched <- list(
+    list(callbacks = list(cbs$early_stopping, cbs$schedule),
+         reported = c("loss", metrics, if (validation) c("val_loss", sprintf("val_%s", metrics)))),
+    list(callbacks = cbs$monitoring,
+         reported = c("loss", all_metrics, if (validation) c("val_loss", sprintf("val_%s", all_metrics)))))
   for (w in watched) {
     for (cb in w$callbacks) {
       if (!is.null(cb$monitor) && !cb$monitor %in% w$reported) {

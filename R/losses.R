@@ -118,6 +118,9 @@ Loss <- R6::R6Class("Loss",
     }
   ),
   private = list(
+    # Whether the object's class writes its own loss() and grad() (see
+    # is_custom_loss()), once known.
+    .custom = NULL,
     # `call`: the caller of `$loss()` or `$grad()`, whose call errors name.
     compute = function(pred, y, weights, call = rlang::caller_env(2)) {
       loss_compute(self, pred, y, weights, call)
@@ -312,8 +315,9 @@ default_loss <- function(y, outputs, kind) {
 #' @noRd
 check_loss_output <- function(loss, specs, outputs, target, call, warn = TRUE) {
   need <- loss_output_needs[loss_name(loss)]
+  if (is.na(need)) return(invisible())
   kind <- output_kind(specs)
-  if (is.na(need) || kind == "unknown") return(invisible())
+  if (kind == "unknown") return(invisible())
   softmax <- "End the model with {.code Softmax$new()}, which makes each row's outputs probabilities that sum to 1."
   sigmoid <- "End the model with {.code Sigmoid$new()}, which makes each output a probability."
   if (need == "distribution" && kind != "distribution") {
