@@ -16,6 +16,9 @@ packages=(
   # the modelling ecosystem: hardhat bridges, recipes, caret (in parallel)
   r-cran-hardhat r-cran-recipes r-cran-tibble r-cran-caret r-cran-doparallel
   r-cran-foreach
+  # resampling and tuning on any future backend
+  r-cran-future r-cran-future.apply r-cran-furrr r-cran-progressr r-cran-rsample
+  r-cran-parallelly
   # R CMD check --as-cran: the PDF manual, configure's shell check, HTML docs
   texlive-latex-base texlive-latex-recommended texlive-fonts-recommended
   devscripts tidy
