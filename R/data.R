@@ -61,7 +61,15 @@ sample_shape <- function(x) {
 
 #' Rows `rows` of a matrix or image array.
 #' @noRd
-take_rows <- function(x, rows) {
+take_rows <- function(x, rows, call = rlang::caller_env()) {
+  if (inherits(x, "rustnn_dataset")) {
+    if (isTRUE(x$on_disk)) {
+      abort_arg(c("{.arg validation_split} would copy a data set on disk into memory.",
+                  i = "Write the validation rows to a data set of their own and give it as {.arg validation_data}."),
+                "validation_split", call = call)
+    }
+    return(x[rows])
+  }
   switch(length(dim(x)) - 1L,
          x[rows, , drop = FALSE],
          x[rows, , , drop = FALSE],
@@ -129,7 +137,8 @@ float32_max <- 3.4028234663852886e+38
 #' predictions in silence. `x` is already known to be finite.
 #' @noRd
 check_dtype_range <- function(x, dtype, arg, call) {
-  if (dtype != "float32" || !length(x)) return(invisible(x))
+  # A data set holds float32 values already.
+  if (dtype != "float32" || inherits(x, "rustnn_dataset") || !length(x)) return(invisible(x))
   r <- range(x)
   if (r[1] < -float32_max || r[2] > float32_max) {
     abort_arg(c("{.arg {arg}} has values beyond the float32 range (about -3.4e38 to 3.4e38), which the model (dtype {.val float32}) cannot hold.",
@@ -396,6 +405,7 @@ design_matrix <- function(pre, data, arg, call, response = FALSE) {
 #' New inputs prepared the way the model's training inputs were.
 #' @noRd
 apply_preprocess <- function(pre, x, arg, call = rlang::caller_env()) {
+  if (inherits(x, "rustnn_dataset")) return(check_dataset_input(pre, x, arg, call))
   if (!is.null(pre$terms) && is.data.frame(x)) {
     return(design_matrix(pre, x, arg, call)$x)
   }

@@ -80,6 +80,39 @@ rn_step <- function(ptr, optimizer) .Call(wrap__rn_step, ptr, optimizer)
 #' @noRd
 rn_optimizer_slots <- function(optimizer) .Call(wrap__rn_optimizer_slots, optimizer)
 
+#' A data set of the rows of a matrix or image array, converted once.
+#' @noRd
+rn_dataset_new <- function(x, threads_) .Call(wrap__rn_dataset_new, x, threads_)
+
+#' Appends the rows of `x` to a data set in memory (reading in chunks).
+#' @noRd
+rn_dataset_append <- function(ptr, x, threads_) .Call(wrap__rn_dataset_append, ptr, x, threads_)
+
+#' Reads an IDX file (gzipped or not), each value divided by `divide`.
+#' @noRd
+rn_dataset_read_idx <- function(path, divide) .Call(wrap__rn_dataset_read_idx, path, divide)
+
+#' Writes a data set to a file, or appends its rows to one.
+#' @noRd
+rn_dataset_write <- function(ptr, path, append) .Call(wrap__rn_dataset_write, ptr, path, append)
+
+#' A data set file, read block by block when needed.
+#' @noRd
+rn_dataset_open <- function(path) .Call(wrap__rn_dataset_open, path)
+
+#' `list(rows, shape = c(channels, height, width), image, on_disk)`.
+#' @noRd
+rn_dataset_info <- function(ptr) .Call(wrap__rn_dataset_info, ptr)
+
+#' Rows `rows` (1-based) as a double matrix, one sample per row (images
+#' flattened in channel, row, column order).
+#' @noRd
+rn_dataset_rows <- function(ptr, rows) .Call(wrap__rn_dataset_rows, ptr, rows)
+
+#' A new data set in memory of rows `rows` (1-based) of `ptr`'s.
+#' @noRd
+rn_dataset_subset <- function(ptr, rows) .Call(wrap__rn_dataset_subset, ptr, rows)
+
 #' TRUE while `handle` is a session of this R process that has not
 #' finished (a handle read back by readRDS() is NULL).
 #' @noRd

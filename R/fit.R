@@ -201,12 +201,16 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
   check_current_model(model, "object")
   model$.check_idle("fit()")
   state <- model$.get_state()
-  complete <- omit_na_rows(x, y, data, na.action, rlang::current_env())
-  # Row weights given for every row lose the rows dropped with them.
-  if (length(complete$dropped) && length(sample_weight) == NROW(if (is.null(data)) x else data)) {
-    sample_weight <- sample_weight[-complete$dropped]
+  prepared <- if (inherits(x, "rustnn_dataset")) {
+    prepare_dataset(state$preprocess, x, y, data)
+  } else {
+    complete <- omit_na_rows(x, y, data, na.action, rlang::current_env())
+    # Row weights given for every row lose the rows dropped with them.
+    if (length(complete$dropped) && length(sample_weight) == NROW(if (is.null(data)) x else data)) {
+      sample_weight <- sample_weight[-complete$dropped]
+    }
+    prepare_xy(state$preprocess, complete$x, complete$y, complete$data)
   }
-  prepared <- prepare_xy(state$preprocess, complete$x, complete$y, complete$data)
   x <- prepared$x
   model$.resolve_input(x, "x")
   outputs <- model_output_dim(model, x)
@@ -258,7 +262,8 @@ fit.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, optimi
     abort_arg("A loss written in R takes no {.arg sample_weight} or {.arg class_weight}: weight the rows in its own {.fn loss} and {.fn grad}.",
               "loss")
   }
-  session <- rust_call(rn_fit_start(engine, split$x, split$y, split$weights, split$val_x,
+  session <- rust_call(rn_fit_start(engine, engine_input(split$x), split$y, split$weights,
+                                    engine_input(split$val_x),
                                     split$val_y, loss_description(loss),
                                     with_optimizer_state(optimizer$.description(), optimizer_state),
                                     control, threads))
@@ -417,7 +422,7 @@ custom_metric_recorder <- function(functions, engine_of, split, threads) {
   columns <- c(names, if (!is.null(split$val_x)) paste0("val_", names))
   recorded <- list()
   figure <- function(f, name, truth, x) {
-    value <- f(truth, rust_call(rn_predict(engine_of(), x, threads)))
+    value <- f(truth, rust_call(rn_predict(engine_of(), engine_input(x), threads)))
     if (!(is.numeric(value) && length(value) == 1L)) {
       cli::cli_abort("Metric {.val {name}} must return one number, not {.obj_type_friendly {value}}.",
                      class = c("rustnn_error_argument", "rustnn_error"))
@@ -574,6 +579,9 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
                              prepared, info, loss_name, outputs, call = rlang::caller_env()) {
   check_number(validation_split, min = 0, max = 1, max_inclusive = FALSE, call = call)
   none <- list(x = x, y = y, weights = weights, val_x = NULL, val_y = NULL)
+  if (inherits(validation_data, "rustnn_dataset")) {
+    validation_data <- list(validation_data, dataset_targets(validation_data, NULL, call))
+  }
   if (!is.null(validation_data)) {
     if (validation_split > 0) {
       abort_arg("Give {.arg validation_data} or {.arg validation_split}, not both.",
@@ -614,9 +622,9 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
               "validation_split", call = call)
   }
   train <- setdiff(seq_len(nrow(x)), val)
-  list(x = take_rows(x, train), y = y[train, , drop = FALSE],
+  list(x = take_rows(x, train, call), y = y[train, , drop = FALSE],
        weights = if (!is.null(weights)) weights[train],
-       val_x = take_rows(x, val), val_y = y[val, , drop = FALSE])
+       val_x = take_rows(x, val, call), val_y = y[val, , drop = FALSE])
 }
 
 #' The rows held out by `validation_split`: drawn with R's RNG, within each

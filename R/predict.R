@@ -49,7 +49,7 @@ predict.Sequential <- function(object, newdata, type = c("response", "class", "p
     object$.resolve_input(x, "newdata")
     threads <- check_threads(threads)
     if (type != "response") check_classifier(state$target, type)
-    out <- fill_rows(rust_call(rn_predict(object$.engine(), x, threads)), complete)
+    out <- fill_rows(rust_call(rn_predict(object$.engine(), engine_input(x), threads)), complete)
   }
   switch(type,
          response = rows_to_images(out, utils::tail(object$.shapes(), 1L)[[1]]),
@@ -139,13 +139,16 @@ evaluate.Sequential <- function(object, x, y = NULL, data = NULL, loss = NULL, m
     d <- design_matrix(state$preprocess, data, "data", rlang::current_env(), response = TRUE)
     x <- d$x
     y <- d$y
+  } else if (inherits(x, "rustnn_dataset")) {
+    y <- dataset_targets(x, y)
+    x <- apply_preprocess(state$preprocess, x, "x")
   } else {
     if (is.null(y)) abort_arg("{.arg y} is missing.", "y")
     x <- apply_preprocess(state$preprocess, x, "x")
   }
   object$.resolve_input(x, "x")
   threads <- check_threads(threads)
-  pred <- rust_call(rn_predict(object$.engine(), x, threads))
+  pred <- rust_call(rn_predict(object$.engine(), engine_input(x), threads))
   loss <- as_loss(loss %||% loss_from_description(state$loss) %||%
                     default_loss(y, ncol(pred), output_kind(state$specs)))
   known_levels <- if (identical(state$target$type, "factor")) state$target$levels

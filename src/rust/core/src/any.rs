@@ -2,6 +2,7 @@
 //! type (`AnyNetwork`), taking and returning column-major `f64` matrices.
 //! Every method dispatches once to the generic code; nothing here knows R.
 
+use crate::dataset::{Dataset, SampleView, Samples};
 use crate::error::{arg_err, NnError, Result};
 use crate::kind::Mode;
 use crate::layer::{Layer, LayerSpec};
@@ -16,6 +17,7 @@ use crate::train::{Control, Event, FitReport, Session, TrainConfig, TrainSet};
 use ndarray::{Array1, ArrayView2, CowArray, Ix2};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dtype {
@@ -51,7 +53,7 @@ pub struct ColMajorOwned {
 }
 
 impl ColMajorOwned {
-    fn from_view<T: Scalar>(a: ArrayView2<T>) -> Self {
+    pub fn from_view<T: Scalar>(a: ArrayView2<T>) -> Self {
         ColMajorOwned {
             data: to_col_major(a),
             nrow: a.nrows(),
@@ -117,15 +119,29 @@ fn export<T: Scalar>(net: &Network<T>, grads: bool) -> Vec<ParamExport> {
 /// Everything one `fit()` call needs besides the network and the observer.
 #[derive(Debug, Clone)]
 pub struct FitJob<'a> {
-    pub x: ColMajor<'a>,
+    pub x: HostSamples<'a>,
     pub y: ColMajor<'a>,
     /// Per-row loss weights.
     pub weights: Option<&'a [f64]>,
-    pub validation: Option<(ColMajor<'a>, ColMajor<'a>)>,
+    pub validation: Option<(HostSamples<'a>, ColMajor<'a>)>,
     pub loss: Objective,
     pub optimizer: OptimizerConfig,
     pub state: ExportedState,
     pub config: TrainConfig,
+}
+
+/// Samples as the host gives them: its matrix or image array, or a data
+/// set the engine holds (see [`Dataset`]).
+#[derive(Debug, Clone)]
+pub enum HostSamples<'a> {
+    Matrix(ColMajor<'a>),
+    Dataset(Arc<Dataset>),
+}
+
+impl<'a> From<ColMajor<'a>> for HostSamples<'a> {
+    fn from(m: ColMajor<'a>) -> Self {
+        HostSamples::Matrix(m)
+    }
 }
 
 /// A `fit()` under way, kept by the host between calls (see
@@ -142,15 +158,22 @@ fn start_generic<T: Scalar>(net: &mut Network<T>, job: FitJob<'_>) -> Result<Ses
     let owned = |m: ColMajor<'_>| -> Result<CowArray<'static, T, Ix2>> {
         Ok(m.to_array_with::<T>(&net.parallel)?.into())
     };
+    // A data set is used as it is: it is shared, not copied.
+    let samples = |h: HostSamples<'_>| -> Result<Samples<'static, T>> {
+        Ok(match h {
+            HostSamples::Matrix(m) => Samples::Matrix(owned(m)?),
+            HostSamples::Dataset(d) => Samples::Dataset(d),
+        })
+    };
     let data = TrainSet {
-        x: owned(job.x)?,
+        x: samples(job.x)?,
         y: owned(job.y)?,
         weights: job
             .weights
             .map(|w| w.iter().map(|&v| T::of(v)).collect::<Array1<T>>().into()),
         validation: job
             .validation
-            .map(|(vx, vy)| -> Result<_> { Ok((owned(vx)?, owned(vy)?)) })
+            .map(|(vx, vy)| -> Result<_> { Ok((samples(vx)?, owned(vy)?)) })
             .transpose()?,
     };
     let (steps, slots) = job.state;
@@ -233,7 +256,10 @@ fn predict_generic<T: Scalar>(
     let out = net.predict_with(
         x.nrow,
         x.ncol,
-        |start, _, buf| x.fill_rows(&offsets, start, &mut buf.view_mut()),
+        |start, _, buf| {
+            x.fill_rows(&offsets, start, &mut buf.view_mut());
+            Ok(())
+        },
         stop,
     )?;
     Ok(ColMajorOwned::from_view(out.view()))
@@ -339,6 +365,18 @@ impl AnyNetwork {
         each!(self, net => predict_generic(net, x, stop))
     }
 
+    /// Outputs for every row of a data set (see [`AnyNetwork::predict_or_stop`]).
+    pub fn predict_dataset(
+        &mut self,
+        x: &Dataset,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<ColMajorOwned> {
+        each!(self, net => {
+            let out = net.predict_samples(SampleView::Dataset(x), stop)?;
+            Ok(ColMajorOwned::from_view(out.view()))
+        })
+    }
+
     /// One optimizer step from the gradients of the last backward pass.
     pub fn step(
         &mut self,
@@ -435,7 +473,7 @@ mod tests {
         net.set_param(2, "weight", &[0.3, -0.2, 0.5]).unwrap();
         let (x, y) = xy();
         let job = FitJob {
-            x: ColMajor::new(&x, 6, 2).unwrap(),
+            x: ColMajor::new(&x, 6, 2).unwrap().into(),
             y: ColMajor::new(&y, 6, 1).unwrap(),
             weights: None,
             validation: None,

@@ -6,11 +6,12 @@
 //! input and output from there, so no layer keeps a copy of its own, and the
 //! buffers are reallocated only when the batch size changes.
 
+use crate::dataset::SampleView;
 use crate::error::{arg_err, shape_err, NnError, Result};
 use crate::kind::Mode;
 use crate::layer::{Layer, LayerSpec};
 use crate::loss::{Loss, Objective};
-use crate::matrix::{ensure_shape, gather_rows};
+use crate::matrix::ensure_shape;
 use crate::parallel::Parallel;
 use crate::scalar::Scalar;
 use crate::shape::Shape;
@@ -243,14 +244,13 @@ impl<T: Scalar> Network<T> {
     }
 
     /// Copies rows `rows` of `x` into the input buffer (a mini-batch).
-    pub(crate) fn load_rows(&mut self, x: ArrayView2<T>, rows: &[usize]) -> Result<()> {
+    pub(crate) fn load_samples(&mut self, x: SampleView<T>, rows: &[usize]) -> Result<()> {
         // The last forward pass's input is gone: backward must not run on it.
         self.forward_rows = None;
         self.backward_done = false;
         let input = &mut self.acts[0];
         ensure_shape(input, rows.len(), x.ncols())?;
-        gather_rows(x, rows, input.view_mut(), &self.parallel);
-        Ok(())
+        x.gather(rows, input.view_mut(), &self.parallel)
     }
 
     /// Runs every layer on the batch in the input buffer.
@@ -461,7 +461,7 @@ impl<T: Scalar> Network<T> {
         &mut self,
         nrow: usize,
         ncol: usize,
-        mut fill_input: impl FnMut(usize, usize, &mut Array2<T>),
+        mut fill_input: impl FnMut(usize, usize, &mut Array2<T>) -> Result<()>,
         stop: &mut dyn FnMut() -> bool,
     ) -> Result<Array2<T>> {
         self.check_input_width(ncol)?;
@@ -481,7 +481,7 @@ impl<T: Scalar> Network<T> {
             }
             let end = (start + chunk).min(nrow);
             ensure_shape(&mut self.acts[0], end - start, ncol)?;
-            fill_input(start, end, &mut self.acts[0]);
+            fill_input(start, end, &mut self.acts[0])?;
             self.forward_loaded(Mode::Infer)?;
             out.slice_mut(s![start..end, ..]).assign(&self.output());
             start = end;
@@ -493,11 +493,21 @@ impl<T: Scalar> Network<T> {
     }
 
     pub fn predict(&mut self, x: ArrayView2<T>) -> Result<Array2<T>> {
+        self.predict_samples(x.into(), &mut || false)
+    }
+
+    /// [`Network::predict`] of a matrix or a data set, asking `stop`
+    /// between chunks (see [`Network::predict_with`]).
+    pub fn predict_samples(
+        &mut self,
+        x: SampleView<T>,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Array2<T>> {
         self.predict_with(
             x.nrows(),
             x.ncols(),
-            |start, end, buf| buf.assign(&x.slice(s![start..end, ..])),
-            &mut || false,
+            |start, end, buf| x.read_range(start, end, buf.view_mut()),
+            stop,
         )
     }
 }
@@ -789,7 +799,8 @@ mod tests {
         let mut net = Network::<f64>::new(&specs(&[("linear", 3, 2)]), None).unwrap();
         let x = Array2::from_shape_fn((PREDICT_ROWS * 2 + 7, 3), |(i, j)| ((i + j) as f64).cos());
         let fill = |start: usize, end: usize, buf: &mut Array2<f64>| {
-            buf.assign(&x.slice(s![start..end, ..]))
+            buf.assign(&x.slice(s![start..end, ..]));
+            Ok(())
         };
         // Three chunks: asked twice, before the second and the third.
         let mut asked = 0;

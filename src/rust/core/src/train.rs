@@ -10,6 +10,7 @@
 //! session from start to end.
 
 use crate::callbacks::{EarlyStopping, EpochRules, Schedule};
+use crate::dataset::{SampleView, Samples};
 use crate::error::{arg_err, shape_err, Result};
 use crate::kind::Mode;
 use crate::lbfgs;
@@ -23,7 +24,6 @@ use crate::scalar::Scalar;
 use crate::track::{self, TensorRecord, Tracking};
 use ndarray::{Array2, ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,16 +64,16 @@ impl TrainConfig {
 /// per-row loss weights, optional validation data.
 #[derive(Debug, Clone)]
 pub struct TrainData<'a, T> {
-    pub x: ArrayView2<'a, T>,
+    pub x: SampleView<'a, T>,
     pub y: ArrayView2<'a, T>,
     pub weights: Option<ArrayView1<'a, T>>,
-    pub validation: Option<(ArrayView2<'a, T>, ArrayView2<'a, T>)>,
+    pub validation: Option<(SampleView<'a, T>, ArrayView2<'a, T>)>,
 }
 
 impl<'a, T> TrainData<'a, T> {
     pub fn new(x: ArrayView2<'a, T>, y: ArrayView2<'a, T>) -> Self {
         TrainData {
-            x,
+            x: x.into(),
             y,
             weights: None,
             validation: None,
@@ -85,13 +85,13 @@ impl<'a, T> TrainData<'a, T> {
 /// `fit()` in one call) or owned (a session the host keeps between calls).
 #[derive(Debug, Clone)]
 pub struct TrainSet<'a, T> {
-    pub x: CowArray<'a, T, Ix2>,
+    pub x: Samples<'a, T>,
     pub y: CowArray<'a, T, Ix2>,
     pub weights: Option<CowArray<'a, T, Ix1>>,
-    pub validation: Option<(CowArray<'a, T, Ix2>, CowArray<'a, T, Ix2>)>,
+    pub validation: Option<(Samples<'a, T>, CowArray<'a, T, Ix2>)>,
 }
 
-impl<'a, T> From<&TrainData<'a, T>> for TrainSet<'a, T> {
+impl<'a, T: Scalar> From<&TrainData<'a, T>> for TrainSet<'a, T> {
     fn from(d: &TrainData<'a, T>) -> Self {
         TrainSet {
             x: d.x.into(),
@@ -102,7 +102,7 @@ impl<'a, T> From<&TrainData<'a, T>> for TrainSet<'a, T> {
     }
 }
 
-impl<T: Clone> TrainSet<'_, T> {
+impl<T: Scalar> TrainSet<'_, T> {
     fn views(&self) -> TrainData<'_, T> {
         TrainData {
             x: self.x.view(),
@@ -194,7 +194,7 @@ fn check_data<T: Scalar>(
     optimizer: &OptimizerConfig,
     cfg: &TrainConfig,
 ) -> Result<()> {
-    let check_pair = |x: &ArrayView2<T>, y: &ArrayView2<T>, what: &str| -> Result<()> {
+    let check_pair = |x: &SampleView<T>, y: &ArrayView2<T>, what: &str| -> Result<()> {
         if x.nrows() == 0 {
             return Err(shape_err!("{what}x has no rows"));
         }
@@ -300,12 +300,12 @@ impl<T: Scalar> Checkpoint<T> {
 /// Loss and metrics of the network on the validation data, in inference mode.
 fn validate<T: Scalar>(
     net: &mut Network<T>,
-    (x, y): (ArrayView2<T>, ArrayView2<T>),
+    (x, y): (SampleView<T>, ArrayView2<T>),
     loss: &Objective,
     tally: &mut Tally,
     figures: &mut Vec<f64>,
 ) -> Result<()> {
-    let pred = net.predict(x)?;
+    let pred = net.predict_samples(x, &mut || false)?;
     figures.push(loss.value(pred.view(), y)? + net.penalty());
     tally.reset();
     tally.add(pred.view(), y)?;
@@ -355,7 +355,7 @@ impl<'a, T: Scalar> Session<'a, T> {
     ) -> Result<Self> {
         let loss = loss.into();
         check_data(net, &data.views(), &loss, &optimizer.config, &cfg)?;
-        let n = data.x.nrows();
+        let n = data.x.view().nrows();
         let columns = history_columns(&cfg.metrics, data.validation.is_some());
         let rules = EpochRules::new(
             cfg.early_stopping.as_ref(),
@@ -363,7 +363,7 @@ impl<'a, T: Scalar> Session<'a, T> {
             &columns,
             optimizer.config.lr(),
         )?;
-        let tally = Tally::new(&cfg.metrics, net.output_dim(data.x.ncols()))?;
+        let tally = Tally::new(&cfg.metrics, net.output_dim(data.x.view().ncols()))?;
         // A stream of its own for dropout, so adding dropout does not change
         // the order the rows are visited in.
         net.rng = StdRng::seed_from_u64(cfg.seed ^ 0x9E37_79B9_7F4A_7C15);
@@ -493,7 +493,10 @@ impl<'a, T: Scalar> Session<'a, T> {
         let lr = self.rules.lr_for(self.epoch);
         self.optimizer.config = self.optimizer.config.with_lr(lr);
         if self.cfg.shuffle {
-            self.order.shuffle(&mut self.shuffler);
+            self.data
+                .x
+                .view()
+                .shuffled_order(&mut self.order, &mut self.shuffler);
         }
         self.tally.reset();
         self.epoch_loss = RunningLoss::new(&self.loss);
@@ -508,7 +511,7 @@ impl<'a, T: Scalar> Session<'a, T> {
         let rows = &self.order[start..(start + size).min(self.order.len())];
         let n_rows = rows.len();
         let data = self.data.views();
-        net.load_rows(data.x, rows)?;
+        net.load_samples(data.x, rows)?;
         ensure_shape(&mut self.target, rows.len(), data.y.ncols())?;
         gather_rows(data.y, rows, self.target.view_mut(), &Parallel::default());
         let weights = data.weights.map(|w| {
@@ -927,7 +930,7 @@ mod tests {
     fn metrics_and_validation_figures_are_reported() {
         let (x, y) = blobs(40);
         let mut data = TrainData::new(x.view(), y.view());
-        data.validation = Some((x.view(), y.view()));
+        data.validation = Some((x.view().into(), y.view()));
         let mut cfg = TrainConfig::new(30, 8, true, 5);
         cfg.metrics = vec![Metric::Accuracy, Metric::Auc];
         let mut net = logistic();
@@ -961,7 +964,7 @@ mod tests {
     fn restoring_early_stop(mut cfg: TrainConfig) -> (Network<f64>, FitReport, usize, TrainConfig) {
         let (x, y) = blobs(40);
         let mut data = TrainData::new(x.view(), y.view());
-        data.validation = Some((x.view(), y.view()));
+        data.validation = Some((x.view().into(), y.view()));
         cfg.early_stopping = Some(EarlyStopping {
             monitor: "val_loss".into(),
             patience: 3,
@@ -990,7 +993,7 @@ mod tests {
         assert_eq!(r.restored_epoch, Some(best + 1));
         let (x, y) = blobs(40);
         let mut data = TrainData::new(x.view(), y.view());
-        data.validation = Some((x.view(), y.view()));
+        data.validation = Some((x.view().into(), y.view()));
         let p = net.predict(x.view()).unwrap();
         let now = loss_value(Loss::Mse, p.view(), y.view()).unwrap();
         assert!((now - val[best]).abs() < 1e-12);
@@ -1396,7 +1399,7 @@ mod tests {
         let data = TrainData::new(x.view(), wide.view());
         assert!(fit(&mut net, &data, Loss::Mse, &mut sgd(0.1), &cfg, &mut go).is_err());
         let mut data = TrainData::new(x.view(), y.view());
-        data.validation = Some((x.view(), wide.view()));
+        data.validation = Some((x.view().into(), wide.view()));
         let err = fit(&mut net, &data, Loss::Mse, &mut sgd(0.1), &cfg, &mut go).unwrap_err();
         assert!(err.to_string().starts_with("validation y has 3 columns"));
         let zero = TrainConfig {

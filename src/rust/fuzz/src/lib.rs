@@ -701,10 +701,10 @@ fn fit_op(fit: &FitGene, s: &mut Session) -> Result<(), TestCaseError> {
     };
     let columns = history_columns(&metrics, validation.is_some());
     let job = FitJob {
-        x,
+        x: x.into(),
         y,
         weights: weights.as_deref(),
-        validation,
+        validation: validation.map(|(vx, vy)| (vx.into(), vy)),
         loss: loss.into(),
         optimizer: fit.optimizer,
         state,

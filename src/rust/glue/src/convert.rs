@@ -84,14 +84,6 @@ pub fn input_of(x: &Robj) -> Result<ColMajor<'_>> {
     ColMajor::image(data, dims[0], image).map_err(core_err)
 }
 
-pub fn optional_input(x: &Robj) -> Result<Option<ColMajor<'_>>> {
-    if x.is_null() {
-        Ok(None)
-    } else {
-        input_of(x).map(Some)
-    }
-}
-
 pub fn optional_matrix(robj: &Robj) -> Result<Option<RMatrix<f64>>> {
     if robj.is_null() {
         Ok(None)

@@ -5,14 +5,15 @@
 //! conditions reach the handlers around `fit()`, and it may read or change
 //! the model's weights.
 
-use crate::convert::{col_major, core_err, count, input_of, optional_input, optional_matrix, to_r};
+use crate::convert::{col_major, core_err, count, input_of, optional_matrix, to_r};
 use crate::custom::objective_from;
+use crate::dataset::dataset_of;
 use crate::interrupt;
 use crate::network::{engine_mut, state_list};
 use crate::settings::{optimizer_from, train_config_from};
 use extendr_api::prelude::*;
 use extendr_api::{Error, Result};
-use rustnn_core::any::{AnyFitSession, FitJob};
+use rustnn_core::any::{AnyFitSession, FitJob, HostSamples};
 use rustnn_core::track::{Kind, TensorRecord};
 use rustnn_core::{AnyNetwork, Control, Event, FitReport, FitStatus};
 use std::time::{Duration, Instant};
@@ -71,14 +72,14 @@ fn rn_fit_start(
     to_r(|| {
         let (optimizer, state) = optimizer_from(&optimizer)?;
         let val_y = optional_matrix(&val_y)?;
-        let validation = match (optional_input(&val_x)?, &val_y) {
+        let validation = match (samples_of(&val_x)?, &val_y) {
             (Some(vx), Some(vy)) => Some((vx, col_major(vy)?)),
             _ => None,
         };
         let config = train_config_from(&control)?;
         let tracking = config.track.is_some();
         let job = FitJob {
-            x: input_of(&x)?,
+            x: samples_of(&x)?.ok_or_else(|| Error::Other("x is missing".into()))?,
             y: col_major(&y)?,
             weights: weights.as_real_slice(),
             validation,
@@ -97,6 +98,17 @@ fn rn_fit_start(
             tracking,
         }))
     })
+}
+
+/// A matrix, an image array or a data set's handle; `None` for `NULL`.
+fn samples_of(x: &Robj) -> Result<Option<HostSamples<'_>>> {
+    if x.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(match dataset_of(x) {
+        Some(d) => HostSamples::Dataset(d),
+        None => HostSamples::Matrix(input_of(x)?),
+    }))
 }
 
 /// Trains until the fit ends or pauses: at every epoch's end with

@@ -7,6 +7,8 @@
 //!   callbacks, fit's settings) as the core's types;
 //! * [`network`]: the network's calls (build, shapes, parameters, manual
 //!   passes, predict, optimizer steps) and the loss and metric helpers;
+//! * [`dataset`]: data sets the engine holds (from matrices, IDX files,
+//!   data set files);
 //! * [`fit`]: a training session R starts, runs between pauses and finishes;
 //! * [`custom`]: layers written in R, whose passes the engine asks R for;
 //! * [`catalog`]: the closed sets of names the core knows, for the R side;
@@ -19,6 +21,7 @@
 mod catalog;
 mod convert;
 mod custom;
+mod dataset;
 mod fit;
 mod interrupt;
 mod network;
@@ -30,6 +33,7 @@ use extendr_api::prelude::*;
 extendr_module! {
     mod rustnn;
     use network;
+    use dataset;
     use fit;
     use catalog;
     use untrusted;

@@ -6,6 +6,7 @@ use crate::convert::{
     shape_from, shape_to_r, to_r,
 };
 use crate::custom::custom_spec;
+use crate::dataset::dataset_of;
 use crate::interrupt;
 use crate::settings::{layer_spec_from, loss_from, metrics_from, optimizer_from};
 use extendr_api::prelude::*;
@@ -187,7 +188,12 @@ fn rn_predict(mut ptr: ExternalPtr<AnyNetwork>, x: Robj, threads: i32) -> Robj {
         net.set_threads(count(threads, "threads")?)
             .map_err(core_err)?;
         let mut interrupts = interrupt::Throttled::new();
-        match net.predict_or_stop(input_of(&x)?, &mut || interrupts.pending()) {
+        let mut stop = || interrupts.pending();
+        let out = match dataset_of(&x) {
+            Some(d) => net.predict_dataset(&d, &mut stop),
+            None => net.predict_or_stop(input_of(&x)?, &mut stop),
+        };
+        match out {
             Ok(out) => Ok(r_matrix(out).into()),
             Err(NnError::Interrupted) => Ok(interrupted()),
             Err(e) => Err(core_err(e)),
