@@ -201,7 +201,7 @@ encode_target <- function(y, n, outputs, arg = "y", call = rlang::caller_env(),
     }
     m <- if (is.null(dim(y))) matrix(y, ncol = 1L) else as.matrix(y)
     check_finite(m, arg, call)
-    storage.mode(m) <- "double"
+    if (!is.double(m)) storage.mode(m) <- "double"
     want <- if (sparse) 1L else outputs
     if (ncol(m) != want && sparse) {
       abort_arg("{.arg {arg}} has {ncol(m)} column{?s}, but the sparse cross-entropy loss needs one column of class labels.",

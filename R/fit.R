@@ -28,7 +28,9 @@
 #'
 #' @param object A [Sequential] model; it is trained in place.
 #' @param x Numeric matrix or data frame of numeric columns, one sample per
-#'   row; an array of images, samples first; or a formula such as `y ~ .`
+#'   row; an array of images, samples first; a data set held by the engine
+#'   ([rustnn_dataset()], converted once, or read from files; its targets
+#'   are used when `y` is not given); or a formula such as `y ~ .`
 #'   (then give `data`).
 #' @param y Targets: a numeric vector or matrix (one column per output), or
 #'   classes: a factor, character or logical vector (one output per class,
@@ -65,7 +67,8 @@
 #'   number of training rows) or give at least that many; fewer is an error
 #'   (class `rustnn_error_full_batch`).
 #' @param validation_data `list(x, y)` to evaluate after each epoch (same
-#'   form as `x` and `y`, or a data frame with a formula).
+#'   form as `x` and `y`, or a data frame with a formula), or a data set
+#'   with its targets.
 #' @param validation_split Fraction of the rows held out as validation
 #'   data, drawn at random with R's random number generator (so
 #'   [set.seed()] repeats it) and, for classes, within each class (so a

@@ -6,7 +6,8 @@
 #' @param newdata Numeric matrix or data frame with the columns the model
 #'   was trained on (a data frame with the formula's columns if it was
 #'   trained with a formula; the model's standardization is repeated), or
-#'   an array of images shaped like the training images. Rows of a data
+#'   an array of images shaped like the training images, or a data set
+#'   ([rustnn_dataset()]). Rows of a data
 #'   frame with `NA` in a variable of the model's formula (in any column,
 #'   for a model trained without one) get `NA` predictions, in place (as
 #'   with `na.action = na.exclude` in [lm()]).
@@ -111,7 +112,8 @@ evaluate <- function(object, ...) {
 
 #' @rdname evaluate
 #' @param x,y,data Data as for [fit()][fit.Sequential]: a matrix or data
-#'   frame and targets, or a formula and a data frame.
+#'   frame and targets, a data set (with its targets, or `y`), or a formula
+#'   and a data frame.
 #' @param loss Loss name or object; default: the loss of the last `fit()`,
 #'   with its settings (a huber loss's `delta`).
 #' @param metrics Metric names, and metrics written in R (see

@@ -18,6 +18,7 @@
 #' | train step by step, as the tutorials do | `model$forward()`, `loss$grad()`, `model$backward()`, `optimizer$step(model)` (see [Sequential]) |
 #' | save and load | [save_model()], [load_model()] (or [saveRDS()]) |
 #' | get data | [planar_flower()], [load_fashion_mnist()], [read_idx()] |
+#' | keep data in the engine (converted once, read from IDX or CSV files, or from a file larger than memory) | [rustnn_dataset()], [dataset_idx()], [dataset_csv()], [dataset_write()], [dataset_open()] |
 #'
 #' The vignettes follow the tutorials step by step:
 #' `browseVignettes("rustnn")` (they are installed when the package is

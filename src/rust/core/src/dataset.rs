@@ -200,7 +200,7 @@ impl Dataset {
     /// way a matrix's are (the same seed gives the same batches); on disk,
     /// the blocks in a new order and the rows within each block, so that an
     /// epoch reads every block once.
-    pub fn shuffled_order(&self, order: &mut [usize], rng: &mut StdRng) {
+    pub fn shuffled_order(&self, order: &mut [u32], rng: &mut StdRng) {
         match self.block_rows() {
             None => order.shuffle(rng),
             Some(b) => shuffle_blocks(order, b, rng),
@@ -349,7 +349,7 @@ impl<T: Scalar> SampleView<'_, T> {
     }
 
     /// This epoch's order of the rows (see [`Dataset::shuffled_order`]).
-    pub fn shuffled_order(&self, order: &mut [usize], rng: &mut StdRng) {
+    pub fn shuffled_order(&self, order: &mut [u32], rng: &mut StdRng) {
         match self {
             SampleView::Matrix(_) => order.shuffle(rng),
             SampleView::Dataset(d) => d.shuffled_order(order, rng),
@@ -451,7 +451,7 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::R
 
 /// Shuffles the order of the blocks of `block_rows` rows, then the rows
 /// within each block: every epoch reads each block once, in a new order.
-fn shuffle_blocks(order: &mut [usize], block_rows: usize, rng: &mut StdRng) {
+fn shuffle_blocks(order: &mut [u32], block_rows: usize, rng: &mut StdRng) {
     let blocks = order.len().div_ceil(block_rows);
     let mut block_order: Vec<usize> = (0..blocks).collect();
     block_order.shuffle(rng);
@@ -461,7 +461,7 @@ fn shuffle_blocks(order: &mut [usize], block_rows: usize, rng: &mut StdRng) {
         let (first, last) = (b * block_rows, ((b + 1) * block_rows).min(n));
         let piece = &mut order[at..at + (last - first)];
         for (slot, r) in piece.iter_mut().zip(first..last) {
-            *slot = r;
+            *slot = r as u32;
         }
         piece.shuffle(rng);
         at += last - first;
@@ -806,11 +806,11 @@ mod tests {
 
     #[test]
     fn block_shuffling_visits_every_row_once_block_by_block() {
-        let mut order = vec![0; 1000];
+        let mut order = vec![0u32; 1000];
         shuffle_blocks(&mut order, 64, &mut StdRng::seed_from_u64(3));
         let mut sorted = order.clone();
         sorted.sort_unstable();
-        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
         // Each run of 64 (or the short last block) comes from one block.
         let mut at = 0;
         while at < 1000 {
@@ -819,7 +819,7 @@ mod tests {
             assert!(order[at..at + len].iter().all(|r| r / 64 == block));
             at += len;
         }
-        assert_ne!(order, (0..1000).collect::<Vec<_>>());
+        assert_ne!(order, (0..1000).collect::<Vec<u32>>());
     }
 
     #[test]

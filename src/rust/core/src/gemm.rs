@@ -22,24 +22,48 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 const SMALL_PRODUCT: usize = 1 << 12;
 
 /// `c = a · b + beta · c` by the definition, each element summed in
-/// order of `k`; `k` is the outer loop, so the elements' sums advance side by
-/// side instead of each waiting on its own previous addition.
+/// order of `k`. Row by row of `c`, so that the inner loop runs along a
+/// row of `b` and a row of `c`; it reads the views through their strides,
+/// since half the products of a backward pass take a transposed view.
 fn matmul_small<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, beta: T, mut c: ArrayViewMut2<T>) {
-    if beta == T::zero() {
-        c.fill(T::zero());
-    } else {
-        c.mapv_inplace(|v| beta * v);
-    }
-    for (p, b_row) in b.rows().into_iter().enumerate() {
-        for (i, mut c_row) in c.rows_mut().into_iter().enumerate() {
-            let a_ip = a[[i, p]];
-            match (c_row.as_slice_mut(), b_row.as_slice()) {
-                (Some(c_row), Some(b_row)) => {
-                    for (x, &y) in c_row.iter_mut().zip(b_row) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
+    let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
+    let (c_rs, c_cs) = (c.strides()[0], c.strides()[1]);
+    let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    // SAFETY: every offset below is `row * row_stride + col * col_stride`
+    // with `row` and `col` within the view's dimensions (i < m, p < k,
+    // j < n, and the caller checked that a is m x k, b is k x n and c is
+    // m x n), which is the address ndarray itself computes for that
+    // element, so it lies inside the view's allocation; `c` is borrowed
+    // mutably, so its elements alias neither `a` nor `b`.
+    unsafe {
+        for i in 0..m as isize {
+            let c_row = pc.offset(i * c_rs);
+            for j in 0..n as isize {
+                let v = c_row.offset(j * c_cs);
+                *v = if beta == T::zero() {
+                    T::zero()
+                } else {
+                    beta * *v
+                };
+            }
+            let a_row = pa.offset(i * a_rs);
+            for p in 0..k as isize {
+                let a_ip = *a_row.offset(p * a_cs);
+                let b_row = pb.offset(p * b_rs);
+                if c_cs == 1 && b_cs == 1 {
+                    let c_slice = std::slice::from_raw_parts_mut(c_row, n);
+                    let b_slice = std::slice::from_raw_parts(b_row, n);
+                    for (x, &y) in c_slice.iter_mut().zip(b_slice) {
                         *x = *x + a_ip * y;
                     }
+                } else {
+                    for j in 0..n as isize {
+                        let x = c_row.offset(j * c_cs);
+                        *x = *x + a_ip * *b_row.offset(j * b_cs);
+                    }
                 }
-                _ => c_row.zip_mut_with(&b_row, |x, &y| *x = *x + a_ip * y),
             }
         }
     }

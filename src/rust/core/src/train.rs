@@ -228,6 +228,13 @@ fn check_data<T: Scalar>(
         Ok(())
     };
     check_pair(&data.x, &data.y, "")?;
+    if u32::try_from(data.x.nrows()).is_err() {
+        return Err(arg_err!(
+            "a fit() takes at most {} rows, not {}",
+            u32::MAX,
+            data.x.nrows()
+        ));
+    }
     if let Some((vx, vy)) = &data.validation {
         check_pair(vx, vy, "validation ")?;
     }
@@ -323,7 +330,10 @@ pub struct Session<'a, T: Scalar> {
     cfg: TrainConfig,
     rules: EpochRules,
     shuffler: StdRng,
-    order: Vec<usize>,
+    /// The epoch's order of the rows, as `u32` (half the memory of
+    /// `usize` on a data set of 10^7 rows), and the current batch's rows.
+    order: Vec<u32>,
+    batch_rows: Vec<usize>,
     /// The epoch under way (from 1), and how many of its batches are done.
     epoch: usize,
     batch: usize,
@@ -372,7 +382,8 @@ impl<'a, T: Scalar> Session<'a, T> {
             loss,
             rules,
             shuffler: StdRng::seed_from_u64(cfg.seed),
-            order: (0..n).collect(),
+            order: (0..n as u32).collect(),
+            batch_rows: Vec::new(),
             epoch: 1,
             batch: 0,
             batches: n.div_ceil(cfg.batch_size),
@@ -508,7 +519,11 @@ impl<'a, T: Scalar> Session<'a, T> {
     fn train_batch(&mut self, net: &mut Network<T>) -> Result<Option<f64>> {
         let size = self.cfg.batch_size;
         let start = self.batch * size;
-        let rows = &self.order[start..(start + size).min(self.order.len())];
+        self.batch_rows.clear();
+        let end = (start + size).min(self.order.len());
+        self.batch_rows
+            .extend(self.order[start..end].iter().map(|&r| r as usize));
+        let rows = &self.batch_rows[..];
         let n_rows = rows.len();
         let data = self.data.views();
         net.load_samples(data.x, rows)?;
