@@ -17,6 +17,10 @@ reps <- as.integer(arg("reps", "3"))
 out_dir <- arg("out", file.path("bench", "results"))
 fresh_only <- arg("child", "") != ""
 
+load_avg <- function() {
+  if (file.exists("/proc/loadavg")) paste(strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3], collapse = ", ") else "unknown"
+}
+
 # The workload, also run by the fresh processes (--child=1 or 2 workers).
 workload <- function() {
   set.seed(1)
@@ -38,7 +42,8 @@ tune_once <- function(w, threads = 1L) {
 if (fresh_only) {
   workers <- as.integer(arg("child", "1"))
   if (workers == 1L) future::plan("sequential") else future::plan("multisession", workers = workers)
-  res <- tune_once(workload())
+  w <- workload()  # before tune_once() sets its seed (workload() sets its own)
+  res <- tune_once(w)
   saveRDS(res$folds, arg("save", tempfile()))
   quit(save = "no")
 }
@@ -91,9 +96,6 @@ fresh2 <- fresh(2L)
 cat(sprintf("fresh: 1 worker %s s, 2 workers %s s\n", paste(format(fresh1, digits = 3), collapse = ", "),
             paste(format(fresh2, digits = 3), collapse = ", ")))
 
-load_avg <- function() {
-  if (file.exists("/proc/loadavg")) paste(strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3], collapse = ", ") else "unknown"
-}
 med <- function(x) stats::median(x)
 lines <- c(
   sprintf("# tune_cv() on 2 workers against 1, %s", Sys.Date()),
