@@ -18,7 +18,7 @@ packages=(
   r-cran-foreach
   # resampling and tuning on any future backend
   r-cran-future r-cran-future.apply r-cran-furrr r-cran-progressr r-cran-rsample
-  r-cran-parallelly
+  r-cran-parallelly r-cran-globals r-cran-future.batchtools
   # R CMD check --as-cran: the PDF manual, configure's shell check, HTML docs
   texlive-latex-base texlive-latex-recommended texlive-fonts-recommended
   devscripts tidy
