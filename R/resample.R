@@ -146,6 +146,8 @@ resample_grid <- function(model, grid, x, y, data, folds, metrics, fit_args, thr
   check_fit_args(fit_args, call)
   check_flag(keep_models, call = call)
   if (!is.null(metrics)) metrics <- portable_values(metrics)
+  # A data set's own targets stratify the folds as a given y does.
+  if (inherits(x, "rustnn_dataset")) y <- dataset_targets(x, y, call)
   folds <- as_folds(folds, x, y, data, call)
   data <- resample_data(x, y, folds$data %||% data, call)
   check_fold_rows(folds, data_rows(data), call)
@@ -287,6 +289,8 @@ resample_data <- function(x, y, data, call) {
     }
     return(list(x = x, data = data))
   }
+  # The targets travel once, as `y`.
+  if (inherits(x, "rustnn_dataset")) x$y <- NULL
   if (is.null(y)) abort_arg("{.arg y} is missing: give the targets, or a formula as {.arg x}.", "y", call = call)
   if (NROW(y) != data_rows(list(x = x))) {
     abort_arg("{.arg y} has {NROW(y)} row{?s}, but {.arg x} has {data_rows(list(x = x))}.", "y", call = call)
@@ -305,6 +309,9 @@ data_rows <- function(d) {
 #' @noRd
 subset_rows <- function(x, idx) {
   if (is.null(x) || inherits(x, "formula")) return(x)
+  # A data set's rows, copied by the engine (a data set file is opened
+  # again on a worker from its path: only the path travels).
+  if (inherits(x, "rustnn_dataset")) return(x[idx])
   if (is.list(x) && !is.data.frame(x)) return(lapply(x, subset_rows, idx = idx))
   if (is.data.frame(x) || is.matrix(x)) return(x[idx, , drop = FALSE])
   if (is.array(x) && length(dim(x)) > 1L) {

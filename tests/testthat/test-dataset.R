@@ -136,3 +136,25 @@ test_that("a model that prepares its inputs in R refuses a data set", {
   fit(model, Species ~ ., data = iris, epochs = 1, verbose = 0)
   expect_snapshot(predict(model, rustnn_dataset(iris_x)), error = TRUE)
 })
+
+test_that("cross-validation takes a data set file, whose workers open it from its path", {
+  skip_without_future()
+  path <- withr::local_tempfile(fileext = ".rnds")
+  dataset_write(rustnn_dataset(iris_x), path)
+  on_disk <- dataset_open(path, y = iris$Species)
+  builder <- function() {
+    Sequential$new(Linear$new(4, 5), ReLU$new(), Linear$new(5, 3), Softmax$new())
+  }
+  run <- function(x, y = NULL) {
+    set.seed(3)
+    cross_validate(builder, x, y, folds = 3, epochs = 2, batch_size = 16)$folds
+  }
+  withr::defer(future::plan("sequential"))
+  future::plan("sequential")
+  from_matrix <- run(iris_x, iris$Species)
+  expect_identical(run(on_disk), from_matrix)
+  skip_without_loopback()
+  local_worker_libs()
+  future::plan("multisession", workers = 2)
+  expect_identical(run(on_disk), from_matrix)
+})
