@@ -149,12 +149,12 @@ test_that("cross-validation takes a data set file, whose workers open it from it
     set.seed(3)
     cross_validate(builder, x, y, folds = 3, epochs = 2, batch_size = 16)$folds
   }
-  withr::defer(future::plan("sequential"))
-  future::plan("sequential")
+  withr::defer(future::plan(future::sequential))
+  future::plan(future::sequential)
   from_matrix <- run(iris_x, iris$Species)
   expect_identical(run(on_disk), from_matrix)
   skip_without_loopback()
   local_worker_libs()
-  future::plan("multisession", workers = 2)
+  future::plan(future::multisession, workers = 2)
   expect_identical(run(on_disk), from_matrix)
 })

@@ -9,7 +9,7 @@ small_net <- function(hidden = 6) {
 
 test_that("members differ, and each is the fit of its own stream", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(1)
   ens <- fit_ensemble(small_net, x_iris, iris$Species, members = 3, epochs = 3,
                       optimizer = "adam", batch_size = 16)
@@ -31,7 +31,7 @@ test_that("members differ, and each is the fit of its own stream", {
 
 test_that("predict() averages the members' outputs and probabilities", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(2)
   ens <- fit_ensemble(function(hidden) small_net(hidden), x_iris, iris$Species, members = 3,
                       params = list(hidden = 5), epochs = 3, optimizer = "adam")
@@ -49,7 +49,7 @@ test_that("predict() averages the members' outputs and probabilities", {
 
 test_that("a binary ensemble's classes come from its mean probability", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   two <- droplevels(iris[51:150, ])
   x <- scale(two[, 1:4])
   set.seed(3)
@@ -64,7 +64,7 @@ test_that("a binary ensemble's classes come from its mean probability", {
 
 test_that("the models of a cross-validation make an ensemble of its best setting", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(4)
   tuned <- tune_cv(small_net, data.frame(hidden = c(2, 8)), x_iris, iris$Species, folds = 3,
                    epochs = 3, optimizer = "adam", keep_models = TRUE)
@@ -87,7 +87,7 @@ test_that("the models of a cross-validation make an ensemble of its best setting
 
 test_that("kept models score on their held-out rows what the table says", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   folds <- list(1:50, 51:150)
   set.seed(5)
   cv <- cross_validate(small_net, x_iris, iris$Species, folds = folds, epochs = 2,
@@ -102,11 +102,11 @@ test_that("ensembles are the same on worker processes", {
   skip_without_future()
   skip_without_loopback()
   local_worker_libs()
-  withr::defer(future::plan("sequential"))
-  future::plan("multisession", workers = 2)
+  withr::defer(future::plan(future::sequential))
+  future::plan(future::multisession, workers = 2)
   set.seed(6)
   remote <- fit_ensemble(small_net, x_iris, iris$Species, members = 2, epochs = 2, optimizer = "adam")
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(6)
   local <- fit_ensemble(small_net, x_iris, iris$Species, members = 2, epochs = 2, optimizer = "adam")
   expect_identical(predict(remote, x_iris), predict(local, x_iris))

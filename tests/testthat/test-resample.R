@@ -25,24 +25,24 @@ test_that("5 folds x 4 settings on iris are identical under sequential, multises
   skip_without_future()
   skip_without_loopback()
   local_worker_libs()
-  withr::defer(future::plan("sequential"))
-  future::plan("sequential")
+  withr::defer(future::plan(future::sequential))
+  future::plan(future::sequential)
   sequential <- iris_tuning()
   expect_equal(nrow(sequential$folds), 20L)
   expect_equal(sort(unique(sequential$folds$fold)), sprintf("Fold%d", 1:5))
 
-  future::plan("multisession", workers = 2)
+  future::plan(future::multisession, workers = 2)
   expect_equal(future::nbrOfWorkers(), 2)
   multisession <- iris_tuning()
   # Two processes ran the fits, with one engine thread each.
   expect_equal(rustnn:::resample_threads(), 1L)
 
-  future::plan("cluster", workers = 2)
+  future::plan(future::cluster, workers = 2)
   cluster <- iris_tuning()
   # and one worker, four threads per fit: the same again
-  future::plan("multisession", workers = 1)
+  future::plan(future::multisession, workers = 1)
   one_worker <- iris_tuning(threads = 4)
-  future::plan("sequential")
+  future::plan(future::sequential)
 
   for (other in list(multisession, cluster, one_worker)) {
     expect_identical(other$folds, sequential$folds)
@@ -53,7 +53,7 @@ test_that("5 folds x 4 settings on iris are identical under sequential, multises
 
 test_that("the results depend on the seed, and each fit on its own stream", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   a <- iris_tuning()
   again <- iris_tuning()
   expect_identical(a$folds, again$folds)
@@ -77,7 +77,7 @@ test_that("the results depend on the seed, and each fit on its own stream", {
 
 test_that("a fit scores like fit() and evaluate() by hand on its fold's rows and stream", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   folds <- list(f1 = 1:30, f2 = 31:150)
   set.seed(3)
   cv <- cross_validate(function() iris_builder(6, 0.05), x_iris, iris$Species, folds = folds,
@@ -117,7 +117,7 @@ test_that("its own folds partition the rows, and hold each class evenly", {
 test_that("rsample's folds and a formula", {
   skip_without_future()
   skip_if_not_installed("rsample")
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(5)
   folds <- rsample::vfold_cv(iris, v = 3, repeats = 2)
   cv <- cross_validate(function() iris_builder(4, 0.05)$model, Species ~ ., folds = folds,
@@ -132,7 +132,7 @@ test_that("rsample's folds and a formula", {
 
 test_that("image arrays are split along their first dimension", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(6)
   images <- array(runif(40 * 6 * 6), c(40, 6, 6))
   labels <- factor(rep(c("a", "b"), 20))
@@ -144,7 +144,7 @@ test_that("image arrays are split along their first dimension", {
 
 test_that("best_params() picks the smallest loss and the largest accuracy", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   tuned <- iris_tuning()
   s <- tuned$summary
   best_loss <- best_params(tuned)
@@ -159,7 +159,7 @@ test_that("best_params() picks the smallest loss and the largest accuracy", {
 
 test_that("list columns of the grid: several hidden layers", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   build <- function(units) {
     sizes <- c(4, units)
     layers <- unlist(lapply(seq_along(units), function(i) list(Linear$new(sizes[i], sizes[i + 1]), ReLU$new())))
@@ -174,7 +174,7 @@ test_that("list columns of the grid: several hidden layers", {
 test_that("progress is reported through progressr, one step per fit", {
   skip_without_future()
   skip_if_not_installed("progressr")
-  future::plan("sequential")
+  future::plan(future::sequential)
   steps <- character()
   progressr::with_progress(enable = TRUE, handlers = progressr::handler_void(), {
     withCallingHandlers(
@@ -210,11 +210,11 @@ test_that("a builder carries only what it uses to the workers", {
   # arrive there.
   skip_without_loopback()
   local_worker_libs()
-  withr::defer(future::plan("sequential"))
-  future::plan("multisession", workers = 2)
+  withr::defer(future::plan(future::sequential))
+  future::plan(future::multisession, workers = 2)
   set.seed(1)
   remote <- cross_validate(builder, x_iris, iris$Species, folds = 2, epochs = 2)
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(1)
   local <- cross_validate(builder, x_iris, iris$Species, folds = 2, epochs = 2)
   expect_identical(remote$folds, local$folds)
@@ -238,10 +238,10 @@ test_that("on plan(multicore), after the parent trained with 2 threads: no hang,
       tune_cv(build, data.frame(hidden = c(4, 8)), scale(iris[, 1:4]), iris$Species, folds = 5,
               epochs = 3, optimizer = "adam", threads = threads)$folds
     }
-    future::plan("multicore", workers = 2)
+    future::plan(future::multicore, workers = 2)
     forked <- list(supported = future::supportsMulticore(), workers = future::nbrOfWorkers(),
                    one = run(1), two = run(2))
-    future::plan("sequential")
+    future::plan(future::sequential)
     c(forked, list(sequential = run(2)))
   }, timeout = 120)
   expect_true(result$supported)
@@ -254,27 +254,27 @@ test_that("future.batchtools runs the fits as jobs, with the same results", {
   skip_without_future()
   skip_if_not_installed("future.batchtools")
   local_worker_libs()
-  withr::defer(future::plan("sequential"))
+  withr::defer(future::plan(future::sequential))
   withr::local_options(future.cache.path = withr::local_tempdir())
   withr::local_dir(withr::local_tempdir())
   future::plan(future.batchtools::batchtools_local)
   build <- function() iris_builder(4, 0.05)
   set.seed(7)
   jobs <- cross_validate(build, x_iris, iris$Species, folds = 3, epochs = 2)
-  future::plan("sequential")
+  future::plan(future::sequential)
   set.seed(7)
   expect_identical(jobs$folds, cross_validate(build, x_iris, iris$Species, folds = 3, epochs = 2)$folds)
 })
 
 test_that("threads default to one per fit with several workers, and all the cores with one", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   expect_equal(rustnn:::resample_threads(), default_threads())
 })
 
 test_that("mistakes are classed errors that say what to do", {
   skip_without_future()
-  future::plan("sequential")
+  future::plan(future::sequential)
   expect_snapshot(error = TRUE, {
     cross_validate(42, x_iris, iris$Species)
     tune_cv(function(hidden) NULL, data.frame(width = 3), x_iris, iris$Species)
