@@ -61,15 +61,9 @@ sample_shape <- function(x) {
 
 #' Rows `rows` of a matrix or image array.
 #' @noRd
-take_rows <- function(x, rows, call = rlang::caller_env()) {
-  if (inherits(x, "rustnn_dataset")) {
-    if (isTRUE(x$on_disk)) {
-      abort_arg(c("{.arg validation_split} would copy a data set on disk into memory.",
-                  i = "Write the validation rows to a data set of their own and give it as {.arg validation_data}."),
-                "validation_split", call = call)
-    }
-    return(x[rows])
-  }
+take_rows <- function(x, rows) {
+  # A data set's rows are a view: nothing is copied.
+  if (inherits(x, "rustnn_dataset")) return(x[rows])
   switch(length(dim(x)) - 1L,
          x[rows, , drop = FALSE],
          x[rows, , , drop = FALSE],

@@ -30,7 +30,8 @@
 #'   results are those of the matrix rounded to float32.
 #'
 #' @section Shuffling a file: Rows of a data set opened with
-#'   `dataset_open()` are shuffled by blocks: each epoch visits the blocks in
+#'   `dataset_open()` (and of its views) that span more than one block are
+#'   shuffled by blocks: each epoch visits the blocks in
 #'   a new order, and the rows of each block in a new order, so that it reads
 #'   each block once (a full shuffle would read a block per row once the
 #'   file no longer fits the system's cache). The order is still determined
@@ -52,7 +53,9 @@
 #' @param threads Threads converting the rows.
 #' @return A `rustnn_dataset`: `dim()` gives its rows and the shape of a
 #'   sample, `nrow()` its rows; `as.matrix()` reads rows back as doubles;
-#'   `x[i]` is a data set of rows `i` (in memory).
+#'   `x[i]` is a view of rows `i` (and of their targets): it shares the
+#'   rows, in memory or on disk, so validation splits and resampling folds
+#'   copy no data.
 #' @seealso [fit.Sequential()], [predict.Sequential()], [load_fashion_mnist()].
 #' @export
 #' @examples

@@ -109,7 +109,7 @@ rn_dataset_info <- function(ptr) .Call(wrap__rn_dataset_info, ptr)
 #' @noRd
 rn_dataset_rows <- function(ptr, rows) .Call(wrap__rn_dataset_rows, ptr, rows)
 
-#' A new data set in memory of rows `rows` (1-based) of `ptr`'s.
+#' A view of rows `rows` (1-based) of `ptr`'s: the rows are shared.
 #' @noRd
 rn_dataset_subset <- function(ptr, rows) .Call(wrap__rn_dataset_subset, ptr, rows)
 

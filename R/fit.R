@@ -625,9 +625,9 @@ split_validation <- function(x, y, weights, validation_split, validation_data, m
               "validation_split", call = call)
   }
   train <- setdiff(seq_len(nrow(x)), val)
-  list(x = take_rows(x, train, call), y = y[train, , drop = FALSE],
+  list(x = take_rows(x, train), y = y[train, , drop = FALSE],
        weights = if (!is.null(weights)) weights[train],
-       val_x = take_rows(x, val, call), val_y = y[val, , drop = FALSE])
+       val_x = take_rows(x, val), val_y = y[val, , drop = FALSE])
 }
 
 #' The rows held out by `validation_split`: drawn with R's RNG, within each

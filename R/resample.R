@@ -309,8 +309,8 @@ data_rows <- function(d) {
 #' @noRd
 subset_rows <- function(x, idx) {
   if (is.null(x) || inherits(x, "formula")) return(x)
-  # A data set's rows, copied by the engine (a data set file is opened
-  # again on a worker from its path: only the path travels).
+  # A view of a data set's rows (a data set file is opened again on a
+  # worker from its path: only the path travels).
   if (inherits(x, "rustnn_dataset")) return(x[idx])
   if (is.list(x) && !is.data.frame(x)) return(lapply(x, subset_rows, idx = idx))
   if (is.data.frame(x) || is.matrix(x)) return(x[idx, , drop = FALSE])

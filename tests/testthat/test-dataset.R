@@ -45,6 +45,8 @@ test_that("a data set file gives back its rows, and trains block by block", {
   a <- fit_with(on_disk)
   b <- fit_with(on_disk)
   expect_identical(a$history, b$history)
+  # Rows that fit in one block are shuffled as a matrix's are.
+  expect_identical(a$history, fit_with(ds)$history)
   expect_lt(a$history$loss[4], a$history$loss[1])
   # A file's data set survives saveRDS() (a new session opens the file
   # again); one in memory does not.
@@ -54,6 +56,12 @@ test_that("a data set file gives back its rows, and trains block by block", {
   gone <- unserialize(serialize(ds, NULL))
   gone$session <- "another"
   expect_snapshot(predict(model, gone), error = TRUE)
+  # Validation rows are views, on disk as in memory.
+  b <- fit_with(on_disk, validation_split = 0.2)
+  expect_true(all(is.finite(b$history$val_loss)))
+  held <- on_disk[c(3, 140)]
+  expect_identical(held$y, iris$Species[c(3, 140)])
+  expect_identical(as.matrix(held), unname(as.matrix(ds, rows = c(3, 140))))
   # Appending rows.
   dataset_write(ds[1:10], path, append = TRUE)
   expect_identical(nrow(dataset_open(path)), 160L)

@@ -42,7 +42,11 @@ const CACHED_BLOCKS: usize = 2;
 pub struct Dataset {
     nrow: usize,
     shape: Shape,
-    store: Store,
+    /// The rows themselves, shared by the views of a data set.
+    store: Arc<Store>,
+    /// Rows in the store, and for a view, which of them it holds.
+    base_rows: usize,
+    index: Option<Vec<u32>>,
 }
 
 #[derive(Debug)]
@@ -69,11 +73,7 @@ impl Dataset {
     pub fn from_host(m: ColMajor<'_>, par: &Parallel) -> Result<Self> {
         let shape = m.image.unwrap_or(Shape::flat(m.ncol));
         let values = m.to_array_with::<f32>(par)?.into_raw_vec_and_offset().0;
-        Ok(Dataset {
-            nrow: m.nrow,
-            shape,
-            store: Store::Memory(values),
-        })
+        Ok(Dataset::whole(m.nrow, shape, Store::Memory(values)))
     }
 
     /// Rows from values already laid out as rows (`nrow * shape.size()`).
@@ -88,11 +88,11 @@ impl Dataset {
                 values.len()
             ));
         }
-        Ok(Dataset {
-            nrow: values.len() / size,
+        Ok(Dataset::whole(
+            values.len() / size,
             shape,
-            store: Store::Memory(values),
-        })
+            Store::Memory(values),
+        ))
     }
 
     /// Appends the host's rows (a data set read in chunks); the shape must
@@ -106,7 +106,11 @@ impl Dataset {
                 shape.size()
             ));
         }
-        let Store::Memory(values) = &mut self.store else {
+        let shared = || arg_err!("a data set with views (its rows taken with x[i]) cannot grow");
+        if self.index.is_some() {
+            return Err(shared());
+        }
+        let Store::Memory(values) = Arc::get_mut(&mut self.store).ok_or_else(shared)? else {
             return Err(arg_err!(
                 "a data set on disk grows by writing to its file, not in memory"
             ));
@@ -117,6 +121,7 @@ impl Dataset {
             .map_err(|_| arg_err!("the data set does not fit in memory"))?;
         values.extend_from_slice(&more);
         self.nrow += m.nrow;
+        self.base_rows += m.nrow;
         Ok(())
     }
 
@@ -138,12 +143,12 @@ impl Dataset {
     }
 
     pub fn on_disk(&self) -> bool {
-        matches!(self.store, Store::File(_))
+        matches!(*self.store, Store::File(_))
     }
 
     /// Rows per block of a data set on disk (the unit training shuffles).
     pub fn block_rows(&self) -> Option<usize> {
-        match &self.store {
+        match &*self.store {
             Store::File(f) => Some(f.block_rows),
             Store::Memory(_) => None,
         }
@@ -166,9 +171,11 @@ impl Dataset {
                 self.nrow
             ));
         }
-        match &self.store {
+        let base = |r: usize| self.index.as_ref().map_or(r, |ix| ix[r] as usize);
+        match &*self.store {
             Store::Memory(values) => {
                 for (mut dst, &r) in out.rows_mut().into_iter().zip(rows) {
+                    let r = base(r);
                     copy_row(&values[r * k..(r + 1) * k], &mut dst);
                 }
                 Ok(())
@@ -176,12 +183,52 @@ impl Dataset {
             Store::File(f) => {
                 let mut cache = f.cache.lock().unwrap_or_else(|e| e.into_inner());
                 for (mut dst, &r) in out.rows_mut().into_iter().zip(rows) {
+                    let r = base(r);
                     let (block, within) = (r / f.block_rows, r % f.block_rows);
-                    let values = f.block(&mut cache, block, self.nrow, k)?;
+                    let values = f.block(&mut cache, block, self.base_rows, k)?;
                     copy_row(&values[within * k..(within + 1) * k], &mut dst);
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// A view of rows `rows` (0-based, in that order): it shares this data
+    /// set's rows, in memory or on disk, and copies only their numbers.
+    pub fn view(&self, rows: &[usize]) -> Result<Self> {
+        if let Some(&bad) = rows.iter().find(|&&r| r >= self.nrow) {
+            return Err(arg_err!(
+                "row {} is beyond the data set's {} rows",
+                bad + 1,
+                self.nrow
+            ));
+        }
+        if u32::try_from(self.base_rows).is_err() {
+            return Err(arg_err!(
+                "views of data sets of more than {} rows are not supported",
+                u32::MAX
+            ));
+        }
+        let index = rows
+            .iter()
+            .map(|&r| self.index.as_ref().map_or(r as u32, |ix| ix[r]))
+            .collect();
+        Ok(Dataset {
+            nrow: rows.len(),
+            shape: self.shape,
+            store: Arc::clone(&self.store),
+            base_rows: self.base_rows,
+            index: Some(index),
+        })
+    }
+
+    fn whole(nrow: usize, shape: Shape, store: Store) -> Self {
+        Dataset {
+            nrow,
+            shape,
+            store: Arc::new(store),
+            base_rows: nrow,
+            index: None,
         }
     }
 
@@ -196,14 +243,15 @@ impl Dataset {
         self.gather(&rows, out)
     }
 
-    /// Shuffles the order of the rows for the next epoch: in memory, the
-    /// way a matrix's are (the same seed gives the same batches); on disk,
-    /// the blocks in a new order and the rows within each block, so that an
-    /// epoch reads every block once.
+    /// Shuffles the order of the rows for the next epoch: in memory (or
+    /// within one block), the way a matrix's are (the same seed gives the
+    /// same batches); on disk, the blocks in a new order and the rows
+    /// within each block, so that an epoch reads every block once.
     pub fn shuffled_order(&self, order: &mut [u32], rng: &mut StdRng) {
         match self.block_rows() {
-            None => order.shuffle(rng),
-            Some(b) => shuffle_blocks(order, b, rng),
+            // Rows that fit in one block are shuffled as a matrix's are.
+            Some(b) if b < self.nrow => shuffle_blocks(order, b, rng),
+            _ => order.shuffle(rng),
         }
     }
 
@@ -266,15 +314,12 @@ impl Dataset {
         let mut file = File::open(path).map_err(|e| io_err(path, "open", e))?;
         let (nrow, shape) = read_whole_header(&mut file, path)?;
         let block_rows = (BLOCK_BYTES / 4 / shape.size()).max(1);
-        Ok(Dataset {
-            nrow,
-            shape,
-            store: Store::File(FileRows {
-                file,
-                block_rows,
-                cache: Mutex::new(Vec::with_capacity(CACHED_BLOCKS)),
-            }),
-        })
+        let store = Store::File(FileRows {
+            file,
+            block_rows,
+            cache: Mutex::new(Vec::with_capacity(CACHED_BLOCKS)),
+        });
+        Ok(Dataset::whole(nrow, shape, store))
     }
 
     /// Reads an IDX file (MNIST's format), gzipped or not, straight into
@@ -748,11 +793,7 @@ impl<'p> IdxParser<'p> {
         if shape.size() == 0 {
             return Err(self.bad("its samples are empty".into()));
         }
-        Ok(Dataset {
-            nrow: d[0],
-            shape,
-            store: Store::Memory(self.values),
-        })
+        Ok(Dataset::whole(d[0], shape, Store::Memory(self.values)))
     }
 }
 
@@ -791,7 +832,7 @@ mod tests {
         let mut on_disk = Dataset::open(&path).unwrap();
         assert_eq!(on_disk.nrow(), 2000);
         // Small blocks, so that a gather crosses several.
-        if let Store::File(f) = &mut on_disk.store {
+        if let Some(Store::File(f)) = Arc::get_mut(&mut on_disk.store) {
             f.block_rows = 64;
         }
         let rows: Vec<usize> = vec![1999, 3, 64, 63, 1000, 999, 0];
@@ -801,6 +842,14 @@ mod tests {
         let wrapped: Vec<usize> = rows.iter().map(|r| r % 1000).collect();
         d.gather(&wrapped, b.view_mut()).unwrap();
         assert_eq!(a, b);
+        // A view of a view reads the same rows, from the file.
+        let v = on_disk.view(&[5, 1500, 70]).unwrap().view(&[2, 0]).unwrap();
+        let mut c = Array2::<f64>::zeros((2, 5));
+        v.gather(&[0, 1], c.view_mut()).unwrap();
+        let mut e = Array2::<f64>::zeros((2, 5));
+        d.gather(&[70, 5], e.view_mut()).unwrap();
+        assert_eq!(c, e);
+        assert!(v.on_disk() && v.view(&[2]).is_err());
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -132,22 +132,17 @@ fn rn_dataset_rows(ptr: ExternalPtr<DatasetHandle>, rows: &[f64]) -> Robj {
     })
 }
 
-/// A new data set in memory of rows `rows` (1-based) of `ptr`'s.
+/// A view of rows `rows` (1-based) of `ptr`'s: the rows are shared.
 /// @noRd
 #[extendr]
 fn rn_dataset_subset(ptr: ExternalPtr<DatasetHandle>, rows: &[f64]) -> Robj {
     to_r(|| {
         let d = of(&ptr)?;
-        let idx: Vec<usize> = rows.iter().map(|&r| r as usize - 1).collect();
-        if idx.iter().any(|&r| r >= d.nrow()) || rows.iter().any(|&r| r < 1.0) {
+        if rows.iter().any(|&r| !(r >= 1.0 && r <= d.nrow() as f64)) {
             return Err(Error::Other("rows beyond the data set".into()));
         }
-        let mut out = ndarray::Array2::<f32>::zeros((idx.len(), d.ncol()));
-        d.gather(&idx, out.view_mut()).map_err(core_err)?;
-        let values = out.into_raw_vec_and_offset().0;
-        Ok(handle(
-            Dataset::from_rows(values, d.shape()).map_err(core_err)?,
-        ))
+        let idx: Vec<usize> = rows.iter().map(|&r| r as usize - 1).collect();
+        Ok(handle(d.view(&idx).map_err(core_err)?))
     })
 }
 
