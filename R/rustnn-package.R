@@ -17,6 +17,7 @@
 #' | check backpropagation | [grad_check()], `model$forward(x, keep = TRUE)`, `model$backward(g, keep = TRUE)` |
 #' | train step by step, as the tutorials do | `model$forward()`, `loss$grad()`, `model$backward()`, `optimizer$step(model)` (see [Sequential]) |
 #' | save and load | [save_model()], [load_model()] (or [saveRDS()]) |
+#' | deploy outside R, bring in PyTorch models | [export_onnx()], [import_onnx()] (ONNX files) |
 #' | get data | [planar_flower()], [load_fashion_mnist()], [read_idx()] |
 #'
 #' The vignettes follow the tutorials step by step:
