@@ -156,3 +156,15 @@ rn_catalog <- function() .Call(wrap__rn_catalog)
 #' @noRd
 rn_read_model_data <- function(z, limit, exact) .Call(wrap__rn_read_model_data, z, limit, exact)
 
+#' The network as the bytes of an ONNX file. `center`/`scale` (or `NULL`)
+#' standardize the input, `output_scale` (`c(scale, shift)` or `NULL`)
+#' rescales the output; `metadata` is a named character vector.
+#' @noRd
+rn_onnx_export <- function(ptr, center, scale, output_scale, metadata, producer_version) .Call(wrap__rn_onnx_export, ptr, center, scale, output_scale, metadata, producer_version)
+
+#' An ONNX file's bytes as `list(input_shape, layers, center, scale,
+#' metadata, producer)`: each layer `list(type, in_features, out_features,
+#' options, params)`, its options named as the R constructors' arguments.
+#' @noRd
+rn_onnx_import <- function(bytes) .Call(wrap__rn_onnx_import, bytes)
+

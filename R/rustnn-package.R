@@ -18,6 +18,7 @@
 #' | train step by step, as the tutorials do | `model$forward()`, `loss$grad()`, `model$backward()`, `optimizer$step(model)` (see [Sequential]) |
 #' | cross-validate, tune, ensemble, on any `future` backend | [cross_validate()], [tune_cv()], [best_params()], [fit_ensemble()], [as_ensemble()] |
 #' | save and load | [save_model()], [load_model()] (or [saveRDS()]) |
+#' | deploy outside R, bring in PyTorch models | [export_onnx()], [import_onnx()] (ONNX files) |
 #' | get data | [planar_flower()], [load_fashion_mnist()], [read_idx()] |
 #' | keep data in the engine (converted once, read from IDX or CSV files, or from a file larger than memory) | [rustnn_dataset()], [dataset_idx()], [dataset_csv()], [dataset_write()], [dataset_open()] |
 #'

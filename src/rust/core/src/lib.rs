@@ -29,6 +29,7 @@ pub mod loss;
 pub mod matrix;
 pub mod metrics;
 pub mod network;
+pub mod onnx;
 pub mod optim;
 pub mod parallel;
 pub mod pool;

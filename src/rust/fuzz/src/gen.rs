@@ -925,3 +925,41 @@ pub fn case() -> impl Strategy<Value = Case> {
             ops,
         })
 }
+
+// ---------------------------------------------------------------------------
+// Damaged files: a valid file's bytes overwritten, inserted or cut.
+
+/// One change to a file's bytes (positions taken modulo its length).
+#[derive(Debug, Clone)]
+pub enum Edit {
+    Set(usize, u8),
+    Insert(usize, [u8; 4]),
+    Cut(usize),
+}
+
+pub fn edited(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for e in edits {
+        let n = bytes.len().max(1);
+        match *e {
+            Edit::Set(at, b) => {
+                if let Some(x) = bytes.get_mut(at % n) {
+                    *x = b;
+                }
+            }
+            Edit::Insert(at, word) => {
+                let at = at % n;
+                bytes.splice(at..at, word);
+            }
+            Edit::Cut(at) => bytes.truncate(at % n),
+        }
+    }
+    bytes
+}
+
+pub fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        8 => (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Edit::Set(a, b)),
+        3 => (any::<usize>(), any::<[u8; 4]>()).prop_map(|(a, w)| Edit::Insert(a, w)),
+        1 => any::<usize>().prop_map(Edit::Cut),
+    ]
+}

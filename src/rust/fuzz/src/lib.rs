@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-mod gen;
+pub mod gen;
 pub use gen::*;
 
 // ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rustnn_core::untrusted::{call_text, inflate, read_serialized, Item, Value};
+use rustnn_fuzz::gen::{edit, edited};
 
 fn hex(text: &str) -> Vec<u8> {
     let t = text.trim();
@@ -43,40 +44,6 @@ fn visit(item: &Item) {
         _ => {}
     }
     item.attributes.iter().for_each(|(_, a)| visit(a));
-}
-
-#[derive(Debug, Clone)]
-enum Edit {
-    Set(usize, u8),
-    Insert(usize, [u8; 4]),
-    Cut(usize),
-}
-
-fn edited(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for e in edits {
-        let n = bytes.len().max(1);
-        match *e {
-            Edit::Set(at, b) => {
-                if let Some(x) = bytes.get_mut(at % n) {
-                    *x = b;
-                }
-            }
-            Edit::Insert(at, word) => {
-                let at = at % n;
-                bytes.splice(at..at, word);
-            }
-            Edit::Cut(at) => bytes.truncate(at % n),
-        }
-    }
-    bytes
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        8 => (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Edit::Set(a, b)),
-        3 => (any::<usize>(), any::<[u8; 4]>()).prop_map(|(a, w)| Edit::Insert(a, w)),
-        1 => any::<usize>().prop_map(Edit::Cut),
-    ]
 }
 
 #[test]

@@ -12,7 +12,8 @@
 //! * [`fit`]: a training session R starts, runs between pauses and finishes;
 //! * [`custom`]: layers written in R, whose passes the engine asks R for;
 //! * [`catalog`]: the closed sets of names the core knows, for the R side;
-//! * [`untrusted`]: a model file's payload read as plain data only.
+//! * [`untrusted`]: a model file's payload read as plain data only;
+//! * [`onnx`]: ONNX files written from a network and read back as plain data.
 //!
 //! Every function is internal (prefixed `rn_`): the public API is the R
 //! code on top. Errors come back to R as values (see [`convert::to_r`]); the
@@ -25,6 +26,7 @@ mod dataset;
 mod fit;
 mod interrupt;
 mod network;
+mod onnx;
 mod settings;
 mod untrusted;
 
@@ -37,4 +39,5 @@ extendr_module! {
     use fit;
     use catalog;
     use untrusted;
+    use onnx;
 }
