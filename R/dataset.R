@@ -126,8 +126,10 @@ dataset_csv <- function(path, y = NULL, columns = NULL, chunk_rows = 100000,
   ys <- list()
   ds <- NULL
   chunk <- first
+  done <- 0
   repeat {
-    x <- as_input_batch(chunk[inputs], "the CSV file's columns")
+    x <- as_input_batch(chunk[inputs], sprintf("rows %.0f to %.0f of the CSV file", done + 1,
+                                               done + nrow(chunk)))
     check_dtype_range(x, "float32", "x", rlang::current_env())
     if (is.null(ds)) {
       ds <- new_dataset(rust_call(rn_dataset_new(x, threads)), NULL, columns = inputs)
@@ -135,11 +137,14 @@ dataset_csv <- function(path, y = NULL, columns = NULL, chunk_rows = 100000,
       rust_call(rn_dataset_append(ds$ptr, x, threads))
     }
     if (!is.null(target)) ys[[length(ys) + 1L]] <- chunk[[target]]
+    done <- done + nrow(chunk)
     if (nrow(chunk) < chunk_rows) break
-    chunk <- tryCatch(utils::read.csv(con, nrows = chunk_rows, header = FALSE,
-                                      col.names = names_, ...),
-                      error = function(e) NULL)
-    if (is.null(chunk) || !nrow(chunk)) break
+    # The end of the file, seen without parsing: a parse error in a later
+    # chunk is an error, not the end.
+    line <- readLines(con, n = 1L)
+    if (!length(line)) break
+    pushBack(line, con)
+    chunk <- utils::read.csv(con, nrows = chunk_rows, header = FALSE, col.names = names_, ...)
   }
   ds <- refresh_dataset(ds)
   ds$y <- if (!is.null(target)) do.call(c, ys) else y
@@ -152,7 +157,9 @@ dataset_csv <- function(path, y = NULL, columns = NULL, chunk_rows = 100000,
 #' @rdname rustnn_dataset
 #' @param data A data set (or what `rustnn_dataset()` takes).
 #' @param append Add the rows to the data set file at `path`, whose samples
-#'   must have the same shape, instead of replacing it.
+#'   must have the same shape, instead of replacing it (which writes a new
+#'   file and renames it over the old one: data sets open on the old file
+#'   keep reading it).
 #' @return `dataset_write()`: `path`, invisibly.
 #' @export
 dataset_write <- function(data, path, append = FALSE) {
@@ -162,10 +169,6 @@ dataset_write <- function(data, path, append = FALSE) {
     abort_arg("{.arg path} must be a file path.", "path")
   }
   path <- path.expand(path)
-  if (!is.null(data$path) && file.exists(path) &&
-      normalizePath(path) == normalizePath(data$path)) {
-    abort_arg("{.arg data} is read from {.file {path}}: write it to another file.", "path")
-  }
   rust_call(rn_dataset_write(dataset_ptr(data), path, append), abort = abort_dataset_file)
   invisible(path)
 }
@@ -180,13 +183,15 @@ dataset_open <- function(path, y = NULL) {
   ds
 }
 
-#' A data set object around an engine handle.
+#' A data set object around an engine handle. A data set file's (and its
+#' views') `path`, with a view's rows of it (`file_rows`), let another
+#' session open it again.
 #' @noRd
-new_dataset <- function(ptr, y, columns = NULL, path = NULL) {
+new_dataset <- function(ptr, y, columns = NULL, path = NULL, file_rows = NULL) {
   info <- rust_call(rn_dataset_info(ptr))
   structure(list(ptr = ptr, y = y, rows = info$rows, shape = info$shape,
                  image = info$image, on_disk = info$on_disk, columns = columns,
-                 path = path, session = the$session),
+                 path = path, file_rows = file_rows, session = the$session),
             class = "rustnn_dataset")
 }
 
@@ -201,7 +206,15 @@ refresh_dataset <- function(ds) {
 #' @noRd
 dataset_ptr <- function(ds, call = rlang::caller_env()) {
   if (identical(ds$session, the$session)) return(ds$ptr)
-  if (!is.null(ds$path) && file.exists(ds$path)) return(rust_call(rn_dataset_open(ds$path)))
+  if (!is.null(ds$path) && file.exists(ds$path)) {
+    ptr <- rust_call(rn_dataset_open(ds$path), call = call, abort = abort_dataset_file)
+    if (!is.null(ds$file_rows)) ptr <- rust_call(rn_dataset_subset(ptr, ds$file_rows), call = call)
+    if (rust_call(rn_dataset_info(ptr))$rows != ds$rows) {
+      abort_arg(c("The data set file {.file {ds$path}} has changed since this data set was made.",
+                  i = "Open it again with {.fn dataset_open}."), "x", call = call)
+    }
+    return(ptr)
+  }
   abort_arg(c("This data set was held in memory by another R session and is gone.",
               i = "Make it again, or keep it in a file with {.fn dataset_write} and {.fn dataset_open}."),
             "x", call = call)
@@ -305,6 +318,7 @@ as.matrix.rustnn_dataset <- function(x, rows = NULL, ...) {
 
 #' @export
 `[.rustnn_dataset` <- function(x, i, ...) {
+  if (missing(i)) return(x)
   if (is.logical(i)) i <- which(rep_len(i, nrow(x)))
   i <- as.double(i)
   if (anyNA(i) || any(i < 1 | i > nrow(x) | i != round(i))) {
@@ -312,5 +326,7 @@ as.matrix.rustnn_dataset <- function(x, rows = NULL, ...) {
   }
   y <- x$y
   if (!is.null(y)) y <- if (is.null(dim(y))) y[i] else y[i, , drop = FALSE]
-  new_dataset(rust_call(rn_dataset_subset(dataset_ptr(x), i)), y, columns = x$columns)
+  file_rows <- if (!is.null(x$path)) if (is.null(x$file_rows)) i else x$file_rows[i]
+  new_dataset(rust_call(rn_dataset_subset(dataset_ptr(x), i)), y, columns = x$columns,
+              path = x$path, file_rows = file_rows)
 }

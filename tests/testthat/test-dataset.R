@@ -62,6 +62,16 @@ test_that("a data set file gives back its rows, and trains block by block", {
   held <- on_disk[c(3, 140)]
   expect_identical(held$y, iris$Species[c(3, 140)])
   expect_identical(as.matrix(held), unname(as.matrix(ds, rows = c(3, 140))))
+  # A view of the file keeps it: another session opens the file again and
+  # takes the view's rows.
+  view <- unserialize(serialize(on_disk[c(150, 2, 77)], NULL))
+  view$session <- "another"
+  expect_identical(predict(model, view), predict(model, ds[c(150, 2, 77)]))
+  # Rows out of order, written over the file they come from.
+  reversed <- on_disk[150:1]
+  dataset_write(reversed, path)
+  expect_identical(as.matrix(dataset_open(path)), unname(as.matrix(ds, rows = 150:1)))
+  dataset_write(ds, path)
   # Appending rows.
   dataset_write(ds[1:10], path, append = TRUE)
   expect_identical(nrow(dataset_open(path)), 160L)
@@ -102,6 +112,9 @@ test_that("IDX files go straight to float32, as the R reader's x / 255 would", {
   writeBin(readBin(path, "raw", 30), path)
   expect_error(dataset_idx(path), class = "rustnn_error_file")
   expect_error(dataset_idx(path, divide = 0), class = "rustnn_error_argument")
+  # A file that ends after its magic bytes.
+  writeBin(as.raw(c(0, 0, 8, 1)), path)
+  expect_error(dataset_idx(path), class = "rustnn_error_file")
 })
 
 test_that("Fashion-MNIST's images from the IDX file equal the matrix path's", {
@@ -125,6 +138,11 @@ test_that("CSV files are read in chunks, targets from a column", {
   expect_identical(as.matrix(ds), as.matrix(rustnn_dataset(iris[, 1:4])))
   expect_identical(ds$columns, names(iris)[1:4])
   expect_error(dataset_csv(path, columns = "nope"), class = "rustnn_error_argument")
+  # A line that does not parse in a later chunk is an error, not the end.
+  lines <- readLines(path)
+  lines[100] <- paste0(lines[100], ",1")
+  writeLines(lines, path)
+  expect_error(dataset_csv(path, y = "Species", chunk_rows = 40))
 })
 
 test_that("targets come from the data set or y, once", {

@@ -181,12 +181,19 @@ impl Dataset {
                 Ok(())
             }
             Store::File(f) => {
+                // In the file's order, so that each block is read once
+                // however the rows are asked for.
+                let mut wanted: Vec<(usize, usize)> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &r)| (base(r), i))
+                    .collect();
+                wanted.sort_unstable();
                 let mut cache = f.cache.lock().unwrap_or_else(|e| e.into_inner());
-                for (mut dst, &r) in out.rows_mut().into_iter().zip(rows) {
-                    let r = base(r);
+                for (r, i) in wanted {
                     let (block, within) = (r / f.block_rows, r % f.block_rows);
                     let values = f.block(&mut cache, block, self.base_rows, k)?;
-                    copy_row(&values[within * k..(within + 1) * k], &mut dst);
+                    copy_row(&values[within * k..(within + 1) * k], &mut out.row_mut(i));
                 }
                 Ok(())
             }
@@ -248,9 +255,12 @@ impl Dataset {
     /// same batches); on disk, the blocks in a new order and the rows
     /// within each block, so that an epoch reads every block once.
     pub fn shuffled_order(&self, order: &mut [u32], rng: &mut StdRng) {
-        match self.block_rows() {
+        match (self.block_rows(), &self.index) {
             // Rows that fit in one block are shuffled as a matrix's are.
-            Some(b) if b < self.nrow => shuffle_blocks(order, b, rng),
+            (Some(b), None) if b < self.nrow => shuffle_blocks(order, b, rng),
+            (Some(b), Some(index)) if b < self.base_rows => {
+                shuffle_view_blocks(order, index, b, rng)
+            }
             _ => order.shuffle(rng),
         }
     }
@@ -259,36 +269,59 @@ impl Dataset {
     /// its rows to the data set file there, whose samples must have the same
     /// shape.
     pub fn write(&self, path: &Path, append: bool) -> Result<()> {
-        let file = if append {
-            let mut f = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(path)
-                .map_err(|e| io_err(path, "open", e))?;
-            let (rows, shape) = read_whole_header(&mut f, path)?;
-            if shape.size() != self.shape.size() || shape.is_flat() != self.shape.is_flat() {
-                return Err(arg_err!(
-                    "{} holds samples of {shape}, not {}",
-                    path.display(),
-                    self.shape
-                ));
-            }
-            let end = HEADER_BYTES + rows as u64 * self.ncol() as u64 * 4;
-            f.set_len(end).map_err(|e| io_err(path, "write", e))?;
-            f.seek(SeekFrom::Start(end))
-                .map_err(|e| io_err(path, "write", e))?;
-            (f, rows)
-        } else {
-            // The header says 0 rows until every row is written.
-            let mut f = File::create(path).map_err(|e| io_err(path, "create", e))?;
-            f.write_all(&header(0, self.shape))
-                .map_err(|e| io_err(path, "write", e))?;
-            (f, 0)
-        };
-        let (mut f, before) = file;
+        if append {
+            return self.append_to(path);
+        }
+        // Into a new file beside the target, renamed over it at the end: the
+        // old file stays whole until then (it may be where the rows come
+        // from), and data sets open on it keep reading the old rows.
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let temp = path.with_file_name(format!(
+            ".{}.{}.tmp",
+            name.unwrap_or_default(),
+            std::process::id()
+        ));
+        let written = File::create(&temp)
+            .map_err(|e| io_err(&temp, "create", e))
+            .and_then(|mut f| {
+                f.write_all(&header(0, self.shape))
+                    .map_err(|e| io_err(path, "write", e))?;
+                self.write_rows(&mut f, 0, path)
+            })
+            .and_then(|()| std::fs::rename(&temp, path).map_err(|e| io_err(path, "write", e)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written
+    }
+
+    /// Adds the rows to the data set file at `path`, whose samples must
+    /// have this data set's shape.
+    fn append_to(&self, path: &Path) -> Result<()> {
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| io_err(path, "open", e))?;
+        let (rows, shape) = read_whole_header(&mut f, path)?;
+        if shape != self.shape {
+            return Err(arg_err!(
+                "{} holds samples of {shape}, not {}",
+                path.display(),
+                self.shape
+            ));
+        }
+        f.seek(SeekFrom::End(0))
+            .map_err(|e| io_err(path, "write", e))?;
+        self.write_rows(&mut f, rows, path)
+    }
+
+    /// Writes the rows at the file's position, then the header that counts
+    /// them with the `before` already there.
+    fn write_rows(&self, f: &mut File, before: usize, path: &Path) -> Result<()> {
         let k = self.ncol();
         let step = (BLOCK_BYTES / 4 / k).max(1);
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut *f);
         for start in (0..self.nrow).step_by(step) {
             let end = (start + step).min(self.nrow);
             let mut rows = ndarray::Array2::<f32>::zeros((end - start, k));
@@ -303,8 +336,7 @@ impl Dataset {
             .map_err(|e| io_err(path, "write", e))?;
         f.write_all(&header(before + self.nrow, self.shape))
             .map_err(|e| io_err(path, "write", e))?;
-        f.sync_all().map_err(|e| io_err(path, "write", e))?;
-        Ok(())
+        f.sync_all().map_err(|e| io_err(path, "write", e))
     }
 
     /// A data set file written by [`Dataset::write`], read block by block
@@ -466,6 +498,14 @@ impl FileRows {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
+        // The file is data from outside: a NaN would train silently.
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            return Err(arg_err!(
+                "the data set's file holds a value that is not finite (row {}, value {})",
+                first + at / k + 1,
+                at % k + 1
+            ));
+        }
         if cache.len() == CACHED_BLOCKS {
             cache.remove(0);
         }
@@ -510,6 +550,29 @@ fn shuffle_blocks(order: &mut [u32], block_rows: usize, rng: &mut StdRng) {
         }
         piece.shuffle(rng);
         at += last - first;
+    }
+}
+
+/// [`shuffle_blocks`] for a view: its rows grouped by the block of the
+/// file they are in (a view's rows may come in any order).
+fn shuffle_view_blocks(order: &mut [u32], index: &[u32], block_rows: usize, rng: &mut StdRng) {
+    let blocks = index
+        .iter()
+        .map(|&r| r as usize / block_rows)
+        .max()
+        .map_or(0, |b| b + 1);
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); blocks];
+    for (pos, &r) in index.iter().enumerate() {
+        members[r as usize / block_rows].push(pos as u32);
+    }
+    let mut block_order: Vec<usize> = (0..blocks).collect();
+    block_order.shuffle(rng);
+    let mut at = 0;
+    for b in block_order {
+        let piece = &mut members[b];
+        piece.shuffle(rng);
+        order[at..at + piece.len()].copy_from_slice(piece);
+        at += piece.len();
     }
 }
 
@@ -673,7 +736,8 @@ impl<'p> IdxParser<'p> {
     }
 
     fn feed(&mut self, mut chunk: &[u8]) -> Result<()> {
-        if self.value.is_none() {
+        // The header: the magic's 4 bytes, then 4 per dimension.
+        while self.value.is_none() && !chunk.is_empty() {
             let need = if self.header.len() < 4 {
                 4
             } else {
@@ -682,15 +746,16 @@ impl<'p> IdxParser<'p> {
             let take = (need - self.header.len()).min(chunk.len());
             self.header.extend_from_slice(&chunk[..take]);
             chunk = &chunk[take..];
-            if self.header.len() == 4 {
-                return self.feed_after_magic(chunk);
+            if self.header.len() == 4 && take > 0 {
+                self.check_magic()?;
             }
-            if self.header.len() < need {
-                return Ok(());
+            if self.header.len() == need && need > 4 {
+                self.start()?;
             }
-            self.start()?;
         }
-        let (size, read) = self.value.expect("header read");
+        let Some((size, read)) = self.value else {
+            return Ok(());
+        };
         if !self.carry.is_empty() {
             let take = (size - self.carry.len()).min(chunk.len());
             self.carry.extend_from_slice(&chunk[..take]);
@@ -709,17 +774,14 @@ impl<'p> IdxParser<'p> {
                 self.expected
             )));
         }
-        let divide = self.divide;
-        self.values.extend(
-            chunk[..whole]
-                .chunks_exact(size)
-                .map(|b| (read(b) / divide) as f32),
-        );
+        for b in chunk[..whole].chunks_exact(size) {
+            self.push(read(b))?;
+        }
         self.carry.extend_from_slice(&chunk[whole..]);
         Ok(())
     }
 
-    fn feed_after_magic(&mut self, chunk: &[u8]) -> Result<()> {
+    fn check_magic(&self) -> Result<()> {
         let h = &self.header;
         if h[0] != 0 || h[1] != 0 {
             return Err(self.bad("it does not start with two zero bytes".into()));
@@ -727,7 +789,7 @@ impl<'p> IdxParser<'p> {
         if h[3] == 0 || h[3] > 4 {
             return Err(self.bad(format!("{} dimensions (1 to 4 are read)", h[3])));
         }
-        self.feed(chunk)
+        Ok(())
     }
 
     fn push(&mut self, v: f64) -> Result<()> {
@@ -737,7 +799,14 @@ impl<'p> IdxParser<'p> {
                 self.expected
             )));
         }
-        self.values.push((v / self.divide) as f32);
+        let v = (v / self.divide) as f32;
+        if !v.is_finite() {
+            return Err(self.bad(format!(
+                "value {} is not a finite float32 number",
+                self.values.len() + 1
+            )));
+        }
+        self.values.push(v);
         Ok(())
     }
 
@@ -790,8 +859,8 @@ impl<'p> IdxParser<'p> {
             3 => Shape::image(1, d[1], d[2]),
             _ => Shape::image(d[1], d[2], d[3]),
         };
-        if shape.size() == 0 {
-            return Err(self.bad("its samples are empty".into()));
+        if shape.checked_size().is_none_or(|size| size == 0) {
+            return Err(self.bad("its samples are empty or too large".into()));
         }
         Ok(Dataset::whole(d[0], shape, Store::Memory(self.values)))
     }
@@ -905,6 +974,45 @@ mod tests {
         assert!(Dataset::read_idx(&plain, 1.0).is_err());
         std::fs::remove_file(&plain).unwrap();
         std::fs::remove_file(&gz).unwrap();
+    }
+
+    #[test]
+    fn idx_headers_that_end_early_or_lie_are_refused() {
+        let path = std::env::temp_dir().join(format!("rustnn-idx4-{}", std::process::id()));
+        for bytes in [
+            vec![0u8, 0, 8, 1],
+            vec![0, 0, 8, 2, 0, 0, 0, 0, 0xB2, 0xD0, 0x5E, 0],
+            vec![0, 0, 0x0D, 1, 0, 0, 0, 1, 0x7F, 0xC0, 0, 0],
+        ] {
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(Dataset::read_idx(&path, 1.0).is_err(), "{bytes:?}");
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_file_is_rewritten_from_its_own_view_and_appends_keep_its_shape() {
+        let x = host(50, 4);
+        let d =
+            Dataset::from_host(ColMajor::new(&x, 50, 4).unwrap(), &Parallel::default()).unwrap();
+        let path = std::env::temp_dir().join(format!("rustnn-self-{}.bin", std::process::id()));
+        d.write(&path, false).unwrap();
+        let on_disk = Dataset::open(&path).unwrap();
+        // Rows out of the file's order, written over the file they come from.
+        let rows: Vec<usize> = (0..50).rev().collect();
+        on_disk.view(&rows).unwrap().write(&path, false).unwrap();
+        let mut a = Array2::<f64>::zeros((50, 4));
+        Dataset::open(&path)
+            .unwrap()
+            .read_range(0, 50, a.view_mut())
+            .unwrap();
+        let mut b = Array2::<f64>::zeros((50, 4));
+        d.gather(&rows, b.view_mut()).unwrap();
+        assert_eq!(a, b);
+        // Samples of another shape, even of the same size, are refused.
+        let img = Dataset::from_rows(vec![0.5; 8], Shape::image(1, 2, 2)).unwrap();
+        assert!(img.write(&path, true).is_err());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
