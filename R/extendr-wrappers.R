@@ -123,3 +123,8 @@ rn_catalog <- function() .Call(wrap__rn_catalog)
 #' @noRd
 rn_read_model_data <- function(z, limit, exact) .Call(wrap__rn_read_model_data, z, limit, exact)
 
+#' The vector instructions the engine's kernels run on this CPU: "avx512",
+#' "avx2", "sse2", "neon" or "scalar" (see `rustnn_core::simd`).
+#' @noRd
+rn_instruction_set <- function() .Call(wrap__rn_instruction_set)
+

@@ -10,7 +10,8 @@
 //! * [`fit`]: a training session R starts, runs between pauses and finishes;
 //! * [`custom`]: layers written in R, whose passes the engine asks R for;
 //! * [`catalog`]: the closed sets of names the core knows, for the R side;
-//! * [`untrusted`]: a model file's payload read as plain data only.
+//! * [`untrusted`]: a model file's payload read as plain data only;
+//! * [`machine`]: what the engine knows of the CPU it runs on.
 //!
 //! Every function is internal (prefixed `rn_`): the public API is the R
 //! code on top. Errors come back to R as values (see [`convert::to_r`]); the
@@ -21,6 +22,7 @@ mod convert;
 mod custom;
 mod fit;
 mod interrupt;
+mod machine;
 mod network;
 mod settings;
 mod untrusted;
@@ -33,4 +35,5 @@ extendr_module! {
     use fit;
     use catalog;
     use untrusted;
+    use machine;
 }
