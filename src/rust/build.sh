@@ -55,11 +55,18 @@ if [ ! -d "$vendor" ]; then
   rm -rf "$unpacking"
 fi
 
+# cargo is a native program on Windows: Rtools' shell gives it its paths as
+# C:/..., not as the shell's own /c/... (which it converts only in some
+# arguments, not inside --config's value).
+native() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -m "$1"; else echo "$1"; fi
+}
+
 offline_cargo() {
-  CARGO_HOME="$cargo_home" cargo "$@" --offline --locked \
+  CARGO_HOME="$(native "$cargo_home")" cargo "$@" --offline --locked \
     --config 'source.crates-io.replace-with="vendored-sources"' \
-    --config "source.vendored-sources.directory=\"$vendor\"" \
-    --manifest-path=./rust/Cargo.toml --target-dir "$target_dir"
+    --config "source.vendored-sources.directory=\"$(native "$vendor")\"" \
+    --manifest-path=./rust/Cargo.toml --target-dir "$(native "$target_dir")"
 }
 
 if [ "$libdir" = -- ]; then
