@@ -168,3 +168,8 @@ rn_onnx_export <- function(ptr, center, scale, output_scale, metadata, producer_
 #' @noRd
 rn_onnx_import <- function(bytes) .Call(wrap__rn_onnx_import, bytes)
 
+#' The vector instructions the engine's kernels run on this CPU: "avx512",
+#' "avx2", "sse2", "neon" or "scalar" (see `rustnn_core::simd`).
+#' @noRd
+rn_instruction_set <- function() .Call(wrap__rn_instruction_set)
+

@@ -8,7 +8,8 @@
 #' forward pass, loss, backward pass, optimizer step; at the end of the
 #' epoch, metrics, validation, callbacks. No R code runs per batch. Shuffling
 #' and dropout use a seed drawn from R's RNG, so `set.seed()` makes the whole
-#' run reproducible; the thread count never changes the result.
+#' run reproducible; the thread count never changes the result (on another
+#' kind of CPU the last bits may differ: see [default_threads()]).
 #'
 #' **Data.** `x` is a numeric matrix or data frame with `y` beside it, an
 #' array of images (`n x channels x height x width`, or `n x height x width`

@@ -7,6 +7,18 @@
 #' is set (as `R CMD check --as-cran` does). Results never depend on it:
 #' every thread count gives bit-identical weights.
 #'
+#' **What "bit-identical" promises.** On one machine, the same seed, data
+#' and settings give the same bits for any number of threads, in every
+#' session. Across machines, the engine's matrix multiply and vector loops
+#' are picked when it starts, for the widest instructions the CPU has:
+#' AVX-512, AVX2 with FMA, or the SSE2 that every x86-64 CPU has; NEON on
+#' 64-bit ARM (Apple silicon, ARM servers). Machines whose CPUs get different
+#' kernels may differ in the last bits of float results (the kernels add in
+#' different orders and only the wider ones fuse multiplies and adds), which
+#' training can grow into small differences in the weights. The tests hold
+#' the AVX-512, AVX2 and SSE2 kernels to the same float64 references and
+#' tolerances.
+#'
 #' Threads are shared: the process keeps one set of threads per thread count
 #' in use, whatever the number of models, so a model holds no threads of its
 #' own (the few most recently used counts are kept). A forked child

@@ -2,7 +2,9 @@
 # Installs what building and testing rustnn needs on Debian 12 with only the
 # Rust toolchain: R and the R packages (from Debian's r-cran-* packages; CRAN
 # is not needed), pandoc, qpdf, LaTeX, checkbashisms and tidy for R CMD check
-# --as-cran, valgrind, the Fashion-MNIST data package, and the crates that
+# --as-cran, valgrind, the Fashion-MNIST data package, mingw-w64, BSD tar and
+# qemu-user with the Rust targets of Windows, macOS and ARM Linux (for
+# tools/cross_check.sh and tools/cpu_paths.sh), and the crates that
 # cargo test, clippy and the fuzz tests use (from the crate registry; the
 # package itself builds offline from src/rust/vendor.tar.xz). Idempotent: it
 # installs only what is missing.
@@ -24,6 +26,10 @@ packages=(
   devscripts tidy
   # tools/valgrind.sh
   valgrind
+  # tools/cross_check.sh: the Windows build with mingw-w64, macOS's BSD tar
+  gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 libarchive-tools
+  # tools/cpu_paths.sh: the engine on emulated CPUs without AVX-512 or AVX2
+  qemu-user
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -42,5 +48,12 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   . "$HOME/.cargo/env"
 fi
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install the Rust toolchain (rustup)" >&2; exit 1; }
+# The standard libraries of the platforms tools/cross_check.sh builds for.
+cross_targets=(x86_64-pc-windows-gnu aarch64-apple-darwin x86_64-apple-darwin aarch64-unknown-linux-gnu)
+command -v rustup >/dev/null 2>&1 || { echo "rustup not found: install the Rust toolchain with rustup" >&2; exit 1; }
+installed_targets=$(rustup target list --installed)
+for t in "${cross_targets[@]}"; do
+  grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
+done
 cargo fetch --quiet --manifest-path src/rust/Cargo.toml
 cargo fetch --quiet --manifest-path src/rust/fuzz/Cargo.toml

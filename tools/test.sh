@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Set up, then run every test: the Rust core (fmt, clippy, cargo test, a
-# 40-second fuzz run), the
+# 40-second fuzz run), the build for Windows, macOS and ARM Linux as far as
+# it goes here (tools/cross_check.sh), the
 # generated wrappers' freshness, testthat on the installed package, the
+# numeric tests on the AVX2 and SSE2 kernels under emulation
+# (tools/cpu_paths.sh), the
 # vignettes (built under 60 s each, with their plots), and R CMD build +
 # R CMD check --as-cran (no errors, warnings or notes) on the tarball,
 # offline. Ends with the line
-# "N passed, N failed" (Rust tests + testthat tests + the vignette check +
-# the R CMD check run)
+# "N passed, N failed" (Rust tests + the cross-platform build + testthat
+# tests + the tests on emulated CPUs + the vignette check + the R CMD check
+# run)
 # and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +42,16 @@ echo "== Rust: fuzzing the engine's API (40 s of random cases; src/rust/fuzz)"
 (cd src/rust/fuzz && cargo test --release --locked 2>&1) | tee "$out/fuzz.log"
 count_cargo_tests "$out/fuzz.log"
 
+echo "== Other platforms: cargo check for Windows, macOS and ARM Linux; the Windows DLL with mingw-w64"
+# What can be built here of the Windows and macOS builds (tools/cross_check.sh).
+if tools/cross_check.sh "$out/cross" >"$out/cross.log" 2>&1; then
+  grep -E "^(--|rustnn.dll|unpacked)" "$out/cross.log"
+  passed=$((passed + 1))
+else
+  grep -E "^(--|FAILED|error)" "$out/cross.log"; tail -30 "$out/cross.log"
+  step_failed "tools/cross_check.sh"
+fi
+
 echo "== Vendored crates match Cargo.lock"
 # The offline build uses src/rust/vendor.tar.xz; tools/vendor.sh re-makes it.
 [ "$(sha256sum src/rust/Cargo.lock | cut -d' ' -f1)" = "$(cat src/rust/vendor.sha256)" ] ||
@@ -62,6 +76,20 @@ if R CMD INSTALL --no-multiarch --library="$out/lib" . >"$out/install.log" 2>&1;
 else
   tail -40 "$out/install.log"
   step_failed "R CMD INSTALL"
+fi
+
+echo "== The numeric tests on the AVX2 and the baseline (SSE2) kernels, under qemu"
+if [ -d "$out/lib/rustnn" ]; then
+  tools/cpu_paths.sh "$out/lib" "$out/cpu" 2>&1 | tee "$out/cpu.log" | grep -E "^(--|CPU paths|FAILED)|passed, "
+  if [ -f "$out/cpu/counts" ]; then
+    passed=$((passed + $(sed -n 1p "$out/cpu/counts")))
+    failed=$((failed + $(sed -n 2p "$out/cpu/counts")))
+  else
+    tail -30 "$out/cpu.log"
+    step_failed "tools/cpu_paths.sh"
+  fi
+else
+  step_failed "CPU paths (rustnn is not installed)"
 fi
 
 echo "== Vignettes: each builds in under 60 s and shows its plots"

@@ -59,3 +59,22 @@ test_that("hundreds of models share their threads", {
   expect_lt(result$after, 10 + parallel::detectCores())
   expect_lte(result$after - result$before, 2)
 })
+
+test_that("the engine reports the vector instructions its kernels run on this CPU", {
+  isa <- rn_instruction_set()
+  expect_true(isa %in% c("avx512", "avx2", "sse2", "neon", "scalar"))
+  # A run restricted to one instruction set (tools/cpu_paths.sh runs R on an
+  # emulated CPU) names the set it expects.
+  expected <- Sys.getenv("RUSTNN_EXPECT_INSTRUCTION_SET")
+  if (nzchar(expected)) {
+    expect_identical(isa, expected)
+  } else if (R.version$arch == "x86_64" && file.exists("/proc/cpuinfo")) {
+    # On Linux the CPU's flags say which kernels it can run (lzcnt is "abm").
+    flags <- strsplit(sub(".*: ", "", grep("^flags", readLines("/proc/cpuinfo"), value = TRUE)[1]), " ")[[1]]
+    v3 <- all(c("sse4_2", "popcnt", "avx", "avx2", "bmi1", "bmi2", "fma", "abm") %in% flags)
+    v4 <- v3 && all(c("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl") %in% flags)
+    expect_identical(isa, if (v4) "avx512" else if (v3) "avx2" else "sse2")
+  } else if (R.version$arch == "aarch64") {
+    expect_identical(isa, "neon")
+  }
+})

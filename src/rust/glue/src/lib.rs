@@ -14,6 +14,7 @@
 //! * [`catalog`]: the closed sets of names the core knows, for the R side;
 //! * [`untrusted`]: a model file's payload read as plain data only;
 //! * [`onnx`]: ONNX files written from a network and read back as plain data.
+//! * [`machine`]: what the engine knows of the CPU it runs on.
 //!
 //! Every function is internal (prefixed `rn_`): the public API is the R
 //! code on top. Errors come back to R as values (see [`convert::to_r`]); the
@@ -25,6 +26,7 @@ mod custom;
 mod dataset;
 mod fit;
 mod interrupt;
+mod machine;
 mod network;
 mod onnx;
 mod settings;
@@ -40,4 +42,5 @@ extendr_module! {
     use catalog;
     use untrusted;
     use onnx;
+    use machine;
 }
