@@ -156,6 +156,8 @@ dataset_csv <- function(path, y = NULL, columns = NULL, chunk_rows = 100000,
 
 #' @rdname rustnn_dataset
 #' @param data A data set (or what `rustnn_dataset()` takes).
+#' @param in_memory For `dataset_open()`, read the whole file into memory
+#'   (once, in float32) instead of block by block when training.
 #' @param append Add the rows to the data set file at `path`, whose samples
 #'   must have the same shape, instead of replacing it (which writes a new
 #'   file and renames it over the old one: data sets open on the old file
@@ -175,10 +177,12 @@ dataset_write <- function(data, path, append = FALSE) {
 
 #' @rdname rustnn_dataset
 #' @export
-dataset_open <- function(path, y = NULL) {
+dataset_open <- function(path, y = NULL, in_memory = FALSE) {
   check_path(path)
+  check_flag(in_memory)
   path <- normalizePath(path)
-  ds <- new_dataset(rust_call(rn_dataset_open(path), abort = abort_dataset_file), y, path = path)
+  ds <- new_dataset(rust_call(rn_dataset_open(path, in_memory), abort = abort_dataset_file), y,
+                    path = if (!in_memory) path)
   check_dataset_y(y, nrow(ds))
   ds
 }
@@ -207,7 +211,7 @@ refresh_dataset <- function(ds) {
 dataset_ptr <- function(ds, call = rlang::caller_env()) {
   if (identical(ds$session, the$session)) return(ds$ptr)
   if (!is.null(ds$path) && file.exists(ds$path)) {
-    ptr <- rust_call(rn_dataset_open(ds$path), call = call, abort = abort_dataset_file)
+    ptr <- rust_call(rn_dataset_open(ds$path, FALSE), call = call, abort = abort_dataset_file)
     if (!is.null(ds$file_rows)) ptr <- rust_call(rn_dataset_subset(ptr, ds$file_rows), call = call)
     if (rust_call(rn_dataset_info(ptr))$rows != ds$rows) {
       abort_arg(c("The data set file {.file {ds$path}} has changed since this data set was made.",

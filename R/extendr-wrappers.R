@@ -96,9 +96,9 @@ rn_dataset_read_idx <- function(path, divide) .Call(wrap__rn_dataset_read_idx, p
 #' @noRd
 rn_dataset_write <- function(ptr, path, append) .Call(wrap__rn_dataset_write, ptr, path, append)
 
-#' A data set file, read block by block when needed.
+#' A data set file, read block by block when needed, or whole into memory.
 #' @noRd
-rn_dataset_open <- function(path) .Call(wrap__rn_dataset_open, path)
+rn_dataset_open <- function(path, in_memory) .Call(wrap__rn_dataset_open, path, in_memory)
 
 #' `list(rows, shape = c(channels, height, width), image, on_disk)`.
 #' @noRd

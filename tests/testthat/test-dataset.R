@@ -38,6 +38,9 @@ test_that("a data set file gives back its rows, and trains block by block", {
   on_disk <- dataset_open(path, y = iris$Species)
   expect_true(on_disk$on_disk)
   expect_identical(unname(as.matrix(on_disk)), unname(as.matrix(ds)))
+  loaded <- dataset_open(path, y = iris$Species, in_memory = TRUE)
+  expect_false(loaded$on_disk)
+  expect_identical(as.matrix(loaded), as.matrix(on_disk))
   model <- fit_with(ds)$model
   expect_identical(predict(model, on_disk), predict(model, ds))
   # Every row is visited each epoch (the loss is the mean over 150 rows),

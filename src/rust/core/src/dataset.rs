@@ -200,6 +200,27 @@ impl Dataset {
         }
     }
 
+    /// A copy of the rows in memory (a data set file read whole).
+    pub fn to_memory(&self) -> Result<Self> {
+        let k = self.ncol();
+        let mut values: Vec<f32> = Vec::new();
+        values
+            .try_reserve_exact(self.nrow.saturating_mul(k))
+            .map_err(|_| arg_err!("the data set's {} rows do not fit in memory", self.nrow))?;
+        values.resize(self.nrow * k, 0.0);
+        let step = (BLOCK_BYTES / 4 / k).max(1);
+        for start in (0..self.nrow).step_by(step) {
+            let end = (start + step).min(self.nrow);
+            let out = ndarray::ArrayViewMut2::from_shape(
+                (end - start, k),
+                &mut values[start * k..end * k],
+            )
+            .map_err(|_| arg_err!("internal: rows {start} to {end}"))?;
+            self.read_range(start, end, out)?;
+        }
+        Ok(Dataset::whole(self.nrow, self.shape, Store::Memory(values)))
+    }
+
     /// A view of rows `rows` (0-based, in that order): it shares this data
     /// set's rows, in memory or on disk, and copies only their numbers.
     pub fn view(&self, rows: &[usize]) -> Result<Self> {

@@ -83,11 +83,18 @@ fn rn_dataset_write(ptr: ExternalPtr<DatasetHandle>, path: &str, append: bool) -
     })
 }
 
-/// A data set file, read block by block when needed.
+/// A data set file, read block by block when needed, or whole into memory.
 /// @noRd
 #[extendr]
-fn rn_dataset_open(path: &str) -> Robj {
-    to_r(|| Ok(handle(Dataset::open(Path::new(path)).map_err(core_err)?)))
+fn rn_dataset_open(path: &str, in_memory: bool) -> Robj {
+    to_r(|| {
+        let d = Dataset::open(Path::new(path)).map_err(core_err)?;
+        Ok(handle(if in_memory {
+            d.to_memory().map_err(core_err)?
+        } else {
+            d
+        }))
+    })
 }
 
 /// `list(rows, shape = c(channels, height, width), image, on_disk)`.
