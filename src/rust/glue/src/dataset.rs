@@ -113,6 +113,23 @@ fn rn_dataset_info(ptr: ExternalPtr<DatasetHandle>) -> Robj {
     })
 }
 
+/// R's 1-based row numbers as the engine's 0-based ones, each a whole
+/// number within the data set.
+fn row_indices(rows: &[f64], d: &Dataset) -> Result<Vec<usize>> {
+    rows.iter()
+        .map(|&r| {
+            if r >= 1.0 && r <= d.nrow() as f64 && r.fract() == 0.0 {
+                Ok(r as usize - 1)
+            } else {
+                Err(Error::Other(format!(
+                    "row {r} is not a row of the data set's {}",
+                    d.nrow()
+                )))
+            }
+        })
+        .collect()
+}
+
 /// Rows `rows` (1-based) as a double matrix, one sample per row (images
 /// flattened in channel, row, column order).
 /// @noRd
@@ -120,19 +137,7 @@ fn rn_dataset_info(ptr: ExternalPtr<DatasetHandle>) -> Robj {
 fn rn_dataset_rows(ptr: ExternalPtr<DatasetHandle>, rows: &[f64]) -> Robj {
     to_r(|| {
         let d = of(&ptr)?;
-        let idx: Vec<usize> = rows
-            .iter()
-            .map(|&r| {
-                if r >= 1.0 && r <= d.nrow() as f64 && r.fract() == 0.0 {
-                    Ok(r as usize - 1)
-                } else {
-                    Err(Error::Other(format!(
-                        "row {r} is not a row of the data set's {}",
-                        d.nrow()
-                    )))
-                }
-            })
-            .collect::<Result<_>>()?;
+        let idx = row_indices(rows, d)?;
         let mut out = ndarray::Array2::<f64>::zeros((idx.len(), d.ncol()));
         d.gather(&idx, out.view_mut()).map_err(core_err)?;
         Ok(r_matrix(ColMajorOwned::from_view(out.view())))
@@ -145,11 +150,7 @@ fn rn_dataset_rows(ptr: ExternalPtr<DatasetHandle>, rows: &[f64]) -> Robj {
 fn rn_dataset_subset(ptr: ExternalPtr<DatasetHandle>, rows: &[f64]) -> Robj {
     to_r(|| {
         let d = of(&ptr)?;
-        if rows.iter().any(|&r| !(r >= 1.0 && r <= d.nrow() as f64)) {
-            return Err(Error::Other("rows beyond the data set".into()));
-        }
-        let idx: Vec<usize> = rows.iter().map(|&r| r as usize - 1).collect();
-        Ok(handle(d.view(&idx).map_err(core_err)?))
+        Ok(handle(d.view(&row_indices(rows, d)?).map_err(core_err)?))
     })
 }
 
